@@ -1,0 +1,213 @@
+package logstore
+
+import (
+	"strconv"
+	"strings"
+)
+
+func itoa(v int64) string { return strconv.FormatInt(v, 10) }
+
+func ipv4String(ip uint32) string {
+	var b [15]byte
+	n := 0
+	for s := 24; s >= 0; s -= 8 {
+		n += copy(b[n:], strconv.AppendUint(b[n:n], uint64(ip>>uint(s)&0xff), 10))
+		if s > 0 {
+			b[n] = '.'
+			n++
+		}
+	}
+	return string(b[:n])
+}
+
+// SplitTokens splits a space-delimited message into its tokens. ok is false
+// when the message is not exactly tokens joined by single spaces (leading,
+// trailing or doubled spaces, tabs, newlines), i.e. when strings.Join(tokens,
+// " ") would not give the message back.
+func SplitTokens(msg string) (tokens []string, ok bool) {
+	if msg == "" || strings.ContainsAny(msg, "\t\n\r") {
+		return nil, false
+	}
+	tokens = strings.Split(msg, " ")
+	for _, t := range tokens {
+		if t == "" {
+			return nil, false
+		}
+	}
+	return tokens, true
+}
+
+// NewBlock builds an in-memory Block with every column from events, for
+// sources that are not the store (files given to `flowwatch query`) and for
+// tests. Token columns are filled when all messages split into the same
+// number of tokens.
+func NewBlock(events []StoredEvent) *Block {
+	b := &Block{Len: len(events)}
+	b.Timestamps = make([]int64, len(events))
+	b.Seq = make([]uint64, len(events))
+	b.IngestionTime = make([]int64, len(events))
+	b.StreamIdx = make([]uint32, len(events))
+	b.Messages = make([]string, len(events))
+	streamIDs := map[string]uint32{}
+	var rows [][]string
+	shaped := true
+	for i, e := range events {
+		b.Timestamps[i] = e.Timestamp
+		b.Seq[i] = e.Seq
+		b.IngestionTime[i] = e.IngestionTime
+		b.Messages[i] = e.Message
+		id, ok := streamIDs[e.Stream]
+		if !ok {
+			id = uint32(len(b.StreamNames))
+			streamIDs[e.Stream] = id
+			b.StreamNames = append(b.StreamNames, e.Stream)
+		}
+		b.StreamIdx[i] = id
+		if shaped {
+			toks, ok := SplitTokens(e.Message)
+			if !ok || (len(rows) > 0 && len(toks) != len(rows[0])) {
+				shaped = false
+				rows = nil
+				continue
+			}
+			rows = append(rows, toks)
+		}
+	}
+	if shaped && len(rows) > 0 {
+		b.Tokens = make([]TokenColumn, len(rows[0]))
+		for c := range b.Tokens {
+			b.Tokens[c] = encodeTokenColumn(rows, c)
+		}
+	}
+	return b
+}
+
+// encodeTokenColumn picks the narrowest kind that keeps every token's text.
+func encodeTokenColumn(rows [][]string, c int) TokenColumn {
+	allInt, allIP := true, true
+	for _, r := range rows {
+		t := r[c]
+		if t == "-" {
+			continue
+		}
+		if allInt {
+			if _, ok := parseCanonicalInt(t); !ok {
+				allInt = false
+			}
+		}
+		if allIP {
+			if _, ok := parseCanonicalIPv4(t); !ok {
+				allIP = false
+			}
+		}
+		if !allInt && !allIP {
+			break
+		}
+	}
+	col := TokenColumn{}
+	var null []bool
+	markNull := func(i int) {
+		if null == nil {
+			null = make([]bool, len(rows))
+		}
+		null[i] = true
+	}
+	switch {
+	case allInt:
+		col.Kind = KindInt
+		col.Ints = make([]int64, len(rows))
+		for i, r := range rows {
+			if r[c] == "-" {
+				markNull(i)
+				continue
+			}
+			col.Ints[i], _ = parseCanonicalInt(r[c])
+		}
+	case allIP:
+		col.Kind = KindIPv4
+		col.IPs = make([]uint32, len(rows))
+		for i, r := range rows {
+			if r[c] == "-" {
+				markNull(i)
+				continue
+			}
+			col.IPs[i], _ = parseCanonicalIPv4(r[c])
+		}
+	default:
+		col.Kind = KindString
+		col.Codes = make([]uint32, len(rows))
+		ids := map[string]uint32{}
+		for i, r := range rows {
+			id, ok := ids[r[c]]
+			if !ok {
+				id = uint32(len(col.Dict))
+				ids[r[c]] = id
+				col.Dict = append(col.Dict, r[c])
+			}
+			col.Codes[i] = id
+		}
+	}
+	col.Null = null
+	return col
+}
+
+// parseCanonicalInt accepts only the decimal form strconv.FormatInt prints,
+// so that the text round-trips exactly.
+func parseCanonicalInt(s string) (int64, bool) {
+	if s == "" || len(s) > 19 {
+		return 0, false
+	}
+	neg := s[0] == '-'
+	d := s
+	if neg {
+		d = s[1:]
+	}
+	if d == "" || (d[0] == '0' && (len(d) > 1 || neg)) {
+		return 0, false
+	}
+	var v int64
+	for i := 0; i < len(d); i++ {
+		ch := d[i]
+		if ch < '0' || ch > '9' {
+			return 0, false
+		}
+		v = v*10 + int64(ch-'0')
+	}
+	if neg {
+		v = -v
+	}
+	return v, true
+}
+
+// parseCanonicalIPv4 accepts dotted quads without leading zeros.
+func parseCanonicalIPv4(s string) (uint32, bool) {
+	var ip uint32
+	part, digits, dots := uint32(0), 0, 0
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		switch {
+		case ch >= '0' && ch <= '9':
+			if digits > 0 && part == 0 {
+				return 0, false // leading zero
+			}
+			part = part*10 + uint32(ch-'0')
+			digits++
+			if part > 255 {
+				return 0, false
+			}
+		case ch == '.':
+			if digits == 0 || dots == 3 {
+				return 0, false
+			}
+			ip = ip<<8 | part
+			part, digits = 0, 0
+			dots++
+		default:
+			return 0, false
+		}
+	}
+	if dots != 3 || digits == 0 {
+		return 0, false
+	}
+	return ip<<8 | part, true
+}
