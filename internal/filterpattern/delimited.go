@@ -97,6 +97,7 @@ func (p *parser) parseDelimited() (*delimPattern, error) {
 }
 
 func (p *parser) afterClose() error {
+	p.skipSpace()
 	if !p.atEnd() {
 		return p.errAt(p.pos, "unexpected text after the closing ']'")
 	}

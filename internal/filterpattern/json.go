@@ -54,6 +54,7 @@ func (p *parser) parseJSONPattern() (*jsonPattern, error) {
 		return nil, p.errAt(p.pos, "expected '&&', '||' or '}', found %s", p.describe(p.pos))
 	}
 	p.pos++
+	p.skipSpace()
 	if !p.atEnd() {
 		return nil, p.errAt(p.pos, "unexpected text after the closing '}'")
 	}
