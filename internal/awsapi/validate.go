@@ -1,0 +1,158 @@
+package awsapi
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"unicode/utf8"
+)
+
+// Validator collects member-constraint violations and reports them the way
+// AWS does: "1 validation error detected: Value 'x y' at 'logGroupNamePrefix'
+// failed to satisfy constraint: Member must satisfy regular expression
+// pattern: [\.\-_/#A-Za-z0-9]+". Paths are member names as on the wire; list
+// members are "list.N.member" (1-based) like AWS's messages.
+//
+// The SDKs check only required/min client side, so max, pattern and enum
+// must be checked here or flowwatch accepts requests AWS rejects.
+type Validator struct {
+	errs []string
+}
+
+// maxShown bounds how much of a rejected value is echoed back, so that a
+// 1 MB message does not come back in the error.
+const maxShown = 512
+
+func (v *Validator) add(value, path, constraint string) {
+	if len(value) > maxShown {
+		cut := maxShown
+		for cut > 0 && !utf8.RuneStart(value[cut]) {
+			cut--
+		}
+		value = value[:cut] + "..."
+	}
+	v.errs = append(v.errs, fmt.Sprintf("Value '%s' at '%s' failed to satisfy constraint: %s", value, path, constraint))
+}
+
+// Required reports a missing required member.
+func (v *Validator) Required(path string, present bool) bool {
+	if !present {
+		v.errs = append(v.errs, fmt.Sprintf("Value null at '%s' failed to satisfy constraint: Member must not be null", path))
+	}
+	return present
+}
+
+// String checks a string member's length (in characters) against min and
+// max (max < 0: unbounded) and, when pattern is not nil, its pattern.
+func (v *Validator) String(path, s string, min, max int, pattern *Pattern) {
+	n := utf8.RuneCountInString(s)
+	if n < min {
+		v.add(s, path, "Member must have length greater than or equal to "+strconv.Itoa(min))
+	}
+	if max >= 0 && n > max {
+		v.add(s, path, "Member must have length less than or equal to "+strconv.Itoa(max))
+	}
+	if pattern != nil && !pattern.re.MatchString(s) {
+		v.add(s, path, "Member must satisfy regular expression pattern: "+pattern.expr)
+	}
+}
+
+// Enum checks that s is one of allowed.
+func (v *Validator) Enum(path, s string, allowed ...string) {
+	for _, a := range allowed {
+		if s == a {
+			return
+		}
+	}
+	v.add(s, path, "Member must satisfy enum value set: ["+strings.Join(allowed, ", ")+"]")
+}
+
+// IntEnum checks that n is one of allowed (e.g. retention days).
+func (v *Validator) IntEnum(path string, n int64, allowed ...int64) {
+	s := make([]string, len(allowed))
+	for i, a := range allowed {
+		if n == a {
+			return
+		}
+		s[i] = strconv.FormatInt(a, 10)
+	}
+	v.add(strconv.FormatInt(n, 10), path, "Member must satisfy enum value set: ["+strings.Join(s, ", ")+"]")
+}
+
+// Range checks min <= n <= max for a numeric member.
+func (v *Validator) Range(path string, n, min, max int64) {
+	if n < min {
+		v.add(strconv.FormatInt(n, 10), path, "Member must have value greater than or equal to "+strconv.FormatInt(min, 10))
+	}
+	if n > max {
+		v.add(strconv.FormatInt(n, 10), path, "Member must have value less than or equal to "+strconv.FormatInt(max, 10))
+	}
+}
+
+// Min checks n >= min for a numeric member with no upper bound.
+func (v *Validator) Min(path string, n, min int64) {
+	if n < min {
+		v.add(strconv.FormatInt(n, 10), path, "Member must have value greater than or equal to "+strconv.FormatInt(min, 10))
+	}
+}
+
+// Count checks the number of entries of a list or map member; shown is how
+// the collection is echoed (AWS prints the whole collection; we print a
+// summary so that a 10,001-event batch does not come back in the error).
+func (v *Validator) Count(path string, n, min, max int, shown string) {
+	if n < min {
+		v.add(shown, path, "Member must have length greater than or equal to "+strconv.Itoa(min))
+	}
+	if max >= 0 && n > max {
+		v.add(shown, path, "Member must have length less than or equal to "+strconv.Itoa(max))
+	}
+}
+
+// Errorf adds a violation phrased by the caller (a constraint the model
+// cannot express in the standard forms).
+func (v *Validator) Errorf(value, path, constraint string) { v.add(value, path, constraint) }
+
+// Failed reports whether any violation was recorded.
+func (v *Validator) Failed() bool { return len(v.errs) > 0 }
+
+// Err returns nil or an InvalidParameterException listing every violation,
+// as CloudWatch Logs does (other services use ValidationException: see
+// ErrCode).
+func (v *Validator) Err() error { return v.ErrCode("InvalidParameterException") }
+
+// ErrCode is Err with another exception name.
+func (v *Validator) ErrCode(code string) error {
+	switch len(v.errs) {
+	case 0:
+		return nil
+	case 1:
+		return NewError(code, "%s", "1 validation error detected: "+v.errs[0])
+	}
+	return NewError(code, "%s", strconv.Itoa(len(v.errs))+" validation errors detected: "+strings.Join(v.errs, "; "))
+}
+
+// Pattern is a model pattern: matched against the whole value (as Java's
+// String.matches does in AWS's validators) and quoted in messages as written
+// in the model.
+type Pattern struct {
+	expr string
+	re   *regexp.Regexp
+}
+
+var patterns sync.Map
+
+// MustPattern compiles a model pattern once; it panics on a bad pattern
+// because patterns are program constants.
+func MustPattern(expr string) *Pattern {
+	if p, ok := patterns.Load(expr); ok {
+		return p.(*Pattern)
+	}
+	p := &Pattern{expr: expr, re: regexp.MustCompile(`^(?:` + expr + `)$`)}
+	patterns.Store(expr, p)
+	return p
+}
+
+// Match reports whether s matches the whole pattern.
+func (p *Pattern) Match(s string) bool { return p.re.MatchString(s) }

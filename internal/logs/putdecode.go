@@ -1,0 +1,376 @@
+package logs
+
+import (
+	"encoding/json"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/flowwatch/flowwatch/internal/awsapi"
+	"github.com/flowwatch/flowwatch/internal/logstore"
+)
+
+// DecodeAWSJSON decodes a PutLogEvents body without reflection: one pass,
+// one allocation per message. It accepts exactly what encoding/json would
+// for the same struct (unknown members skipped, null as absent) except that
+// member names are matched case-sensitively, as AWS does.
+func (in *PutLogEventsInput) DecodeAWSJSON(body []byte) error {
+	d := jdec{b: body}
+	d.ws()
+	if d.i == len(d.b) {
+		return nil
+	}
+	if d.lit("null") {
+		return d.end()
+	}
+	if d.b[d.i] != '{' {
+		return d.typeErr("", "an object")
+	}
+	err := d.object(func(key string) error {
+		switch key {
+		case "logGroupName":
+			return d.optString(&in.LogGroupName, key)
+		case "logStreamName":
+			return d.optString(&in.LogStreamName, key)
+		case "sequenceToken":
+			return d.optString(&in.SequenceToken, key)
+		case "logEvents":
+			if d.lit("null") {
+				return nil
+			}
+			in.HasLogEvents = true
+			return d.events(in)
+		}
+		return d.skip()
+	})
+	if err != nil {
+		return err
+	}
+	return d.end()
+}
+
+func (d *jdec) events(in *PutLogEventsInput) error {
+	if d.i >= len(d.b) || d.b[d.i] != '[' {
+		return d.typeErr("logEvents", "a list")
+	}
+	d.i++
+	in.LogEvents = make([]logstore.Event, 0, 256)
+	d.ws()
+	if d.i < len(d.b) && d.b[d.i] == ']' {
+		d.i++
+		return nil
+	}
+	for {
+		d.ws()
+		if d.i >= len(d.b) {
+			return d.eof()
+		}
+		idx := len(in.LogEvents)
+		var e logstore.Event
+		var hasTs, hasMsg bool
+		if !d.lit("null") { // a null event lacks both required members
+
+			if d.b[d.i] != '{' {
+				return d.typeErr("logEvents", "a list of objects")
+			}
+			err := d.object(func(key string) error {
+				switch key {
+				case "timestamp":
+					if d.lit("null") {
+						return nil
+					}
+					n, err := d.int64("timestamp")
+					e.Timestamp, hasTs = n, true
+					return err
+				case "message":
+					if d.lit("null") {
+						return nil
+					}
+					s, err := d.str("message")
+					e.Message, hasMsg = s, true
+					return err
+				}
+				return d.skip()
+			})
+			if err != nil {
+				return err
+			}
+		}
+		if !hasTs {
+			in.absent = append(in.absent, idx<<1)
+		}
+		if !hasMsg {
+			in.absent = append(in.absent, idx<<1|1)
+		}
+		in.LogEvents = append(in.LogEvents, e)
+		d.ws()
+		if d.i >= len(d.b) {
+			return d.eof()
+		}
+		switch d.b[d.i] {
+		case ',':
+			d.i++
+		case ']':
+			d.i++
+			return nil
+		default:
+			return d.syntax("expected ',' or ']' in logEvents")
+		}
+	}
+}
+
+// jdec is a minimal JSON reader for the one hot request shape.
+type jdec struct {
+	b []byte
+	i int
+}
+
+func (d *jdec) ws() {
+	for d.i < len(d.b) {
+		switch d.b[d.i] {
+		case ' ', '\t', '\n', '\r':
+			d.i++
+		default:
+			return
+		}
+	}
+}
+
+func (d *jdec) end() error {
+	d.ws()
+	if d.i != len(d.b) {
+		return d.syntax("unexpected data after the top-level object")
+	}
+	return nil
+}
+
+func (d *jdec) syntax(what string) error {
+	return awsapi.Serialization("Malformed JSON request body at offset %d: %s.", d.i, what)
+}
+
+func (d *jdec) eof() error {
+	return awsapi.Serialization("Malformed JSON request body: unexpected end of input.")
+}
+
+func (d *jdec) typeErr(member, want string) error {
+	got := "value"
+	if d.i < len(d.b) {
+		switch c := d.b[d.i]; {
+		case c == '"':
+			got = "string"
+		case c == '{':
+			got = "object"
+		case c == '[':
+			got = "array"
+		case c == 't' || c == 'f':
+			got = "bool"
+		case c == 'n':
+			got = "null"
+		default:
+			got = "number"
+		}
+	}
+	if member == "" {
+		return awsapi.Serialization("Unexpected JSON %s where an object was expected.", got)
+	}
+	return awsapi.Serialization("Unexpected JSON %s for member '%s': expected %s.", got, member, want)
+}
+
+// lit consumes the literal s if it is next.
+func (d *jdec) lit(s string) bool {
+	if len(d.b)-d.i >= len(s) && string(d.b[d.i:d.i+len(s)]) == s {
+		d.i += len(s)
+		return true
+	}
+	return false
+}
+
+// object reads an object whose first byte is '{', calling member for each
+// key with the reader positioned at the value.
+func (d *jdec) object(member func(key string) error) error {
+	d.i++ // '{'
+	d.ws()
+	if d.i < len(d.b) && d.b[d.i] == '}' {
+		d.i++
+		return nil
+	}
+	for {
+		d.ws()
+		if d.i >= len(d.b) {
+			return d.eof()
+		}
+		if d.b[d.i] != '"' {
+			return d.syntax("expected a member name")
+		}
+		key, err := d.str("")
+		if err != nil {
+			return err
+		}
+		d.ws()
+		if d.i >= len(d.b) || d.b[d.i] != ':' {
+			return d.syntax("expected ':' after a member name")
+		}
+		d.i++
+		d.ws()
+		if d.i >= len(d.b) {
+			return d.eof()
+		}
+		if err := member(key); err != nil {
+			return err
+		}
+		d.ws()
+		if d.i >= len(d.b) {
+			return d.eof()
+		}
+		switch d.b[d.i] {
+		case ',':
+			d.i++
+		case '}':
+			d.i++
+			return nil
+		default:
+			return d.syntax("expected ',' or '}' in an object")
+		}
+	}
+}
+
+func (d *jdec) optString(p **string, member string) error {
+	if d.lit("null") {
+		return nil
+	}
+	s, err := d.str(member)
+	if err != nil {
+		return err
+	}
+	*p = &s
+	return nil
+}
+
+// str reads a string; plain ASCII/UTF-8 without escapes is copied once,
+// anything else goes through encoding/json for identical semantics
+// (escapes, surrogates, invalid UTF-8 replaced by U+FFFD).
+func (d *jdec) str(member string) (string, error) {
+	if d.i >= len(d.b) || d.b[d.i] != '"' {
+		return "", d.typeErr(member, "a string")
+	}
+	start := d.i
+	i := d.i + 1
+	simple := true
+	for ; i < len(d.b); i++ {
+		c := d.b[i]
+		if c == '"' {
+			break
+		}
+		if c == '\\' {
+			simple = false
+			i++
+			continue
+		}
+		if c < 0x20 {
+			d.i = i
+			return "", d.syntax("control character in a string")
+		}
+		if c >= 0x80 {
+			simple = false
+		}
+	}
+	if i >= len(d.b) {
+		return "", d.eof()
+	}
+	d.i = i + 1
+	raw := d.b[start+1 : i]
+	if simple || (!containsByte(raw, '\\') && utf8.Valid(raw)) {
+		return string(raw), nil
+	}
+	var s string
+	if err := json.Unmarshal(d.b[start:d.i], &s); err != nil {
+		d.i = start
+		return "", d.syntax("invalid string")
+	}
+	return s, nil
+}
+
+func containsByte(b []byte, c byte) bool {
+	for _, x := range b {
+		if x == c {
+			return true
+		}
+	}
+	return false
+}
+
+// int64 reads an integer member; fractions and exponents are type errors,
+// as encoding/json reports them for an int64.
+func (d *jdec) int64(member string) (int64, error) {
+	start := d.i
+	if d.i < len(d.b) && d.b[d.i] == '-' {
+		d.i++
+	}
+	digits := d.i
+	for d.i < len(d.b) && d.b[d.i] >= '0' && d.b[d.i] <= '9' {
+		d.i++
+	}
+	if d.i == digits {
+		d.i = start
+		return 0, d.typeErr(member, "a number")
+	}
+	if d.i < len(d.b) && (d.b[d.i] == '.' || d.b[d.i] == 'e' || d.b[d.i] == 'E') {
+		d.i = start
+		return 0, awsapi.Serialization("Unexpected JSON number for member '%s': expected an integer (epoch milliseconds).", member)
+	}
+	n, err := strconv.ParseInt(string(d.b[start:d.i]), 10, 64)
+	if err != nil {
+		return 0, awsapi.Serialization("Number %s for member '%s' is out of range.", d.b[start:d.i], member)
+	}
+	return n, nil
+}
+
+// skip skips any value, checking it is well-formed.
+func (d *jdec) skip() error {
+	if d.i >= len(d.b) {
+		return d.eof()
+	}
+	switch c := d.b[d.i]; {
+	case c == '"':
+		_, err := d.str("")
+		return err
+	case c == '{':
+		return d.object(func(string) error { return d.skip() })
+	case c == '[':
+		d.i++
+		d.ws()
+		if d.i < len(d.b) && d.b[d.i] == ']' {
+			d.i++
+			return nil
+		}
+		for {
+			d.ws()
+			if err := d.skip(); err != nil {
+				return err
+			}
+			d.ws()
+			if d.i >= len(d.b) {
+				return d.eof()
+			}
+			if d.b[d.i] == ']' {
+				d.i++
+				return nil
+			}
+			if d.b[d.i] != ',' {
+				return d.syntax("expected ',' or ']' in an array")
+			}
+			d.i++
+		}
+	case d.lit("true"), d.lit("false"), d.lit("null"):
+		return nil
+	case c == '-' || (c >= '0' && c <= '9'):
+		start := d.i
+		for d.i < len(d.b) && (d.b[d.i] == '-' || d.b[d.i] == '+' || d.b[d.i] == '.' || d.b[d.i] == 'e' || d.b[d.i] == 'E' || (d.b[d.i] >= '0' && d.b[d.i] <= '9')) {
+			d.i++
+		}
+		if !json.Valid(d.b[start:d.i]) {
+			return d.syntax("invalid number")
+		}
+		return nil
+	}
+	return d.syntax("unexpected character")
+}

@@ -1,0 +1,171 @@
+// Package logs is the CloudWatch Logs service: log groups, log streams,
+// events, retention and tags with the members, validation, errors and
+// pagination of the 2014-03-28 API. It works on logstore.Store and knows no
+// wire format: inputs and outputs carry the model's member names and
+// awsapi's protocol layer puts them on the wire.
+package logs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/flowwatch/flowwatch/internal/awsapi"
+	"github.com/flowwatch/flowwatch/internal/logstore"
+)
+
+// TargetPrefix is the X-Amz-Target prefix of CloudWatch Logs operations.
+const TargetPrefix = "Logs_20140328"
+
+// Config configures a Service.
+type Config struct {
+	Store     logstore.Store
+	AccountID string
+	Logger    *slog.Logger
+	// Now is the clock (time.Now when nil); tests move it.
+	Now func() time.Time
+}
+
+// Service implements the CloudWatch Logs operations.
+type Service struct {
+	store   logstore.Store
+	account string
+	log     *slog.Logger
+	now     func() time.Time
+}
+
+// New returns a Service on cfg.Store.
+func New(cfg Config) *Service {
+	s := &Service{store: cfg.Store, account: cfg.AccountID, log: cfg.Logger, now: cfg.Now}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.account == "" {
+		s.account = "000000000000"
+	}
+	return s
+}
+
+// operations is the registry of operations; each operations file adds its
+// own in init (see register), so a new file (e.g. insights_ops.go) adds
+// operations without touching this one.
+var operations = map[string]func(*Service) awsapi.Handler{}
+
+// register adds the operation name, implemented by fn, to the registry.
+func register[In, Out any](name string, fn func(*Service, context.Context, *In) (*Out, error)) {
+	if _, dup := operations[name]; dup {
+		panic("logs: operation registered twice: " + name)
+	}
+	operations[name] = func(s *Service) awsapi.Handler {
+		return awsapi.Op(func(ctx context.Context, in *In) (*Out, error) { return fn(s, ctx, in) })
+	}
+}
+
+// Operations returns the handlers of every registered operation, keyed by
+// operation name, for awsapi.Router.HandleJSON(TargetPrefix, ...).
+func (s *Service) Operations() map[string]awsapi.Handler {
+	m := make(map[string]awsapi.Handler, len(operations))
+	for name, mk := range operations {
+		m[name] = mk(s)
+	}
+	return m
+}
+
+func (s *Service) nowMs() int64 { return s.now().UnixMilli() }
+
+// region is the region resources are named in: the request's SigV4 scope.
+func region(ctx context.Context) string {
+	if r := awsapi.Info(ctx).Region; r != "" {
+		return r
+	}
+	return "us-east-1"
+}
+
+// Messages AWS uses for missing and duplicate resources.
+var (
+	errGroupNotFound  = awsapi.ResourceNotFound("The specified log group does not exist.")
+	errStreamNotFound = awsapi.ResourceNotFound("The specified log stream does not exist.")
+)
+
+// storeErr maps store errors to AWS errors; anything else is ours and
+// becomes a 500 that the router logs.
+func storeErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, logstore.ErrGroupNotFound):
+		return errGroupNotFound
+	case errors.Is(err, logstore.ErrStreamNotFound):
+		return errStreamNotFound
+	case errors.Is(err, logstore.ErrGroupExists):
+		return awsapi.ResourceAlreadyExists("The specified log group already exists")
+	case errors.Is(err, logstore.ErrStreamExists):
+		return awsapi.ResourceAlreadyExists("The specified log stream already exists")
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return awsapi.NewError("ServiceUnavailableException", "The request was cancelled before it completed.")
+	case errors.Is(err, logstore.ErrClosed):
+		return awsapi.NewError("ServiceUnavailableException", "The service is shutting down; retry the request.")
+	}
+	if awsapi.AsError(err) != nil {
+		return err
+	}
+	return fmt.Errorf("log store: %w", err)
+}
+
+// groupARN returns the IAM form (with ":*") and the resource form of a log
+// group's ARN.
+func (s *Service) groupARN(ctx context.Context, name string) (iamForm, resource string) {
+	resource = "arn:aws:logs:" + region(ctx) + ":" + s.account + ":log-group:" + name
+	return resource + ":*", resource
+}
+
+// groupFromARN returns the log group a resource-form ARN names, or ok=false
+// when it is not a log group ARN of this account.
+func (s *Service) groupFromARN(arn string) (name string, ok bool) {
+	parts := strings.SplitN(arn, ":", 7)
+	if len(parts) != 7 || parts[0] != "arn" || parts[2] != "logs" || parts[4] != s.account {
+		return "", false
+	}
+	name, ok = strings.CutPrefix(parts[5]+":"+parts[6], "log-group:")
+	if !ok || name == "" || strings.Contains(name, ":") {
+		return "", false
+	}
+	return name, true
+}
+
+// resolveGroup returns the group named by exactly one of name and
+// identifier (a name or an ARN without ":*").
+func (s *Service) resolveGroup(name, identifier *string) (string, error) {
+	switch {
+	case name != nil && identifier != nil:
+		return "", awsapi.InvalidParameter("LogGroupName and LogGroupIdentifier are mutually exclusive: specify only one of them.")
+	case name != nil:
+		return *name, nil
+	case identifier != nil:
+		if strings.HasPrefix(*identifier, "arn:") {
+			g, ok := s.groupFromARN(*identifier)
+			if !ok {
+				return "", errGroupNotFound
+			}
+			return g, nil
+		}
+		return *identifier, nil
+	}
+	return "", awsapi.InvalidParameter("Either LogGroupName or LogGroupIdentifier must be specified.")
+}
+
+func str(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }

@@ -1,0 +1,164 @@
+// Package server assembles flowwatch serve: the store, the services, the
+// AWS front ends behind SigV4, /health, structured logs and graceful
+// shutdown.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/flowwatch/flowwatch/internal/awsapi"
+	"github.com/flowwatch/flowwatch/internal/logs"
+	"github.com/flowwatch/flowwatch/internal/logstore"
+)
+
+// Config is what serve needs; zero values get the defaults of design.md.
+type Config struct {
+	Listen    string // default 127.0.0.1:4566
+	DataDir   string // required
+	AccountID string // default 000000000000
+	Capture   bool
+	Logger    *slog.Logger
+	// Stdout receives the export lines of freshly generated credentials,
+	// and nothing else.
+	Stdout io.Writer
+	Getenv func(string) string // os.Getenv when nil
+	// ShutdownTimeout bounds draining in-flight requests on shutdown.
+	ShutdownTimeout time.Duration
+	// Ready, when set, is called with the listening address once requests
+	// are accepted.
+	Ready func(addr string)
+}
+
+// Run serves until ctx is cancelled, then drains requests and closes the
+// store (which flushes it).
+func Run(ctx context.Context, cfg Config) error {
+	if cfg.Listen == "" {
+		cfg.Listen = "127.0.0.1:4566"
+	}
+	if cfg.AccountID == "" {
+		cfg.AccountID = "000000000000"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Stdout == nil {
+		cfg.Stdout = io.Discard
+	}
+	if cfg.Getenv == nil {
+		cfg.Getenv = os.Getenv
+	}
+	if cfg.ShutdownTimeout == 0 {
+		cfg.ShutdownTimeout = 30 * time.Second
+	}
+	if cfg.DataDir == "" {
+		return errors.New("serve: no data directory")
+	}
+	log := cfg.Logger
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("serve: data dir: %w", err)
+	}
+	creds, generated, err := LoadCredentials(cfg.DataDir, cfg.Getenv)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+
+	store, durable, err := openStore(cfg.DataDir)
+	if err != nil {
+		return fmt.Errorf("serve: open store: %w", err)
+	}
+	closeStore := func() {
+		if err := store.Close(); err != nil {
+			log.Error("closing the log store failed", "err", err)
+		}
+	}
+	if !durable {
+		log.Warn("the durable log store is not available yet: data is kept in memory and lost on exit")
+	}
+
+	router := awsapi.NewRouter(awsapi.Config{
+		AccountID: cfg.AccountID,
+		Logger:    log,
+		Verifier: awsapi.NewVerifier(func(id string) (string, bool) {
+			if id == creds.AccessKeyID {
+				return creds.SecretAccessKey, true
+			}
+			return "", false
+		}),
+	})
+	logsSvc := logs.New(logs.Config{Store: store, AccountID: cfg.AccountID, Logger: log.With("service", "logs")})
+	router.HandleJSON(logs.TargetPrefix, logsSvc.Operations())
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		closeStore()
+		return fmt.Errorf("serve: %w", err)
+	}
+	addr := ln.Addr().String()
+	srv := &http.Server{
+		Handler:           Handler(router),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	if generated {
+		fmt.Fprintf(cfg.Stdout, "# flowwatch generated root credentials (stored in %s; shown only this once):\n", cfg.DataDir)
+		fmt.Fprintf(cfg.Stdout, "export AWS_ACCESS_KEY_ID=%s\nexport AWS_SECRET_ACCESS_KEY=%s\nexport AWS_DEFAULT_REGION=us-east-1\n", creds.AccessKeyID, creds.SecretAccessKey)
+		fmt.Fprintf(cfg.Stdout, "# then: aws --endpoint-url http://%s logs describe-log-groups\n", addr)
+	}
+	if cfg.Capture {
+		log.Warn("capture is not available yet; serving the API without capturing this host's traffic")
+	}
+	log.Info("serving", "addr", addr, "data_dir", cfg.DataDir, "account_id", cfg.AccountID, "durable", durable)
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	if cfg.Ready != nil {
+		cfg.Ready(addr)
+	}
+	select {
+	case err := <-errc:
+		closeStore()
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: draining requests")
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("requests still running at shutdown deadline", "err", err)
+		srv.Close()
+	}
+	closeStore()
+	log.Info("stopped")
+	return nil
+}
+
+// Handler serves /health unauthenticated and everything else through api.
+func Handler(api http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/health" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+			// Says the process is up and nothing else: no version, no
+			// account, no counts.
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Cache-Control", "no-store")
+			_, _ = io.WriteString(w, `{"status":"ok"}`)
+			return
+		}
+		api.ServeHTTP(w, r)
+	})
+}
+
+// openStore opens the durable store in dataDir.
+// TODO: use logstore.Open(logstore.Options{Dir: ...}) once it lands, and
+// drop the durable=false path.
+func openStore(dataDir string) (logstore.Store, bool, error) {
+	return logstore.NewMemory(), false, nil
+}
