@@ -1,0 +1,177 @@
+package awsapi
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+)
+
+const (
+	testKey    = "AKIAIOSFODNN7EXAMPLE"
+	testSecret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+)
+
+var testNow = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+
+func testVerifier() *Verifier {
+	v := NewVerifier(func(id string) (string, bool) {
+		if id == testKey {
+			return testSecret, true
+		}
+		return "", false
+	})
+	v.Now = func() time.Time { return testNow }
+	return v
+}
+
+// signed returns a request signed like the SDKs sign a JSON 1.1 call.
+func signed(t *testing.T, body, key, secret, region string, at time.Time) *http.Request {
+	return sign(t, body, "Logs_20140328.DescribeLogGroups", key, secret, region, at)
+}
+
+func signedTarget(t *testing.T, body, target, region string) *http.Request {
+	return sign(t, body, target, testKey, testSecret, region, testNow)
+}
+
+func sign(t *testing.T, body, target, key, secret, region string, at time.Time) *http.Request {
+	t.Helper()
+	r := httptest.NewRequest(http.MethodPost, "http://127.0.0.1:4566/", bytes.NewReader([]byte(body)))
+	r.Header.Set("Content-Type", "application/x-amz-json-1.1")
+	r.Header.Set("X-Amz-Target", target)
+	r.Header.Set("User-Agent", "test")
+	sum := sha256.Sum256([]byte(body))
+	err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: key, SecretAccessKey: secret},
+		r, hex.EncodeToString(sum[:]), "logs", region, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func wantErr(t *testing.T, err error, code, msgPart string) {
+	t.Helper()
+	e := AsError(err)
+	if e == nil {
+		t.Fatalf("got %v, want %s", err, code)
+	}
+	if e.Code != code || !strings.Contains(e.Message, msgPart) {
+		t.Fatalf("got %s %q, want %s containing %q", e.Code, e.Message, code, msgPart)
+	}
+	if e.Status != 400 {
+		t.Fatalf("status %d, want 400", e.Status)
+	}
+}
+
+func TestVerifyGood(t *testing.T) {
+	v := testVerifier()
+	for _, region := range []string{"us-east-1", "eu-central-1", "ap-southeast-2"} {
+		body := `{"limit":5}`
+		r := signed(t, body, testKey, testSecret, region, testNow.Add(-14*time.Minute))
+		id, err := v.Verify(r, []byte(body))
+		if err != nil {
+			t.Fatalf("%s: %v", region, err)
+		}
+		if id.Region != region || id.AccessKeyID != testKey || id.Service != "logs" {
+			t.Fatalf("identity %+v", id)
+		}
+	}
+}
+
+func TestVerifyWrongSecret(t *testing.T) {
+	r := signed(t, `{}`, testKey, "not-the-secret", "us-east-1", testNow)
+	_, err := testVerifier().Verify(r, []byte(`{}`))
+	wantErr(t, err, "InvalidSignatureException", "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.")
+}
+
+func TestVerifyUnknownKey(t *testing.T) {
+	r := signed(t, `{}`, "AKIANOTKNOWN00000000", testSecret, "us-east-1", testNow)
+	_, err := testVerifier().Verify(r, []byte(`{}`))
+	wantErr(t, err, "UnrecognizedClientException", "The security token included in the request is invalid.")
+}
+
+func TestVerifyClockSkew(t *testing.T) {
+	r := signed(t, `{}`, testKey, testSecret, "us-east-1", testNow.Add(-16*time.Minute))
+	_, err := testVerifier().Verify(r, []byte(`{}`))
+	wantErr(t, err, "InvalidSignatureException", "Signature expired: 20261123T114400Z is now earlier than 20261123T114500Z (20261123T120000Z - 15 min.)")
+
+	r = signed(t, `{}`, testKey, testSecret, "us-east-1", testNow.Add(16*time.Minute))
+	_, err = testVerifier().Verify(r, []byte(`{}`))
+	wantErr(t, err, "InvalidSignatureException", "Signature not yet current: 20261123T121600Z is still later than 20261123T121500Z (20261123T120000Z + 15 min.)")
+}
+
+func TestVerifyTampered(t *testing.T) {
+	v := testVerifier()
+	r := signed(t, `{"limit":5}`, testKey, testSecret, "us-east-1", testNow)
+	_, err := v.Verify(r, []byte(`{"limit":6}`))
+	wantErr(t, err, "InvalidSignatureException", "does not match")
+
+	r = signed(t, `{}`, testKey, testSecret, "us-east-1", testNow)
+	r.Header.Set("X-Amz-Target", "Logs_20140328.DeleteLogGroup")
+	_, err = v.Verify(r, []byte(`{}`))
+	wantErr(t, err, "InvalidSignatureException", "does not match")
+
+	// An unsigned header may change: it is not part of the signature.
+	r = signed(t, `{}`, testKey, testSecret, "us-east-1", testNow)
+	r.Header.Set("User-Agent", "other")
+	r.Header.Set("X-Extra", "1")
+	if _, err := v.Verify(r, []byte(`{}`)); err != nil {
+		t.Fatalf("unsigned header change: %v", err)
+	}
+
+	// Dropping a header from SignedHeaders changes what was signed.
+	r = signed(t, `{}`, testKey, testSecret, "us-east-1", testNow)
+	r.Header.Set("Authorization", strings.Replace(r.Header.Get("Authorization"), ";x-amz-target", "", 1))
+	_, err = v.Verify(r, []byte(`{}`))
+	wantErr(t, err, "InvalidSignatureException", "does not match")
+}
+
+func TestVerifyMalformedAuthorization(t *testing.T) {
+	v := testVerifier()
+	r := httptest.NewRequest(http.MethodPost, "/", nil)
+	_, err := v.Verify(r, nil)
+	wantErr(t, err, "MissingAuthenticationTokenException", "Missing Authentication Token")
+
+	r.Header.Set("Authorization", "Bearer abc")
+	_, err = v.Verify(r, nil)
+	wantErr(t, err, "IncompleteSignatureException", "Authorization header requires 'Credential' parameter.")
+
+	r.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=AKIA/20261123/us-east-1/logs/aws4_request, SignedHeaders=host")
+	r.Header.Set("X-Amz-Date", "20261123T120000Z")
+	_, err = v.Verify(r, nil)
+	wantErr(t, err, "IncompleteSignatureException", "Authorization header requires 'Signature' parameter.")
+
+	r.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential AKIA, SignedHeaders=host, Signature=00")
+	_, err = v.Verify(r, nil)
+	wantErr(t, err, "IncompleteSignatureException", "not a valid key=value pair (missing equal-sign)")
+
+	r.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential="+testKey+"/20261123/us-east-1/logs/aws4_request, SignedHeaders=host, Signature=00")
+	r.Header.Set("X-Amz-Date", "yesterday")
+	_, err = v.Verify(r, nil)
+	wantErr(t, err, "IncompleteSignatureException", "Date must be in ISO-8601 'basic format'")
+
+	r.Header.Del("X-Amz-Date")
+	_, err = v.Verify(r, nil)
+	wantErr(t, err, "IncompleteSignatureException", "requires existence of either a 'X-Amz-Date' or a 'Date' header")
+}
+
+func BenchmarkVerify(b *testing.B) {
+	body := bytes.Repeat([]byte("x"), 1<<20)
+	t := &testing.T{}
+	r := signed(t, string(body), testKey, testSecret, "us-east-1", testNow)
+	v := testVerifier()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		if _, err := v.Verify(r, body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
