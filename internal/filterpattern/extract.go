@@ -82,7 +82,11 @@ func (p *Pattern) MatchRefs(message string, refs ...string) (values []Value, ok 
 	switch p.kind {
 	case KindJSON:
 		doc, isJSON := parseJSONObject(message)
-		if !isJSON || !p.json.root.evalJSON(&doc) {
+		if !isJSON {
+			return nil, false
+		}
+		defer doc.release()
+		if !p.json.root.evalJSON(doc) {
 			return nil, false
 		}
 		values = make([]Value, len(refs))
@@ -91,17 +95,7 @@ func (p *Pattern) MatchRefs(message string, refs ...string) (values []Value, ok 
 			if err != nil {
 				continue
 			}
-			cr.sel.visit(&doc, 0, func(v *jval) bool {
-				switch v.kind {
-				case jString:
-					values[i] = Value{Text: v.str, Found: true, Numeric: isNumber(v.str)}
-				case jNumber:
-					values[i] = Value{Text: v.str, Found: true, Numeric: true}
-				default:
-					return false
-				}
-				return true
-			})
+			values[i] = firstScalar(doc, cr.sel)
 		}
 		return values, true
 	case KindDelimited:
@@ -124,4 +118,43 @@ func (p *Pattern) MatchRefs(message string, refs ...string) (values []Value, ok 
 		return nil, false
 	}
 	return make([]Value, len(refs)), true
+}
+
+// firstScalar is the first string or number the selector reaches.
+func firstScalar(d *jdoc, s *selector) Value {
+	var out Value
+	var walk func(n int32, i int) bool
+	walk = func(n int32, i int) bool {
+		node := &d.nodes[n]
+		if i == len(s.segs) {
+			switch node.kind {
+			case jString:
+				out = Value{Text: node.str, Found: true, Numeric: isNumber(node.str)}
+			case jNumber:
+				out = Value{Text: node.str, Found: true, Numeric: true}
+			default:
+				return false
+			}
+			return true
+		}
+		g := &s.segs[i]
+		idx := 0
+		found := int32(-1)
+		for ch := node.first; ch >= 0; ch = d.nodes[ch].next {
+			switch {
+			case g.kind == segKey && node.kind == jObject && d.nodes[ch].key == g.key:
+				found = ch
+			case g.kind == segIndex && node.kind == jArray && idx == g.index:
+				found = ch
+			case g.kind == segAnyKey && node.kind == jObject, g.kind == segAnyIndex && node.kind == jArray:
+				if walk(ch, i+1) {
+					return true
+				}
+			}
+			idx++
+		}
+		return found >= 0 && walk(found, i+1)
+	}
+	walk(0, 0)
+	return out
 }

@@ -287,76 +287,84 @@ func isPlainKey(k string) bool {
 	return true
 }
 
-// visit calls fn on every value the selector reaches from v (several with a wildcard) and
-// reports whether fn returned true for any of them.
-func (s *selector) visit(v *jval, i int, fn func(*jval) bool) bool {
+// reaches reports whether the selector, followed from node n, reaches a value that satisfies
+// c.test (several values with a wildcard: any of them).
+func (s *selector) reaches(d *jdoc, n int32, i int, c *condition) bool {
 	if i == len(s.segs) {
-		return fn(v)
+		return c.test(&d.nodes[n])
 	}
 	g := &s.segs[i]
+	node := &d.nodes[n]
 	switch g.kind {
 	case segKey:
-		if v.kind != jObject {
+		if node.kind != jObject {
 			return false
 		}
 		// With duplicate keys the last one wins, as in most JSON decoders.
-		for j := len(v.keys) - 1; j >= 0; j-- {
-			if v.keys[j] == g.key {
-				return s.visit(&v.vals[j], i+1, fn)
+		found := int32(-1)
+		for ch := node.first; ch >= 0; ch = d.nodes[ch].next {
+			if d.nodes[ch].key == g.key {
+				found = ch
 			}
 		}
+		return found >= 0 && s.reaches(d, found, i+1, c)
 	case segIndex:
-		if v.kind == jArray && g.index < len(v.vals) {
-			return s.visit(&v.vals[g.index], i+1, fn)
+		if node.kind != jArray {
+			return false
 		}
-	case segAnyKey:
-		if v.kind == jObject {
-			for j := range v.vals {
-				if s.visit(&v.vals[j], i+1, fn) {
-					return true
-				}
-			}
+		ch := node.first
+		for k := 0; k < g.index && ch >= 0; k++ {
+			ch = d.nodes[ch].next
 		}
-	case segAnyIndex:
-		if v.kind == jArray {
-			for j := range v.vals {
-				if s.visit(&v.vals[j], i+1, fn) {
-					return true
-				}
+		return ch >= 0 && s.reaches(d, ch, i+1, c)
+	case segAnyKey, segAnyIndex:
+		if (g.kind == segAnyKey) != (node.kind == jObject) || node.kind != jObject && node.kind != jArray {
+			return false
+		}
+		for ch := node.first; ch >= 0; ch = d.nodes[ch].next {
+			if s.reaches(d, ch, i+1, c) {
+				return true
 			}
 		}
 	}
 	return false
 }
 
-// evalJSON evaluates a condition against the parsed event. Semantics (AWS, observed with
-// TestMetricFilter): a selector that reaches nothing, an object or an array never satisfies a
-// comparison, not even !=; only strings and numbers compare, JSON true/false/null only answer
-// IS TRUE / IS FALSE / IS NULL. With a wildcard the condition holds if any reached value
-// satisfies it; NOT EXISTS holds if none is reached.
-func (c *condition) evalJSON(doc *jval) bool {
+// test applies the condition to one value the selector reached. Semantics (AWS, observed with
+// TestMetricFilter): objects and arrays never satisfy a comparison, not even !=; only strings
+// and numbers compare; JSON true/false/null only answer IS TRUE / IS FALSE / IS NULL. For NOT
+// EXISTS, test says "exists" and evalJSON negates.
+func (c *condition) test(v *jnode) bool {
 	switch c.op {
 	case opNotExists:
-		return !c.sel.visit(doc, 0, func(*jval) bool { return true })
+		return true
 	case opIsNull:
-		return c.sel.visit(doc, 0, func(v *jval) bool { return v.kind == jNull })
+		return v.kind == jNull
 	case opIsTrue:
-		return c.sel.visit(doc, 0, func(v *jval) bool { return v.kind == jTrue })
+		return v.kind == jTrue
 	case opIsFalse:
-		return c.sel.visit(doc, 0, func(v *jval) bool { return v.kind == jFalse })
+		return v.kind == jFalse
 	}
-	return c.sel.visit(doc, 0, func(v *jval) bool {
-		switch v.kind {
-		case jString:
-			return c.val.compare(c.op, v.str, false)
-		case jNumber:
-			return c.val.compare(c.op, v.str, true)
-		}
-		return false
-	})
+	switch v.kind {
+	case jString:
+		return c.val.compare(c.op, v.str, false)
+	case jNumber:
+		return c.val.compare(c.op, v.str, true)
+	}
+	return false
 }
 
-func (e *expr) evalJSON(doc *jval) bool {
+// evalJSON: a selector that reaches nothing fails every condition except NOT EXISTS; with a
+// wildcard the condition holds if any reached value satisfies it, NOT EXISTS if none is reached.
+func (c *condition) evalJSON(d *jdoc) bool {
+	r := c.sel.reaches(d, 0, 0, c)
+	if c.op == opNotExists {
+		return !r
+	}
+	return r
+}
+
+func (e *expr) evalJSON(doc *jdoc) bool {
 	switch e.op {
 	case exprAnd:
 		for _, k := range e.kids {
@@ -383,7 +391,9 @@ func (j *jsonPattern) match(msg string) bool {
 	if !ok {
 		return false
 	}
-	return j.root.evalJSON(&doc)
+	m := j.root.evalJSON(doc)
+	doc.release()
+	return m
 }
 
 func (j *jsonPattern) String() string { return "{ " + j.root.String() + " }" }

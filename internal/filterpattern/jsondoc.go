@@ -2,6 +2,7 @@ package filterpattern
 
 import (
 	"strings"
+	"sync"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -22,11 +23,27 @@ const (
 	jObject
 )
 
-type jval struct {
-	kind jkind
-	str  string   // string value, or number text
-	keys []string // object keys, parallel to vals
-	vals []jval   // array elements or object values
+// jnode is one value of a parsed event. The nodes of a document live in one slice (reused
+// through a pool) and link to their children, so parsing allocates nothing in steady state
+// except for strings that contain escapes.
+type jnode struct {
+	kind  jkind
+	str   string // string value, or number text
+	key   string // the member name, when the parent is an object
+	first int32  // first child, -1 if none
+	next  int32  // next sibling, -1 if none
+}
+
+type jdoc struct {
+	nodes []jnode
+}
+
+var jdocPool = sync.Pool{New: func() any { return &jdoc{nodes: make([]jnode, 0, 64)} }}
+
+func (d *jdoc) release() {
+	clear(d.nodes) // drop references into the event
+	d.nodes = d.nodes[:0]
+	jdocPool.Put(d)
 }
 
 const maxJSONDepth = 512
@@ -35,21 +52,36 @@ type jreader struct {
 	s     string
 	i     int
 	depth int
+	doc   *jdoc
 }
 
 // parseJSONObject parses msg, which must be exactly one JSON object (blanks around it allowed).
-func parseJSONObject(msg string) (jval, bool) {
-	r := jreader{s: msg}
-	r.ws()
-	if r.i >= len(r.s) || r.s[r.i] != '{' {
-		return jval{}, false
+// The root is node 0. The caller must release the document.
+func parseJSONObject(msg string) (*jdoc, bool) {
+	i, j := 0, len(msg)
+	for i < j && isJSONSpace(msg[i]) {
+		i++
 	}
-	v, ok := r.value()
-	if !ok {
-		return jval{}, false
+	for j > i && isJSONSpace(msg[j-1]) {
+		j--
 	}
-	r.ws()
-	return v, r.i == len(r.s)
+	if j-i < 2 || msg[i] != '{' || msg[j-1] != '}' {
+		return nil, false // not an object: the usual case for plain-text events, decided cheaply
+	}
+	r := jreader{s: msg[:j], i: i, doc: jdocPool.Get().(*jdoc)}
+	if _, ok := r.value(); !ok || r.i != j {
+		r.doc.release()
+		return nil, false
+	}
+	return r.doc, true
+}
+
+func isJSONSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+func (r *jreader) add(n jnode) int32 {
+	n.first, n.next = -1, -1
+	r.doc.nodes = append(r.doc.nodes, n)
+	return int32(len(r.doc.nodes) - 1)
 }
 
 func (r *jreader) ws() {
@@ -63,118 +95,97 @@ func (r *jreader) ws() {
 	}
 }
 
-func (r *jreader) value() (jval, bool) {
+func (r *jreader) value() (int32, bool) {
 	if r.i >= len(r.s) {
-		return jval{}, false
+		return -1, false
 	}
 	switch c := r.s[r.i]; {
 	case c == '{':
-		return r.object()
+		return r.container(jObject, '}')
 	case c == '[':
-		return r.array()
+		return r.container(jArray, ']')
 	case c == '"':
 		s, ok := r.string()
-		return jval{kind: jString, str: s}, ok
+		return r.add(jnode{kind: jString, str: s}), ok
 	case c == '-' || c >= '0' && c <= '9':
-		return r.number()
+		s, ok := r.number()
+		return r.add(jnode{kind: jNumber, str: s}), ok
 	case strings.HasPrefix(r.s[r.i:], "true"):
 		r.i += 4
-		return jval{kind: jTrue}, true
+		return r.add(jnode{kind: jTrue}), true
 	case strings.HasPrefix(r.s[r.i:], "false"):
 		r.i += 5
-		return jval{kind: jFalse}, true
+		return r.add(jnode{kind: jFalse}), true
 	case strings.HasPrefix(r.s[r.i:], "null"):
 		r.i += 4
-		return jval{kind: jNull}, true
+		return r.add(jnode{kind: jNull}), true
 	}
-	return jval{}, false
+	return -1, false
 }
 
-func (r *jreader) object() (jval, bool) {
+// container reads an object or an array at r.i.
+func (r *jreader) container(kind jkind, closer byte) (int32, bool) {
 	if r.depth++; r.depth > maxJSONDepth {
-		return jval{}, false
+		return -1, false
 	}
-	defer func() { r.depth-- }()
 	r.i++
-	v := jval{kind: jObject}
+	self := r.add(jnode{kind: kind})
+	prev := int32(-1)
 	r.ws()
-	if r.i < len(r.s) && r.s[r.i] == '}' {
+	if r.i < len(r.s) && r.s[r.i] == closer {
 		r.i++
-		return v, true
+		r.depth--
+		return self, true
 	}
 	for {
 		r.ws()
-		if r.i >= len(r.s) || r.s[r.i] != '"' {
-			return v, false
+		var key string
+		if kind == jObject {
+			if r.i >= len(r.s) || r.s[r.i] != '"' {
+				return -1, false
+			}
+			k, ok := r.string()
+			if !ok {
+				return -1, false
+			}
+			key = k
+			r.ws()
+			if r.i >= len(r.s) || r.s[r.i] != ':' {
+				return -1, false
+			}
+			r.i++
+			r.ws()
 		}
-		k, ok := r.string()
+		child, ok := r.value()
 		if !ok {
-			return v, false
+			return -1, false
 		}
-		r.ws()
-		if r.i >= len(r.s) || r.s[r.i] != ':' {
-			return v, false
+		nodes := r.doc.nodes
+		nodes[child].key = key
+		if prev < 0 {
+			nodes[self].first = child
+		} else {
+			nodes[prev].next = child
 		}
-		r.i++
-		r.ws()
-		e, ok := r.value()
-		if !ok {
-			return v, false
-		}
-		v.keys = append(v.keys, k)
-		v.vals = append(v.vals, e)
+		prev = child
 		r.ws()
 		if r.i >= len(r.s) {
-			return v, false
+			return -1, false
 		}
 		switch r.s[r.i] {
 		case ',':
 			r.i++
-		case '}':
+		case closer:
 			r.i++
-			return v, true
+			r.depth--
+			return self, true
 		default:
-			return v, false
+			return -1, false
 		}
 	}
 }
 
-func (r *jreader) array() (jval, bool) {
-	if r.depth++; r.depth > maxJSONDepth {
-		return jval{}, false
-	}
-	defer func() { r.depth-- }()
-	r.i++
-	v := jval{kind: jArray}
-	r.ws()
-	if r.i < len(r.s) && r.s[r.i] == ']' {
-		r.i++
-		return v, true
-	}
-	for {
-		r.ws()
-		e, ok := r.value()
-		if !ok {
-			return v, false
-		}
-		v.vals = append(v.vals, e)
-		r.ws()
-		if r.i >= len(r.s) {
-			return v, false
-		}
-		switch r.s[r.i] {
-		case ',':
-			r.i++
-		case ']':
-			r.i++
-			return v, true
-		default:
-			return v, false
-		}
-	}
-}
-
-func (r *jreader) number() (jval, bool) {
+func (r *jreader) number() (string, bool) {
 	start := r.i
 	if r.s[r.i] == '-' {
 		r.i++
@@ -190,12 +201,12 @@ func (r *jreader) number() (jval, bool) {
 	if r.i < len(r.s) && r.s[r.i] == '0' {
 		r.i++
 	} else if digits() == 0 {
-		return jval{}, false
+		return "", false
 	}
 	if r.i < len(r.s) && r.s[r.i] == '.' {
 		r.i++
 		if digits() == 0 {
-			return jval{}, false
+			return "", false
 		}
 	}
 	if r.i < len(r.s) && (r.s[r.i] == 'e' || r.s[r.i] == 'E') {
@@ -204,10 +215,10 @@ func (r *jreader) number() (jval, bool) {
 			r.i++
 		}
 		if digits() == 0 {
-			return jval{}, false
+			return "", false
 		}
 	}
-	return jval{kind: jNumber, str: r.s[start:r.i]}, true
+	return r.s[start:r.i], true
 }
 
 // string reads a JSON string at r.i (the opening quote) and returns its decoded value.
