@@ -1,0 +1,656 @@
+package logstore
+
+import (
+	"encoding/binary"
+	"errors"
+	"math"
+	"math/bits"
+)
+
+// Column encodings. Every column chunk is encoded here and then compressed
+// with zstd on its own, so a scan decompresses only the columns it needs.
+
+var errCorrupt = errors.New("logstore: corrupt data")
+
+// maxTokens caps the shapes kept as token columns: beyond it a message is
+// prose rather than a record, and a block with hundreds of columns costs
+// more than it saves.
+const maxTokens = 64
+
+// splitInto appends msg's tokens to dst without allocating strings; ok as
+// for SplitTokens.
+func splitInto(dst []string, msg string) ([]string, bool) {
+	if msg == "" {
+		return dst, false
+	}
+	start := 0
+	for i := 0; i < len(msg); i++ {
+		switch msg[i] {
+		case ' ':
+			if i == start {
+				return dst, false
+			}
+			dst = append(dst, msg[start:i])
+			start = i + 1
+		case '\t', '\n', '\r':
+			return dst, false
+		}
+	}
+	if start == len(msg) {
+		return dst, false
+	}
+	return append(dst, msg[start:]), true
+}
+
+// shapeOf is the token count the store files msg under, 0 for messages kept
+// as raw text.
+func shapeOf(msg string) int {
+	if msg == "" || msg[0] == ' ' || msg[len(msg)-1] == ' ' {
+		return 0
+	}
+	n := 1
+	prevSpace := false
+	for i := 0; i < len(msg); i++ {
+		switch msg[i] {
+		case ' ':
+			if prevSpace {
+				return 0
+			}
+			prevSpace = true
+			n++
+		case '\t', '\n', '\r':
+			return 0
+		default:
+			prevSpace = false
+		}
+	}
+	if n > maxTokens {
+		return 0
+	}
+	return n
+}
+
+func zigzag(v int64) uint64   { return uint64(v<<1) ^ uint64(v>>63) }
+func unzigzag(u uint64) int64 { return int64(u>>1) ^ -int64(u&1) }
+func uvarintLen(u uint64) int { return (bits.Len64(u|1) + 6) / 7 }
+
+// Integer column encodings.
+const (
+	intRaw   = 0 // zigzag varints
+	intDelta = 1 // zigzag varints of the difference to the previous row
+	intRelTs = 2 // zigzag varints of value - timestamp/1000 (flow log start/end)
+	intConst = 3 // one zigzag varint for every row
+)
+
+// floorSec is ts/1000 rounded down, the seconds a flow log's start token
+// holds when the event timestamp is start×1000.
+func floorSec(ts int64) int64 {
+	s := ts / 1000
+	if ts%1000 < 0 {
+		s--
+	}
+	return s
+}
+
+// appendInts encodes v with whichever encoding is smallest. tsSec, when not
+// nil, is floorSec of each row's timestamp.
+func appendInts(dst []byte, v []int64, tsSec []int64) []byte {
+	if len(v) == 0 {
+		return append(dst, intRaw)
+	}
+	var sRaw, sDelta, sRel int
+	allEq := true
+	prev := int64(0)
+	for i, x := range v {
+		sRaw += uvarintLen(zigzag(x))
+		sDelta += uvarintLen(zigzag(x - prev))
+		prev = x
+		if tsSec != nil {
+			sRel += uvarintLen(zigzag(x - tsSec[i]))
+		}
+		if x != v[0] {
+			allEq = false
+		}
+	}
+	if allEq {
+		dst = append(dst, intConst)
+		return binary.AppendUvarint(dst, zigzag(v[0]))
+	}
+	enc := intRaw
+	if sDelta < sRaw {
+		enc, sRaw = intDelta, sDelta
+	}
+	if tsSec != nil && sRel < sRaw {
+		enc = intRelTs
+	}
+	dst = append(dst, byte(enc))
+	prev = 0
+	for i, x := range v {
+		switch enc {
+		case intRaw:
+			dst = binary.AppendUvarint(dst, zigzag(x))
+		case intDelta:
+			dst = binary.AppendUvarint(dst, zigzag(x-prev))
+			prev = x
+		case intRelTs:
+			dst = binary.AppendUvarint(dst, zigzag(x-tsSec[i]))
+		}
+	}
+	return dst
+}
+
+// reader is a bounds-checked cursor over encoded bytes; the first error
+// sticks and later reads return zero values, so decoders of untrusted bytes
+// check once at the end.
+type reader struct {
+	b   []byte
+	err error
+}
+
+func (r *reader) fail() {
+	if r.err == nil {
+		r.err = errCorrupt
+	}
+	r.b = nil
+}
+
+func (r *reader) byte() byte {
+	if len(r.b) < 1 {
+		r.fail()
+		return 0
+	}
+	c := r.b[0]
+	r.b = r.b[1:]
+	return c
+}
+
+func (r *reader) uvarint() uint64 {
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.fail()
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) varint() int64 { return unzigzag(r.uvarint()) }
+
+// count reads a length that must not exceed limit.
+func (r *reader) count(limit int) int {
+	v := r.uvarint()
+	if v > uint64(limit) {
+		r.fail()
+		return 0
+	}
+	return int(v)
+}
+
+func (r *reader) bytes(n int) []byte {
+	if n < 0 || len(r.b) < n {
+		r.fail()
+		return nil
+	}
+	b := r.b[:n:n]
+	r.b = r.b[n:]
+	return b
+}
+
+func (r *reader) u32() uint32 {
+	b := r.bytes(4)
+	if b == nil {
+		return 0
+	}
+	return binary.LittleEndian.Uint32(b)
+}
+
+// readInts decodes n integers written by appendInts into dst.
+func (r *reader) ints(dst []int64, tsSec []int64) {
+	enc := r.byte()
+	switch enc {
+	case intConst:
+		if len(dst) == 0 {
+			r.fail()
+			return
+		}
+		x := r.varint()
+		for i := range dst {
+			dst[i] = x
+		}
+	case intRaw, intDelta, intRelTs:
+		if enc == intRelTs && tsSec == nil && len(dst) > 0 {
+			r.fail()
+			return
+		}
+		prev := int64(0)
+		for i := range dst {
+			v, n := binary.Uvarint(r.b)
+			if n <= 0 {
+				r.fail()
+				return
+			}
+			r.b = r.b[n:]
+			x := unzigzag(v)
+			switch enc {
+			case intDelta:
+				x += prev
+				prev = x
+			case intRelTs:
+				x += tsSec[i]
+			}
+			dst[i] = x
+		}
+	default:
+		r.fail()
+	}
+}
+
+// Bloom filters: k probes into a power-of-two bit array from one 64-bit
+// hash (Kirsch–Mitzenmacher double hashing).
+const bloomProbes = 4
+
+func mix64(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return x
+}
+
+func hashString(s string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 1099511628211
+	}
+	return mix64(h)
+}
+
+func hashInt(v int64) uint64 { return mix64(uint64(v) ^ 0x9e3779b97f4a7c15) }
+
+func newBloom(distinct int) []uint64 {
+	words := 1
+	for words*64 < distinct*10 {
+		words <<= 1
+	}
+	return make([]uint64, words)
+}
+
+func bloomAdd(b []uint64, h uint64) {
+	m := uint64(len(b)*64 - 1)
+	h1, h2 := h, h>>32|h<<32
+	for i := uint64(0); i < bloomProbes; i++ {
+		p := (h1 + i*h2) & m
+		b[p>>6] |= 1 << (p & 63)
+	}
+}
+
+func bloomHas(b []uint64, h uint64) bool {
+	if len(b) == 0 {
+		return true
+	}
+	m := uint64(len(b)*64 - 1)
+	h1, h2 := h, h>>32|h<<32
+	for i := uint64(0); i < bloomProbes; i++ {
+		p := (h1 + i*h2) & m
+		if b[p>>6]&(1<<(p&63)) == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// Bloom filters are kept only for columns with few distinct values per
+// block: for near-unique columns the filter would cost more bytes than the
+// data it guards.
+func wantBloom(distinct, rows int) bool { return distinct > 0 && distinct*4 <= rows+4 }
+
+// tokenStats is the block index's summary of one token column, used to skip
+// blocks against TokenPreds.
+type tokenStats struct {
+	kind     TokenKind
+	hasNull  bool
+	min, max int64 // int and IPv4 columns, over non-null rows
+	bloom    []uint64
+}
+
+// encodeTokenChunk encodes token column c of a block whose row i has tokens
+// toks[i*shape : (i+1)*shape], and returns its summary.
+func encodeTokenChunk(dst []byte, toks []string, shape, c, rows int, tsSec []int64, scratch *encScratch) ([]byte, tokenStats) {
+	allInt, allIP, anyNull := true, true, false
+	for i := 0; i < rows && (allInt || allIP); i++ {
+		t := toks[i*shape+c]
+		if t == "-" {
+			anyNull = true
+			continue
+		}
+		if allInt {
+			if _, ok := parseCanonicalInt(t); !ok {
+				allInt = false
+			}
+		}
+		if allIP {
+			if _, ok := parseCanonicalIPv4(t); !ok {
+				allIP = false
+			}
+		}
+	}
+	st := tokenStats{min: math.MaxInt64, max: math.MinInt64}
+	nulls := func() {
+		st.hasNull = anyNull
+		if !anyNull {
+			dst = append(dst, 0)
+			return
+		}
+		dst = append(dst, 1)
+		bm := make([]byte, (rows+7)/8)
+		for i := 0; i < rows; i++ {
+			if toks[i*shape+c] == "-" {
+				bm[i>>3] |= 1 << (i & 7)
+			}
+		}
+		dst = append(dst, bm...)
+	}
+	switch {
+	case allInt:
+		// Every all-"-" column lands here too: an int column of nulls.
+		st.kind = KindInt
+		dst = append(dst, byte(KindInt))
+		nulls()
+		vals := scratch.ints(rows)
+		distinct := scratch.set()
+		for i := 0; i < rows; i++ {
+			t := toks[i*shape+c]
+			v := int64(0)
+			if t != "-" {
+				v, _ = parseCanonicalInt(t)
+				st.min, st.max = min(st.min, v), max(st.max, v)
+				distinct[uint64(v)] = struct{}{}
+			} else if i > 0 {
+				v = vals[i-1] // keeps deltas small across nulls
+			}
+			vals[i] = v
+		}
+		dst = appendInts(dst, vals, tsSec)
+		if wantBloom(len(distinct), rows) {
+			st.bloom = newBloom(len(distinct))
+			for v := range distinct {
+				bloomAdd(st.bloom, hashInt(int64(v)))
+			}
+		}
+	case allIP:
+		st.kind = KindIPv4
+		dst = append(dst, byte(KindIPv4))
+		nulls()
+		// Byte planes: the high octets of a column repeat, and zstd sees
+		// that only when they sit next to one another.
+		base := len(dst)
+		dst = append(dst, make([]byte, 4*rows)...)
+		planes := dst[base:]
+		distinct := scratch.set()
+		for i := 0; i < rows; i++ {
+			t := toks[i*shape+c]
+			if t == "-" {
+				continue
+			}
+			ip, _ := parseCanonicalIPv4(t)
+			st.min, st.max = min(st.min, int64(ip)), max(st.max, int64(ip))
+			distinct[uint64(ip)] = struct{}{}
+			planes[i] = byte(ip >> 24)
+			planes[rows+i] = byte(ip >> 16)
+			planes[2*rows+i] = byte(ip >> 8)
+			planes[3*rows+i] = byte(ip)
+		}
+		if wantBloom(len(distinct), rows) {
+			st.bloom = newBloom(len(distinct))
+			for v := range distinct {
+				bloomAdd(st.bloom, hashInt(int64(v)))
+			}
+		}
+	default:
+		st.kind = KindString
+		st.min, st.max = 0, 0
+		dst = append(dst, byte(KindString))
+		ids := scratch.dict()
+		var dict []string
+		codes := scratch.ints(rows)
+		for i := 0; i < rows; i++ {
+			t := toks[i*shape+c]
+			id, ok := ids[t]
+			if !ok {
+				id = uint32(len(dict))
+				ids[t] = id
+				dict = append(dict, t)
+			}
+			codes[i] = int64(id)
+		}
+		dst = binary.AppendUvarint(dst, uint64(len(dict)))
+		for _, s := range dict {
+			dst = binary.AppendUvarint(dst, uint64(len(s)))
+			dst = append(dst, s...)
+		}
+		dst = appendInts(dst, codes, nil)
+		if wantBloom(len(dict), rows) {
+			st.bloom = newBloom(len(dict))
+			for _, s := range dict {
+				bloomAdd(st.bloom, hashString(s))
+			}
+		}
+	}
+	// min > max stays as the mark of a column without a non-null value.
+	return dst, st
+}
+
+// decodeTokenChunk decodes a chunk written by encodeTokenChunk.
+func decodeTokenChunk(b []byte, rows int, tsSec []int64) (TokenColumn, error) {
+	r := reader{b: b}
+	var col TokenColumn
+	col.Kind = TokenKind(r.byte())
+	readNulls := func() {
+		if r.byte() == 0 {
+			return
+		}
+		bm := r.bytes((rows + 7) / 8)
+		if bm == nil {
+			return
+		}
+		col.Null = make([]bool, rows)
+		for i := range col.Null {
+			col.Null[i] = bm[i>>3]&(1<<(i&7)) != 0
+		}
+	}
+	switch col.Kind {
+	case KindInt:
+		readNulls()
+		col.Ints = make([]int64, rows)
+		r.ints(col.Ints, tsSec)
+		if col.Null != nil {
+			for i, n := range col.Null {
+				if n {
+					col.Ints[i] = 0
+				}
+			}
+		}
+	case KindIPv4:
+		readNulls()
+		planes := r.bytes(4 * rows)
+		if planes != nil {
+			col.IPs = make([]uint32, rows)
+			for i := range col.IPs {
+				col.IPs[i] = uint32(planes[i])<<24 | uint32(planes[rows+i])<<16 | uint32(planes[2*rows+i])<<8 | uint32(planes[3*rows+i])
+			}
+		}
+	case KindString:
+		n := r.count(rows)
+		col.Dict = make([]string, n)
+		for i := range col.Dict {
+			col.Dict[i] = string(r.bytes(r.count(len(r.b))))
+		}
+		codes := make([]int64, rows)
+		r.ints(codes, nil)
+		col.Codes = make([]uint32, rows)
+		for i, c := range codes {
+			if c < 0 || c >= int64(len(col.Dict)) {
+				r.fail()
+				break
+			}
+			col.Codes[i] = uint32(c)
+		}
+		if rows > 0 && len(col.Dict) == 0 {
+			r.fail()
+		}
+	default:
+		r.fail()
+	}
+	if r.err == nil && len(r.b) != 0 {
+		r.fail()
+	}
+	return col, r.err
+}
+
+// appendToken appends row i's token text to dst.
+func (c *TokenColumn) appendToken(dst []byte, i int) []byte {
+	switch c.Kind {
+	case KindInt:
+		if c.Null != nil && c.Null[i] {
+			return append(dst, '-')
+		}
+		return appendInt(dst, c.Ints[i])
+	case KindIPv4:
+		if c.Null != nil && c.Null[i] {
+			return append(dst, '-')
+		}
+		ip := c.IPs[i]
+		for s := 24; s >= 0; s -= 8 {
+			dst = appendInt(dst, int64(ip>>uint(s)&0xff))
+			if s > 0 {
+				dst = append(dst, '.')
+			}
+		}
+		return dst
+	default:
+		return append(dst, c.Dict[c.Codes[i]]...)
+	}
+}
+
+func appendInt(dst []byte, v int64) []byte {
+	if v >= 0 && v < 10 {
+		return append(dst, byte('0'+v))
+	}
+	var b [20]byte
+	i := len(b)
+	u := uint64(v)
+	if v < 0 {
+		u = uint64(-v)
+	}
+	for u > 0 {
+		i--
+		b[i] = byte('0' + u%10)
+		u /= 10
+	}
+	if v < 0 {
+		i--
+		b[i] = '-'
+	}
+	return append(dst, b[i:]...)
+}
+
+// joinTokens rebuilds every row's message from token columns into one
+// string allocation.
+func joinTokens(cols []TokenColumn, rows int) []string {
+	buf := make([]byte, 0, rows*len(cols)*8)
+	ends := make([]int, rows)
+	for i := 0; i < rows; i++ {
+		for c := range cols {
+			if c > 0 {
+				buf = append(buf, ' ')
+			}
+			buf = cols[c].appendToken(buf, i)
+		}
+		ends[i] = len(buf)
+	}
+	all := string(buf)
+	out := make([]string, rows)
+	start := 0
+	for i, e := range ends {
+		out[i] = all[start:e]
+		start = e
+	}
+	return out
+}
+
+// encScratch keeps per-goroutine buffers across blocks.
+type encScratch struct {
+	iv   []int64
+	m    map[uint64]struct{}
+	d    map[string]uint32
+	toks []string
+}
+
+func (s *encScratch) ints(n int) []int64 {
+	if cap(s.iv) < n {
+		s.iv = make([]int64, n)
+	}
+	return s.iv[:n]
+}
+
+func (s *encScratch) set() map[uint64]struct{} {
+	if s.m == nil {
+		s.m = map[uint64]struct{}{}
+	}
+	clear(s.m)
+	return s.m
+}
+
+func (s *encScratch) dict() map[string]uint32 {
+	if s.d == nil {
+		s.d = map[string]uint32{}
+	}
+	clear(s.d)
+	return s.d
+}
+
+// messagesChunk encodes raw messages: lengths, then the bytes.
+func appendMessages(dst []byte, msgs []string, scratch *encScratch) []byte {
+	lens := scratch.ints(len(msgs))
+	total := 0
+	for i, m := range msgs {
+		lens[i] = int64(len(m))
+		total += len(m)
+	}
+	dst = appendInts(dst, lens, nil)
+	dst = binary.AppendUvarint(dst, uint64(total))
+	for _, m := range msgs {
+		dst = append(dst, m...)
+	}
+	return dst
+}
+
+func decodeMessages(b []byte, rows int) ([]string, error) {
+	r := reader{b: b}
+	lens := make([]int64, rows)
+	r.ints(lens, nil)
+	total := r.count(len(r.b))
+	data := r.bytes(total)
+	if r.err != nil {
+		return nil, r.err
+	}
+	if len(r.b) != 0 {
+		return nil, errCorrupt
+	}
+	all := string(data)
+	out := make([]string, rows)
+	off := 0
+	for i, l := range lens {
+		if l < 0 || off+int(l) > len(all) {
+			return nil, errCorrupt
+		}
+		out[i] = all[off : off+int(l)]
+		off += int(l)
+	}
+	if off != len(all) {
+		return nil, errCorrupt
+	}
+	return out, nil
+}

@@ -1,0 +1,1398 @@
+package logstore
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	iofs "io/fs"
+	"log/slog"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/flowwatch/flowwatch/internal/logstore/vfs"
+)
+
+// Options configure Open. Only Dir is required; every knob has a default
+// that suits a server holding tens of millions of events in under 1 GiB.
+type Options struct {
+	Dir    string
+	FS     vfs.FS       // default vfs.Default
+	Logger *slog.Logger // default slog.Default()
+
+	// MemtableBytes is the size of buffered messages that triggers a flush
+	// to parts (default 64 MiB). Appends wait when two memtables' worth is
+	// buffered, so memory stays bounded if disks are slow.
+	MemtableBytes int
+	// BlockRows is the most rows per part block (default 32768).
+	BlockRows int
+	// MergeParts parts of similar size in one partition are merged into
+	// one (default 4).
+	MergeParts int
+	// MaintenanceInterval is how often retention and merges are checked
+	// even when nothing is written (default 1 minute).
+	MaintenanceInterval time.Duration
+	// Now is the clock retention is measured against (default time.Now).
+	Now func() time.Time
+	// NoBackground turns off background flushes, merges and retention, for
+	// tests that call Flush and Compact themselves.
+	NoBackground bool
+}
+
+func (o *Options) setDefaults() {
+	if o.FS == nil {
+		o.FS = vfs.Default
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.MemtableBytes <= 0 {
+		o.MemtableBytes = 64 << 20
+	}
+	if o.BlockRows <= 0 {
+		o.BlockRows = 32768
+	}
+	if o.MergeParts < 2 {
+		o.MergeParts = 4
+	}
+	if o.MaintenanceInterval <= 0 {
+		o.MaintenanceInterval = time.Minute
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+// DB is the durable Store. See docs/storage.md for the files it keeps.
+type DB struct {
+	opts Options
+	fs   vfs.FS
+	log  *slog.Logger
+
+	walDir, partDir string
+
+	// bgMu serialises flushes, merges, purges and META writes.
+	bgMu sync.Mutex
+
+	mu         sync.RWMutex
+	closed     bool
+	failed     error // a flush or META write failed: refuse writes, reopen recovers from the WAL
+	seq        uint64
+	nextGroup  uint64
+	nextStream uint64
+	nextPart   uint64
+	groups     map[string]*dbGroup
+	groupsByID map[uint64]*dbGroup
+	wal        *wal
+	walSeg     uint64
+	walStart   uint64
+	cp         checkpoint // metadata as of the start of segment walStart
+	mem        *memtable
+	imm        *memtable // being flushed
+	flushed    chan struct{}
+	obsolete   []*part // dropped from groups, removed once META no longer lists them
+
+	kick chan struct{}
+	quit chan struct{}
+	done chan struct{}
+}
+
+type dbGroup struct {
+	id      uint64
+	name    string
+	meta    GroupMeta
+	streams map[string]*dbStream
+	byID    map[uint64]*dbStream
+	parts   []*part
+}
+
+type dbStream struct {
+	id      uint64
+	name    string
+	created int64
+	stats   streamStats
+}
+
+type memtable struct {
+	groups map[uint64][]row
+	bytes  int
+	rows   int
+}
+
+func newMemtable() *memtable { return &memtable{groups: map[uint64][]row{}} }
+
+// checkpoint is the metadata written in META; WAL segments from walStart
+// on are replayed on top of it.
+type checkpoint struct {
+	Seq        uint64
+	NextGroup  uint64
+	NextStream uint64
+	Groups     []cpGroup
+}
+
+type cpGroup struct {
+	ID      uint64
+	Name    string
+	Meta    GroupMeta
+	Streams []cpStream
+}
+
+type cpStream struct {
+	ID      uint64
+	Name    string
+	Created int64
+}
+
+type metaFile struct {
+	Format   int
+	WALStart uint64
+	NextPart uint64
+	Parts    []uint64
+	Meta     checkpoint
+}
+
+const metaMagic = "FWMETA01"
+
+// WAL record types.
+const (
+	recMeta   = 1
+	recAppend = 2
+)
+
+type walMeta struct {
+	Op      string // cg dg ug cs ds
+	GID     uint64
+	SID     uint64     `json:",omitempty"`
+	Name    string     `json:",omitempty"`
+	Meta    *GroupMeta `json:",omitempty"`
+	Created int64      `json:",omitempty"`
+}
+
+// Open opens or creates the store in opts.Dir, replaying the WAL.
+func Open(opts Options) (*DB, error) {
+	opts.setDefaults()
+	if opts.Dir == "" {
+		return nil, errors.New("logstore: Options.Dir is empty")
+	}
+	db := &DB{opts: opts, fs: opts.FS, log: opts.Logger,
+		walDir: vfs.Join(opts.Dir, "wal"), partDir: vfs.Join(opts.Dir, "parts"),
+		groups: map[string]*dbGroup{}, groupsByID: map[uint64]*dbGroup{},
+		mem: newMemtable(), flushed: make(chan struct{}),
+		kick: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
+	for _, d := range []string{opts.Dir, db.walDir, db.partDir} {
+		if err := db.fs.MkdirAll(d); err != nil {
+			return nil, fmt.Errorf("logstore open: %w", err)
+		}
+	}
+	if err := db.recover(); err != nil {
+		db.releaseParts()
+		return nil, fmt.Errorf("logstore open %s: %w", opts.Dir, err)
+	}
+	if opts.NoBackground {
+		close(db.done)
+	} else {
+		go db.background()
+	}
+	return db, nil
+}
+
+func (db *DB) recover() error {
+	var mf metaFile
+	data, err := db.readFile(vfs.Join(db.opts.Dir, "META"))
+	switch {
+	case err == nil:
+		if mf, err = decodeMeta(data); err != nil {
+			return err
+		}
+	case isNotExist(err):
+		mf = metaFile{Meta: checkpoint{NextGroup: 1, NextStream: 1}, NextPart: 1, WALStart: 1}
+	default:
+		return err
+	}
+	db.fs.Remove(vfs.Join(db.opts.Dir, "META.tmp"))
+	db.loadCheckpoint(mf.Meta)
+	db.cp = mf.Meta
+	db.nextPart = mf.NextPart
+	db.walStart = mf.WALStart
+
+	// Parts: those META lists are live; any other file is the output of a
+	// flush or merge that crashed before committing, or a part whose
+	// removal was interrupted.
+	listed := map[uint64]bool{}
+	for _, id := range mf.Parts {
+		listed[id] = true
+		p, err := openPart(db.fs, db.partPath(id), id)
+		if err != nil {
+			return err
+		}
+		g := db.groupsByID[p.gid]
+		if g == nil {
+			p.obsolete.Store(true)
+			db.obsolete = append(db.obsolete, p)
+			continue
+		}
+		g.parts = append(g.parts, p)
+		db.seq = max(db.seq, p.maxSeq)
+	}
+	names, err := db.fs.List(db.partDir)
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		id, ok := partID(n)
+		if !ok || !listed[id] {
+			db.fs.Remove(vfs.Join(db.partDir, n))
+		}
+	}
+
+	// WAL replay.
+	names, err = db.fs.List(db.walDir)
+	if err != nil {
+		return err
+	}
+	var segs []uint64
+	for _, n := range names {
+		seg, err := strconv.ParseUint(strings.TrimSuffix(n, ".log"), 10, 64)
+		if err != nil || !strings.HasSuffix(n, ".log") {
+			continue
+		}
+		if seg < db.walStart {
+			db.fs.Remove(vfs.Join(db.walDir, n))
+			continue
+		}
+		segs = append(segs, seg)
+	}
+	sort.Slice(segs, func(i, j int) bool { return segs[i] < segs[j] })
+	last := db.walStart
+	for i, seg := range segs {
+		path := walName(db.walDir, seg)
+		data, err := db.readFile(path)
+		if err != nil {
+			return err
+		}
+		good, err := readWALRecords(data, db.replay)
+		if errors.Is(err, errWALCorrupt) {
+			if i != len(segs)-1 {
+				return fmt.Errorf("wal segment %d corrupt at offset %d with later segments present: %w", seg, good, err)
+			}
+			db.log.Warn("logstore: cutting torn WAL tail", "segment", seg, "offset", good, "dropped_bytes", len(data)-good)
+			if err := db.truncate(path, int64(good)); err != nil {
+				return err
+			}
+		} else if err != nil {
+			return fmt.Errorf("wal segment %d: %w", seg, err)
+		}
+		last = seg
+	}
+	// Recovered records stay in their segments until the next flush; new
+	// records go to a fresh segment so a cut tail is never appended to.
+	db.walSeg = last + 1
+	if len(segs) == 0 {
+		db.walSeg = db.walStart
+	}
+	db.wal, err = openWAL(db.fs, db.walDir, db.walSeg)
+	if err != nil {
+		return err
+	}
+	db.recomputeAllStats()
+	return nil
+}
+
+func (db *DB) truncate(path string, size int64) error {
+	f, err := db.fs.OpenRW(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := f.Truncate(size); err != nil {
+		return err
+	}
+	return f.Sync()
+}
+
+func isNotExist(err error) bool { return errors.Is(err, iofs.ErrNotExist) }
+
+func (db *DB) readFile(path string) ([]byte, error) {
+	f, err := db.fs.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return readAll(f)
+}
+
+func (db *DB) partPath(id uint64) string { return vfs.Join(db.partDir, fmt.Sprintf("%016x.part", id)) }
+
+func partID(name string) (uint64, bool) {
+	if !strings.HasSuffix(name, ".part") {
+		return 0, false
+	}
+	id, err := strconv.ParseUint(strings.TrimSuffix(name, ".part"), 16, 64)
+	return id, err == nil
+}
+
+func decodeMeta(data []byte) (metaFile, error) {
+	var mf metaFile
+	if len(data) < 4+len(metaMagic) || string(data[len(data)-len(metaMagic):]) != metaMagic {
+		return mf, fmt.Errorf("META: %w", errCorrupt)
+	}
+	body := data[:len(data)-len(metaMagic)-4]
+	if crc32.Checksum(body, castagnoli) != binary.LittleEndian.Uint32(data[len(body):]) {
+		return mf, fmt.Errorf("META checksum: %w", errCorrupt)
+	}
+	if err := json.Unmarshal(body, &mf); err != nil {
+		return mf, fmt.Errorf("META: %w", err)
+	}
+	if mf.Format != 1 {
+		return mf, fmt.Errorf("META format %d not supported", mf.Format)
+	}
+	return mf, nil
+}
+
+func (db *DB) loadCheckpoint(cp checkpoint) {
+	db.seq = cp.Seq
+	db.nextGroup, db.nextStream = max(cp.NextGroup, 1), max(cp.NextStream, 1)
+	for _, cg := range cp.Groups {
+		g := db.applyCreateGroup(cg.ID, cg.Name, cg.Meta)
+		for _, cs := range cg.Streams {
+			db.applyCreateStream(g, cs.ID, cs.Name, cs.Created)
+		}
+	}
+}
+
+func (db *DB) checkpointLocked() checkpoint {
+	cp := checkpoint{Seq: db.seq, NextGroup: db.nextGroup, NextStream: db.nextStream}
+	for _, g := range db.groupsByID {
+		cg := cpGroup{ID: g.id, Name: g.name, Meta: copyMeta(g.meta)}
+		for _, s := range g.byID {
+			cg.Streams = append(cg.Streams, cpStream{ID: s.id, Name: s.name, Created: s.created})
+		}
+		sort.Slice(cg.Streams, func(i, j int) bool { return cg.Streams[i].ID < cg.Streams[j].ID })
+		cp.Groups = append(cp.Groups, cg)
+	}
+	sort.Slice(cp.Groups, func(i, j int) bool { return cp.Groups[i].ID < cp.Groups[j].ID })
+	return cp
+}
+
+// replay applies one WAL record during recovery.
+func (db *DB) replay(payload []byte) error {
+	if len(payload) == 0 {
+		return errCorrupt
+	}
+	switch payload[0] {
+	case recMeta:
+		var m walMeta
+		if err := json.Unmarshal(payload[1:], &m); err != nil {
+			return fmt.Errorf("wal meta record: %w", err)
+		}
+		g := db.groupsByID[m.GID]
+		switch m.Op {
+		case "cg":
+			if g == nil && m.Meta != nil {
+				db.applyCreateGroup(m.GID, m.Name, *m.Meta)
+			}
+		case "dg":
+			if g != nil {
+				db.applyDeleteGroup(g)
+			}
+		case "ug":
+			if g != nil && m.Meta != nil {
+				g.meta = copyMeta(*m.Meta)
+			}
+		case "cs":
+			if g != nil && g.byID[m.SID] == nil {
+				db.applyCreateStream(g, m.SID, m.Name, m.Created)
+			}
+		case "ds":
+			if g != nil && g.byID[m.SID] != nil {
+				db.applyDeleteStream(g, g.byID[m.SID])
+			}
+		default:
+			return fmt.Errorf("wal meta record op %q: %w", m.Op, errCorrupt)
+		}
+		return nil
+	case recAppend:
+		gid, sid, ingest, first, events, err := decodeAppend(payload)
+		if err != nil {
+			return err
+		}
+		g := db.groupsByID[gid]
+		if g == nil || g.byID[sid] == nil {
+			return nil // deleted later in the log
+		}
+		db.applyAppend(g, g.byID[sid], ingest, first, events)
+		return nil
+	}
+	return fmt.Errorf("wal record type %d: %w", payload[0], errCorrupt)
+}
+
+func encodeAppend(dst []byte, gid, sid uint64, ingest int64, first uint64, events []Event) []byte {
+	dst = append(dst, recAppend)
+	dst = binary.AppendUvarint(dst, gid)
+	dst = binary.AppendUvarint(dst, sid)
+	dst = binary.AppendVarint(dst, ingest)
+	dst = binary.AppendUvarint(dst, first)
+	dst = binary.AppendUvarint(dst, uint64(len(events)))
+	prev := int64(0)
+	for _, e := range events {
+		dst = binary.AppendVarint(dst, e.Timestamp-prev)
+		prev = e.Timestamp
+		dst = binary.AppendUvarint(dst, uint64(len(e.Message)))
+		dst = append(dst, e.Message...)
+	}
+	return dst
+}
+
+func decodeAppend(p []byte) (gid, sid uint64, ingest int64, first uint64, events []Event, err error) {
+	r := reader{b: p[1:]}
+	gid, sid, ingest, first = r.uvarint(), r.uvarint(), r.varint(), r.uvarint()
+	n := r.count(len(r.b))
+	events = make([]Event, 0, n)
+	prev := int64(0)
+	for i := 0; i < n && r.err == nil; i++ {
+		prev += r.varint()
+		msg := r.bytes(r.count(len(r.b)))
+		events = append(events, Event{Timestamp: prev, Message: string(msg)})
+	}
+	if r.err == nil && len(r.b) != 0 {
+		r.fail()
+	}
+	if r.err != nil {
+		return 0, 0, 0, 0, nil, fmt.Errorf("wal append record: %w", r.err)
+	}
+	return gid, sid, ingest, first, events, nil
+}
+
+func (db *DB) applyCreateGroup(id uint64, name string, meta GroupMeta) *dbGroup {
+	g := &dbGroup{id: id, name: name, meta: copyMeta(meta), streams: map[string]*dbStream{}, byID: map[uint64]*dbStream{}}
+	db.groups[name] = g
+	db.groupsByID[id] = g
+	db.nextGroup = max(db.nextGroup, id+1)
+	return g
+}
+
+func (db *DB) applyDeleteGroup(g *dbGroup) {
+	delete(db.groups, g.name)
+	delete(db.groupsByID, g.id)
+	for _, p := range g.parts {
+		p.obsolete.Store(true)
+		db.obsolete = append(db.obsolete, p)
+	}
+	g.parts = nil
+	delete(db.mem.groups, g.id)
+}
+
+func (db *DB) applyCreateStream(g *dbGroup, id uint64, name string, created int64) {
+	s := &dbStream{id: id, name: name, created: created}
+	g.streams[name] = s
+	g.byID[id] = s
+	db.nextStream = max(db.nextStream, id+1)
+}
+
+func (db *DB) applyDeleteStream(g *dbGroup, s *dbStream) {
+	delete(g.streams, s.name)
+	delete(g.byID, s.id)
+}
+
+func (db *DB) applyAppend(g *dbGroup, s *dbStream, ingest int64, first uint64, events []Event) {
+	rows := db.mem.groups[g.id]
+	for i, e := range events {
+		rows = append(rows, row{ts: e.Timestamp, seq: first + uint64(i), ingest: ingest, sid: s.id, msg: e.Message})
+		s.stats.addRow(e.Timestamp, ingest, len(e.Message))
+		db.mem.bytes += len(e.Message) + 48
+	}
+	db.mem.groups[g.id] = rows
+	db.mem.rows += len(events)
+	db.seq = max(db.seq, first+uint64(len(events))-1)
+}
+
+// recomputeAllStats rebuilds stream statistics from parts and memtables.
+func (db *DB) recomputeAllStats() {
+	for _, g := range db.groupsByID {
+		db.recomputeStats(g)
+	}
+}
+
+func (db *DB) recomputeStats(g *dbGroup) {
+	for _, s := range g.byID {
+		s.stats = streamStats{}
+	}
+	for _, p := range g.parts {
+		for sid, st := range p.stats {
+			if s := g.byID[sid]; s != nil {
+				s.stats.add(st)
+			}
+		}
+	}
+	for _, m := range []*memtable{db.imm, db.mem} {
+		if m == nil {
+			continue
+		}
+		for _, r := range m.groups[g.id] {
+			if s := g.byID[r.sid]; s != nil {
+				s.stats.addRow(r.ts, r.ingest, len(r.msg))
+			}
+		}
+	}
+}
+
+// ---- metadata operations ----
+
+// logMeta applies nothing itself: it queues the record while db.mu is held
+// and returns a wait function to call after unlocking.
+func (db *DB) logMetaLocked(m walMeta) func() error {
+	b, _ := json.Marshal(m)
+	t := db.wal.enqueue(append([]byte{recMeta}, b...))
+	return func() error { return db.wal.wait(t) }
+}
+
+func (db *DB) writable() error {
+	if db.closed {
+		return ErrClosed
+	}
+	return db.failed
+}
+
+func (db *DB) CreateGroup(name string, meta GroupMeta) error {
+	db.mu.Lock()
+	if err := db.writable(); err != nil {
+		db.mu.Unlock()
+		return err
+	}
+	if _, ok := db.groups[name]; ok {
+		db.mu.Unlock()
+		return ErrGroupExists
+	}
+	id := db.nextGroup
+	db.applyCreateGroup(id, name, meta)
+	m := copyMeta(meta)
+	wait := db.logMetaLocked(walMeta{Op: "cg", GID: id, Name: name, Meta: &m})
+	db.mu.Unlock()
+	return wait()
+}
+
+func (db *DB) DeleteGroup(name string) error {
+	db.mu.Lock()
+	if err := db.writable(); err != nil {
+		db.mu.Unlock()
+		return err
+	}
+	g, ok := db.groups[name]
+	if !ok {
+		db.mu.Unlock()
+		return ErrGroupNotFound
+	}
+	db.applyDeleteGroup(g)
+	wait := db.logMetaLocked(walMeta{Op: "dg", GID: g.id})
+	db.mu.Unlock()
+	err := wait()
+	db.kickBackground() // removes the parts from disk
+	return err
+}
+
+func (db *DB) UpdateGroup(name string, fn func(*GroupMeta) error) error {
+	db.mu.Lock()
+	if err := db.writable(); err != nil {
+		db.mu.Unlock()
+		return err
+	}
+	g, ok := db.groups[name]
+	if !ok {
+		db.mu.Unlock()
+		return ErrGroupNotFound
+	}
+	meta := copyMeta(g.meta)
+	if err := fn(&meta); err != nil {
+		db.mu.Unlock()
+		return err
+	}
+	retentionShrank := meta.RetentionDays > 0 && (g.meta.RetentionDays == 0 || meta.RetentionDays < g.meta.RetentionDays)
+	g.meta = copyMeta(meta)
+	wait := db.logMetaLocked(walMeta{Op: "ug", GID: g.id, Meta: &meta})
+	db.mu.Unlock()
+	err := wait()
+	if retentionShrank {
+		db.kickBackground()
+	}
+	return err
+}
+
+func (db *DB) groupInfo(g *dbGroup) Group {
+	out := Group{Name: g.name, GroupMeta: copyMeta(g.meta)}
+	for _, s := range g.byID {
+		out.StoredBytes += s.stats.bytes
+	}
+	return out
+}
+
+func (db *DB) Group(name string) (Group, error) {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	if db.closed {
+		return Group{}, ErrClosed
+	}
+	g, ok := db.groups[name]
+	if !ok {
+		return Group{}, ErrGroupNotFound
+	}
+	return db.groupInfo(g), nil
+}
+
+func (db *DB) Groups() []Group {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	out := make([]Group, 0, len(db.groups))
+	for _, g := range db.groups {
+		out = append(out, db.groupInfo(g))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+func (db *DB) CreateStream(group, stream string, creationTime int64) error {
+	db.mu.Lock()
+	if err := db.writable(); err != nil {
+		db.mu.Unlock()
+		return err
+	}
+	g, ok := db.groups[group]
+	if !ok {
+		db.mu.Unlock()
+		return ErrGroupNotFound
+	}
+	if _, ok := g.streams[stream]; ok {
+		db.mu.Unlock()
+		return ErrStreamExists
+	}
+	id := db.nextStream
+	db.applyCreateStream(g, id, stream, creationTime)
+	wait := db.logMetaLocked(walMeta{Op: "cs", GID: g.id, SID: id, Name: stream, Created: creationTime})
+	db.mu.Unlock()
+	return wait()
+}
+
+func (db *DB) DeleteStream(group, stream string) error {
+	db.mu.Lock()
+	if err := db.writable(); err != nil {
+		db.mu.Unlock()
+		return err
+	}
+	g, ok := db.groups[group]
+	if !ok {
+		db.mu.Unlock()
+		return ErrGroupNotFound
+	}
+	s, ok := g.streams[stream]
+	if !ok {
+		db.mu.Unlock()
+		return ErrStreamNotFound
+	}
+	db.applyDeleteStream(g, s)
+	wait := db.logMetaLocked(walMeta{Op: "ds", GID: g.id, SID: s.id})
+	db.mu.Unlock()
+	return wait()
+}
+
+func (db *DB) Streams(group string) ([]Stream, error) {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	if db.closed {
+		return nil, ErrClosed
+	}
+	g, ok := db.groups[group]
+	if !ok {
+		return nil, ErrGroupNotFound
+	}
+	out := make([]Stream, 0, len(g.streams))
+	for _, s := range g.streams {
+		out = append(out, s.info())
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+func (s *dbStream) info() Stream {
+	st := Stream{Name: s.name, CreationTime: s.created}
+	if s.stats.rows > 0 {
+		st.HasEvents = true
+		st.FirstEventTimestamp, st.LastEventTimestamp = s.stats.minTs, s.stats.maxTs
+		st.LastIngestionTime = s.stats.maxIngest
+		st.StoredBytes = s.stats.bytes
+	}
+	return st
+}
+
+// ---- writes ----
+
+var appendBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+// Append implements Writer: the events are durable in the WAL on return.
+func (db *DB) Append(group, stream string, ingestionTime int64, events []Event) error {
+	return db.append(group, stream, ingestionTime, events, true)
+}
+
+// Import appends like Append but without the WAL, for bulk loads: the
+// events become durable at the next flush (Flush, or Close). A crash before
+// that loses them, and nothing else.
+func (db *DB) Import(group, stream string, ingestionTime int64, events []Event) error {
+	return db.append(group, stream, ingestionTime, events, false)
+}
+
+func (db *DB) append(group, stream string, ingest int64, events []Event, durable bool) error {
+	if len(events) == 0 {
+		db.mu.RLock()
+		defer db.mu.RUnlock()
+		if err := db.writable(); err != nil {
+			return err
+		}
+		g, ok := db.groups[group]
+		if !ok {
+			return ErrGroupNotFound
+		}
+		if _, ok := g.streams[stream]; !ok {
+			return ErrStreamNotFound
+		}
+		return nil
+	}
+	db.mu.Lock()
+	// Backpressure: a full memtable while the previous one is still being
+	// flushed means the disk is behind; wait rather than grow.
+	for db.imm != nil && db.mem.bytes >= db.opts.MemtableBytes && db.writable() == nil {
+		ch := db.flushed
+		db.mu.Unlock()
+		db.kickBackground()
+		<-ch
+		db.mu.Lock()
+	}
+	if err := db.writable(); err != nil {
+		db.mu.Unlock()
+		return err
+	}
+	g, ok := db.groups[group]
+	if !ok {
+		db.mu.Unlock()
+		return ErrGroupNotFound
+	}
+	s, ok := g.streams[stream]
+	if !ok {
+		db.mu.Unlock()
+		return ErrStreamNotFound
+	}
+	first := db.seq + 1
+	var ticket uint64
+	if durable {
+		bp := appendBufs.Get().(*[]byte)
+		*bp = encodeAppend((*bp)[:0], g.id, s.id, ingest, first, events)
+		ticket = db.wal.enqueue(*bp)
+		if cap(*bp) <= 4<<20 {
+			appendBufs.Put(bp)
+		}
+	}
+	db.applyAppend(g, s, ingest, first, events)
+	full := db.mem.bytes >= db.opts.MemtableBytes
+	db.mu.Unlock()
+	if full {
+		db.kickBackground()
+	}
+	if durable {
+		return db.wal.wait(ticket)
+	}
+	return nil
+}
+
+func (db *DB) kickBackground() {
+	select {
+	case db.kick <- struct{}{}:
+	default:
+	}
+}
+
+// ---- background work ----
+
+func (db *DB) background() {
+	defer close(db.done)
+	t := time.NewTicker(db.opts.MaintenanceInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-db.quit:
+			return
+		case <-db.kick:
+		case <-t.C:
+		}
+		if err := db.maintain(false); err != nil {
+			db.log.Error("logstore: background work failed", "err", err)
+		}
+	}
+}
+
+// maintain flushes a full memtable (or any, when force), applies retention
+// and merges.
+func (db *DB) maintain(force bool) error {
+	db.bgMu.Lock()
+	defer db.bgMu.Unlock()
+	db.mu.RLock()
+	full := db.mem.bytes >= db.opts.MemtableBytes || (force && db.mem.rows > 0)
+	db.mu.RUnlock()
+	if full {
+		if err := db.flush(); err != nil {
+			return err
+		}
+	}
+	if err := db.purge(); err != nil {
+		return err
+	}
+	for {
+		merged, err := db.mergeOnce(false)
+		if err != nil || !merged {
+			return err
+		}
+	}
+}
+
+// Flush writes everything buffered to parts and truncates the WAL.
+func (db *DB) Flush() error {
+	db.mu.RLock()
+	closed := db.closed
+	db.mu.RUnlock()
+	if closed {
+		return ErrClosed
+	}
+	db.bgMu.Lock()
+	defer db.bgMu.Unlock()
+	return db.flush()
+}
+
+// Compact flushes and then merges every partition down to one part, for
+// benchmarks and before backups.
+func (db *DB) Compact() error {
+	db.bgMu.Lock()
+	defer db.bgMu.Unlock()
+	if err := db.flush(); err != nil {
+		return err
+	}
+	for {
+		merged, err := db.mergeOnce(true)
+		if err != nil || !merged {
+			return err
+		}
+	}
+}
+
+func (db *DB) fail(err error) error {
+	db.mu.Lock()
+	if db.failed == nil {
+		db.failed = fmt.Errorf("logstore: store failed, reopen to recover: %w", err)
+	}
+	db.mu.Unlock()
+	return err
+}
+
+// flush turns the memtable into parts. Called with bgMu held.
+func (db *DB) flush() error {
+	db.mu.Lock()
+	if db.failed != nil {
+		db.mu.Unlock()
+		return db.failed
+	}
+	seg := db.walSeg + 1
+	if err := db.wal.rotate(seg); err != nil {
+		db.mu.Unlock()
+		return db.fail(err)
+	}
+	db.walSeg = seg
+	cp := db.checkpointLocked()
+	mem := db.mem
+	db.mem = newMemtable()
+	db.imm = mem
+	live := map[uint64]map[uint64]bool{}
+	for gid, g := range db.groupsByID {
+		live[gid] = map[uint64]bool{}
+		for sid := range g.byID {
+			live[gid][sid] = true
+		}
+	}
+	db.mu.Unlock()
+
+	var made []*part
+	for gid, rows := range mem.groups {
+		lv, ok := live[gid]
+		if !ok {
+			continue // group deleted
+		}
+		ps, err := db.writeRows(gid, rows, lv)
+		if err != nil {
+			for _, p := range made {
+				p.obsolete.Store(true)
+				p.unref()
+			}
+			return db.fail(fmt.Errorf("flush: %w", err))
+		}
+		made = append(made, ps...)
+	}
+	if err := db.fs.SyncDir(db.partDir); err != nil {
+		return db.fail(err)
+	}
+	db.mu.Lock()
+	db.installLocked(made, nil)
+	db.imm = nil
+	db.cp = cp
+	db.walStart = seg
+	close(db.flushed)
+	db.flushed = make(chan struct{})
+	db.mu.Unlock()
+	if err := db.writeMeta(); err != nil {
+		return db.fail(err)
+	}
+	names, _ := db.fs.List(db.walDir)
+	for _, n := range names {
+		if s, err := strconv.ParseUint(strings.TrimSuffix(n, ".log"), 10, 64); err == nil && s < seg {
+			db.fs.Remove(vfs.Join(db.walDir, n))
+		}
+	}
+	return nil
+}
+
+// installLocked adds new parts to their groups and drops old ones (merge
+// inputs). Parts of groups deleted meanwhile are discarded.
+func (db *DB) installLocked(add, drop []*part) {
+	for _, p := range drop {
+		if g := db.groupsByID[p.gid]; g != nil {
+			g.parts = slices.DeleteFunc(g.parts, func(q *part) bool { return q == p })
+		}
+		p.obsolete.Store(true)
+		db.obsolete = append(db.obsolete, p)
+	}
+	for _, p := range add {
+		g := db.groupsByID[p.gid]
+		if g == nil {
+			p.obsolete.Store(true)
+			db.obsolete = append(db.obsolete, p)
+			continue
+		}
+		g.parts = append(g.parts, p)
+	}
+}
+
+type sortRow struct {
+	day   int64
+	shape int
+	r     row
+}
+
+// writeRows writes a group's rows as one part per day. live, when not nil,
+// says which stream ids still exist.
+func (db *DB) writeRows(gid uint64, rows []row, live map[uint64]bool) ([]*part, error) {
+	srs := make([]sortRow, 0, len(rows))
+	for _, r := range rows {
+		if live != nil && !live[r.sid] {
+			continue
+		}
+		srs = append(srs, sortRow{day: floorDiv(r.ts, dayMs), shape: shapeOf(r.msg), r: r})
+	}
+	slices.SortFunc(srs, func(a, b sortRow) int {
+		switch {
+		case a.day != b.day:
+			return cmpInt(a.day, b.day)
+		case a.shape != b.shape:
+			return a.shape - b.shape
+		case a.r.sid != b.r.sid:
+			return cmpUint(a.r.sid, b.r.sid)
+		case a.r.ts != b.r.ts:
+			return cmpInt(a.r.ts, b.r.ts)
+		}
+		return cmpUint(a.r.seq, b.r.seq)
+	})
+	var out []*part
+	buf := make([]row, 0, db.opts.BlockRows)
+	for len(srs) > 0 {
+		day := srs[0].day
+		n := 1
+		for n < len(srs) && srs[n].day == day {
+			n++
+		}
+		pw, id, err := db.newPart(false)
+		if err != nil {
+			return out, err
+		}
+		for i := 0; i < n; {
+			shape := srs[i].shape
+			buf = buf[:0]
+			for i < n && srs[i].shape == shape && len(buf) < db.opts.BlockRows {
+				buf = append(buf, srs[i].r)
+				i++
+			}
+			pw.addBlock(buf, shape)
+		}
+		p, err := db.finishPart(pw, id, gid, day)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, p)
+		srs = srs[n:]
+	}
+	return out, nil
+}
+
+func (db *DB) newPart(better bool) (*partWriter, uint64, error) {
+	db.mu.Lock()
+	id := db.nextPart
+	db.nextPart++
+	db.mu.Unlock()
+	f, err := db.fs.Create(db.partPath(id))
+	if err != nil {
+		return nil, 0, err
+	}
+	return newPartWriter(f, better), id, nil
+}
+
+func (db *DB) finishPart(pw *partWriter, id, gid uint64, day int64) (*part, error) {
+	if err := pw.finish(gid, day); err != nil {
+		db.fs.Remove(db.partPath(id))
+		return nil, err
+	}
+	return openPart(db.fs, db.partPath(id), id)
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b < 0 {
+		q--
+	}
+	return q
+}
+
+func cmpInt(a, b int64) int {
+	if a < b {
+		return -1
+	}
+	if a > b {
+		return 1
+	}
+	return 0
+}
+
+func cmpUint(a, b uint64) int {
+	if a < b {
+		return -1
+	}
+	if a > b {
+		return 1
+	}
+	return 0
+}
+
+// writeMeta commits the current part list and checkpoint atomically, then
+// removes files of parts no longer listed. Called with bgMu held.
+func (db *DB) writeMeta() error {
+	db.mu.Lock()
+	mf := metaFile{Format: 1, WALStart: db.walStart, NextPart: db.nextPart, Meta: db.cp}
+	for _, g := range db.groupsByID {
+		for _, p := range g.parts {
+			mf.Parts = append(mf.Parts, p.id)
+		}
+	}
+	obsolete := db.obsolete
+	db.obsolete = nil
+	db.mu.Unlock()
+	slices.Sort(mf.Parts)
+	body, err := json.Marshal(mf)
+	if err != nil {
+		return err
+	}
+	data := binary.LittleEndian.AppendUint32(body, crc32.Checksum(body, castagnoli))
+	data = append(data, metaMagic...)
+	tmp := vfs.Join(db.opts.Dir, "META.tmp")
+	f, err := db.fs.Create(tmp)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = db.fs.Rename(tmp, vfs.Join(db.opts.Dir, "META"))
+	}
+	if err == nil {
+		err = db.fs.SyncDir(db.opts.Dir)
+	}
+	if err != nil {
+		db.mu.Lock()
+		db.obsolete = append(obsolete, db.obsolete...)
+		db.mu.Unlock()
+		return fmt.Errorf("write META: %w", err)
+	}
+	for _, p := range obsolete {
+		p.unref() // the live reference; readers may still hold theirs
+	}
+	return nil
+}
+
+// purge drops parts wholly past their group's retention. Called with bgMu
+// held.
+func (db *DB) purge() error {
+	now := db.opts.Now().UnixMilli()
+	db.mu.Lock()
+	dropped := false
+	for _, g := range db.groupsByID {
+		cutoff := retentionCutoff(g.meta.RetentionDays, now)
+		var drop []*part
+		for _, p := range g.parts {
+			if p.maxTs < cutoff {
+				drop = append(drop, p)
+			}
+		}
+		if len(drop) > 0 {
+			db.installLocked(nil, drop)
+			db.recomputeStats(g)
+			dropped = true
+		}
+	}
+	pending := len(db.obsolete) > 0
+	db.mu.Unlock()
+	if dropped || pending {
+		return db.writeMeta()
+	}
+	return nil
+}
+
+// mergeOnce merges one partition's parts, if any partition needs it: all
+// of a partition when full, otherwise MergeParts or more parts whose sizes
+// are within a factor of 4 (size tiers keep write amplification
+// logarithmic). Called with bgMu held.
+func (db *DB) mergeOnce(full bool) (bool, error) {
+	db.mu.RLock()
+	var pick []*part
+	var live map[uint64]bool
+	var gid uint64
+	for _, g := range db.groupsByID {
+		byDay := map[int64][]*part{}
+		for _, p := range g.parts {
+			byDay[p.day] = append(byDay[p.day], p)
+		}
+		for _, ps := range byDay {
+			if c := choose(ps, full, db.opts.MergeParts); c != nil {
+				pick, gid = c, g.id
+				live = map[uint64]bool{}
+				for sid := range g.byID {
+					live[sid] = true
+				}
+				break
+			}
+		}
+		if pick != nil {
+			break
+		}
+	}
+	for _, p := range pick {
+		p.ref()
+	}
+	db.mu.RUnlock()
+	if pick == nil {
+		return false, nil
+	}
+	defer func() {
+		for _, p := range pick {
+			p.unref()
+		}
+	}()
+	out, err := db.mergeParts(gid, pick, live)
+	if err != nil {
+		return false, db.fail(fmt.Errorf("merge: %w", err))
+	}
+	db.mu.Lock()
+	if db.groupsByID[gid] == nil {
+		// Deleted meanwhile: its parts are already obsolete.
+		if out != nil {
+			out.obsolete.Store(true)
+			db.obsolete = append(db.obsolete, out)
+		}
+		db.mu.Unlock()
+		return true, db.writeMeta()
+	}
+	var add []*part
+	if out != nil {
+		add = []*part{out}
+	}
+	db.installLocked(add, pick)
+	db.mu.Unlock()
+	return true, db.writeMeta()
+}
+
+func choose(ps []*part, full bool, minParts int) []*part {
+	if full {
+		if len(ps) > 1 {
+			return ps
+		}
+		return nil
+	}
+	if len(ps) < minParts {
+		return nil
+	}
+	sorted := slices.Clone(ps)
+	slices.SortFunc(sorted, func(a, b *part) int { return cmpInt(a.rows, b.rows) })
+	for i := 0; i+minParts <= len(sorted); i++ {
+		j := i + 1
+		for j < len(sorted) && sorted[j].rows <= 4*sorted[i].rows {
+			j++
+		}
+		if j-i >= minParts {
+			return sorted[i:j]
+		}
+	}
+	return nil
+}
+
+// mergeParts streams the rows of ps, in part order, into one new part,
+// dropping rows of deleted streams. It returns nil when nothing is left.
+func (db *DB) mergeParts(gid uint64, ps []*part, live map[uint64]bool) (*part, error) {
+	type cur struct {
+		p  *part
+		b  int
+		d  *blockData
+		i  int
+		sh int
+	}
+	var cs []*cur
+	load := func(c *cur) error {
+		for c.b < len(c.p.blocks) {
+			bi := &c.p.blocks[c.b]
+			c.b++
+			d, err := c.p.readBlock(bi, ColMessage|ColIngestion)
+			if err != nil {
+				return err
+			}
+			c.d, c.i, c.sh = d, 0, bi.shape
+			return nil
+		}
+		c.d = nil
+		return nil
+	}
+	for _, p := range ps {
+		c := &cur{p: p}
+		if err := load(c); err != nil {
+			return nil, err
+		}
+		if c.d != nil {
+			cs = append(cs, c)
+		}
+	}
+	less := func(a, b *cur) bool {
+		if a.sh != b.sh {
+			return a.sh < b.sh
+		}
+		as, bs := a.d.sid[a.i], b.d.sid[b.i]
+		if as != bs {
+			return as < bs
+		}
+		return Cursor{a.d.ts[a.i], a.d.seq[a.i]}.Less(Cursor{b.d.ts[b.i], b.d.seq[b.i]})
+	}
+	pw, id, err := db.newPart(true)
+	if err != nil {
+		return nil, err
+	}
+	day := ps[0].day
+	buf := make([]row, 0, db.opts.BlockRows)
+	shape := -1
+	rows := 0
+	emit := func() {
+		if len(buf) > 0 {
+			pw.addBlock(buf, shape)
+			rows += len(buf)
+			buf = buf[:0]
+		}
+	}
+	for len(cs) > 0 {
+		// Few inputs: a linear minimum beats a heap's bookkeeping.
+		m := 0
+		for k := 1; k < len(cs); k++ {
+			if less(cs[k], cs[m]) {
+				m = k
+			}
+		}
+		c := cs[m]
+		d, i := c.d, c.i
+		if live[d.sid[i]] {
+			if c.sh != shape || len(buf) >= db.opts.BlockRows {
+				emit()
+				shape = c.sh
+			}
+			buf = append(buf, row{ts: d.ts[i], seq: d.seq[i], ingest: d.ingest[i], sid: d.sid[i], msg: d.msgs[i]})
+		}
+		c.i++
+		if c.i == d.rows {
+			if err := load(c); err != nil {
+				pw.f.Close()
+				db.fs.Remove(db.partPath(id))
+				return nil, err
+			}
+			if c.d == nil {
+				cs = append(cs[:m], cs[m+1:]...)
+			}
+		}
+	}
+	emit()
+	if rows == 0 {
+		pw.f.Close()
+		db.fs.Remove(db.partPath(id))
+		return nil, nil
+	}
+	return db.finishPart(pw, id, gid, day)
+}
+
+// Close flushes everything and closes the store.
+func (db *DB) Close() error {
+	db.mu.Lock()
+	if db.closed {
+		db.mu.Unlock()
+		return ErrClosed
+	}
+	db.closed = true
+	db.mu.Unlock()
+	if !db.opts.NoBackground {
+		close(db.quit)
+	}
+	<-db.done
+	db.bgMu.Lock()
+	defer db.bgMu.Unlock()
+	var err error
+	db.mu.RLock()
+	failed := db.failed
+	db.mu.RUnlock()
+	if failed == nil {
+		err = db.flush()
+	}
+	if werr := db.wal.close(); err == nil && failed == nil && werr != nil && !errors.Is(werr, ErrClosed) {
+		err = werr
+	}
+	db.releaseParts()
+	if err == nil {
+		err = failed
+	}
+	return err
+}
+
+func (db *DB) releaseParts() {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	for _, g := range db.groupsByID {
+		for _, p := range g.parts {
+			p.unref()
+		}
+		g.parts = nil
+	}
+	for _, p := range db.obsolete {
+		p.obsolete.Store(false) // not yet unlisted in META: keep the file
+		p.unref()
+	}
+	db.obsolete = nil
+}

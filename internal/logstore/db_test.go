@@ -1,0 +1,70 @@
+package logstore
+
+import (
+	"testing"
+	"time"
+
+	"github.com/flowwatch/flowwatch/internal/logstore/vfs"
+)
+
+func openTestDB(t testing.TB, fs vfs.FS, now *int64, tweak func(*Options)) *DB {
+	t.Helper()
+	o := Options{Dir: "/db", FS: fs, NoBackground: true, BlockRows: 64}
+	if now != nil {
+		o.Now = func() time.Time { return time.UnixMilli(*now) }
+	}
+	if tweak != nil {
+		tweak(&o)
+	}
+	db, err := Open(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+// flushingDB flushes after every Append, so reads go through parts.
+type flushingDB struct{ *DB }
+
+func (f flushingDB) Append(group, stream string, ingest int64, events []Event) error {
+	if err := f.DB.Append(group, stream, ingest, events); err != nil {
+		return err
+	}
+	return f.DB.Flush()
+}
+
+// mergingDB also compacts, so reads go through merged parts.
+type mergingDB struct{ *DB }
+
+func (f mergingDB) Append(group, stream string, ingest int64, events []Event) error {
+	if err := f.DB.Append(group, stream, ingest, events); err != nil {
+		return err
+	}
+	return f.DB.Compact()
+}
+
+func TestDBContract(t *testing.T) {
+	t.Run("memtable", func(t *testing.T) {
+		testStoreContract(t, func(t *testing.T, now *int64) Store { return openTestDB(t, vfs.NewMem(), now, nil) })
+	})
+	t.Run("parts", func(t *testing.T) {
+		testStoreContract(t, func(t *testing.T, now *int64) Store {
+			return flushingDB{openTestDB(t, vfs.NewMem(), now, nil)}
+		})
+	})
+	t.Run("merged", func(t *testing.T) {
+		testStoreContract(t, func(t *testing.T, now *int64) Store {
+			return mergingDB{openTestDB(t, vfs.NewMem(), now, nil)}
+		})
+	})
+	t.Run("osfs-background", func(t *testing.T) {
+		testStoreContract(t, func(t *testing.T, now *int64) Store {
+			db, err := Open(Options{Dir: t.TempDir(), MemtableBytes: 200, BlockRows: 8,
+				Now: func() time.Time { return time.UnixMilli(*now) }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return db
+		})
+	})
+}

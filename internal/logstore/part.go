@@ -1,0 +1,563 @@
+package logstore
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"math"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/flowwatch/flowwatch/internal/logstore/vfs"
+	"github.com/klauspost/compress/zstd"
+)
+
+// A part is an immutable file of one log group and one day:
+//
+//	chunk … chunk | index | u64 index offset | u32 index length | u32 CRC-32C(index) | "FWPART01"
+//
+// Rows are sorted by (shape, stream id, timestamp, seq) and cut into blocks
+// of one shape (token count; 0 for raw text), so every block's token
+// columns line up. A block is a fixed set of chunks, each compressed with
+// zstd on its own and checksummed in the index:
+//
+//	0 timestamps  1 seq  2 ingestion times  3 stream ids  (int encodings)
+//	4… one chunk per token column, or for shape 0 one chunk of raw messages
+//
+// The index holds, per block, its row count, shape, min/max of timestamp,
+// stream id and seq, chunk offsets and, per token column, kind, null flag,
+// min/max and a bloom filter, so reads skip blocks without touching them.
+// After the blocks, a stream table gives rows, bytes and time range per
+// stream id, from which stream statistics are rebuilt on open.
+
+const partMagic = "FWPART01"
+const partTrailer = 8 + 4 + 4 + len(partMagic)
+const partFormat = 1
+
+const (
+	chunkTs = iota
+	chunkSeq
+	chunkIngest
+	chunkSid
+	chunkFirstData
+)
+
+type row struct {
+	ts     int64
+	seq    uint64
+	ingest int64
+	sid    uint64
+	msg    string
+}
+
+type chunkRef struct {
+	off uint64
+	n   uint32 // compressed length
+	raw uint32 // decompressed length
+	crc uint32
+}
+
+type blockIndex struct {
+	shape          int
+	rows           int
+	minTs, maxTs   int64
+	minSid, maxSid uint64
+	minSeq, maxSeq uint64
+	chunks         []chunkRef
+	toks           []tokenStats
+}
+
+type streamStats struct {
+	rows, bytes             int64
+	minTs, maxTs, maxIngest int64
+}
+
+func (s *streamStats) add(o streamStats) {
+	if o.rows == 0 {
+		return
+	}
+	if s.rows == 0 {
+		*s = o
+		return
+	}
+	s.rows += o.rows
+	s.bytes += o.bytes
+	s.minTs, s.maxTs = min(s.minTs, o.minTs), max(s.maxTs, o.maxTs)
+	s.maxIngest = max(s.maxIngest, o.maxIngest)
+}
+
+func (s *streamStats) addRow(ts, ingest int64, size int) {
+	s.add(streamStats{rows: 1, bytes: int64(size), minTs: ts, maxTs: ts, maxIngest: ingest})
+}
+
+type part struct {
+	id     uint64
+	gid    uint64
+	day    int64
+	path   string
+	fs     vfs.FS
+	f      vfs.File
+	size   int64
+	blocks []blockIndex
+	stats  map[uint64]streamStats
+	rows   int64
+	minTs  int64
+	maxTs  int64
+	maxSeq uint64
+
+	refs     atomic.Int32
+	obsolete atomic.Bool // remove the file when the last reference goes
+}
+
+func (p *part) ref() { p.refs.Add(1) }
+
+func (p *part) unref() {
+	if p.refs.Add(-1) == 0 {
+		p.f.Close()
+		if p.obsolete.Load() {
+			p.fs.Remove(p.path)
+		}
+	}
+}
+
+var (
+	zstdFast, _   = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)), zstd.WithEncoderCRC(false))
+	zstdBetter, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedBetterCompression), zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)), zstd.WithEncoderCRC(false))
+	zstdDec, _    = zstd.NewReader(nil, zstd.WithDecoderConcurrency(runtime.GOMAXPROCS(0)), zstd.WithDecoderMaxMemory(1<<30))
+)
+
+// partWriter writes one part file sequentially.
+type partWriter struct {
+	f       vfs.File
+	enc     *zstd.Encoder
+	off     uint64
+	wbuf    []byte
+	raw     []byte
+	blocks  []blockIndex
+	stats   map[uint64]streamStats
+	scratch encScratch
+	tsSec   []int64
+	iv      []int64
+	err     error
+}
+
+func newPartWriter(f vfs.File, better bool) *partWriter {
+	enc := zstdFast
+	if better {
+		enc = zstdBetter
+	}
+	return &partWriter{f: f, enc: enc, stats: map[uint64]streamStats{}, wbuf: make([]byte, 0, 1<<20)}
+}
+
+func (w *partWriter) write(b []byte) {
+	if w.err != nil {
+		return
+	}
+	if len(w.wbuf)+len(b) > cap(w.wbuf) {
+		w.flushBuf()
+	}
+	if len(b) > cap(w.wbuf) {
+		_, w.err = w.f.Write(b)
+	} else {
+		w.wbuf = append(w.wbuf, b...)
+	}
+	w.off += uint64(len(b))
+}
+
+func (w *partWriter) flushBuf() {
+	if w.err == nil && len(w.wbuf) > 0 {
+		_, w.err = w.f.Write(w.wbuf)
+	}
+	w.wbuf = w.wbuf[:0]
+}
+
+func (w *partWriter) chunk(raw []byte) chunkRef {
+	c := w.enc.EncodeAll(raw, nil)
+	ref := chunkRef{off: w.off, n: uint32(len(c)), raw: uint32(len(raw)), crc: crc32.Checksum(c, castagnoli)}
+	w.write(c)
+	return ref
+}
+
+func (w *partWriter) intChunk(v []int64, tsSec []int64) chunkRef {
+	w.raw = appendInts(w.raw[:0], v, tsSec)
+	return w.chunk(w.raw)
+}
+
+// addBlock writes rows, all of the given shape and already in part order,
+// as one block.
+func (w *partWriter) addBlock(rows []row, shape int) {
+	n := len(rows)
+	bi := blockIndex{shape: shape, rows: n, minTs: math.MaxInt64, maxTs: math.MinInt64,
+		minSid: math.MaxUint64, minSeq: math.MaxUint64}
+	if cap(w.tsSec) < n {
+		w.tsSec = make([]int64, n)
+		w.iv = make([]int64, n)
+	}
+	tsSec, iv := w.tsSec[:n], w.iv[:n]
+	for i := range rows {
+		r := &rows[i]
+		bi.minTs, bi.maxTs = min(bi.minTs, r.ts), max(bi.maxTs, r.ts)
+		bi.minSid, bi.maxSid = min(bi.minSid, r.sid), max(bi.maxSid, r.sid)
+		bi.minSeq, bi.maxSeq = min(bi.minSeq, r.seq), max(bi.maxSeq, r.seq)
+		tsSec[i] = floorSec(r.ts)
+		st := w.stats[r.sid]
+		st.addRow(r.ts, r.ingest, len(r.msg))
+		w.stats[r.sid] = st
+	}
+	for i := range rows {
+		iv[i] = rows[i].ts
+	}
+	bi.chunks = append(bi.chunks, w.intChunk(iv, nil))
+	for i := range rows {
+		iv[i] = int64(rows[i].seq)
+	}
+	bi.chunks = append(bi.chunks, w.intChunk(iv, nil))
+	for i := range rows {
+		iv[i] = rows[i].ingest
+	}
+	bi.chunks = append(bi.chunks, w.intChunk(iv, nil))
+	for i := range rows {
+		iv[i] = int64(rows[i].sid)
+	}
+	bi.chunks = append(bi.chunks, w.intChunk(iv, nil))
+	if shape == 0 {
+		msgs := make([]string, n)
+		for i := range rows {
+			msgs[i] = rows[i].msg
+		}
+		w.raw = appendMessages(w.raw[:0], msgs, &w.scratch)
+		bi.chunks = append(bi.chunks, w.chunk(w.raw))
+	} else {
+		toks := w.scratch.toks[:0]
+		for i := range rows {
+			var ok bool
+			toks, ok = splitInto(toks, rows[i].msg)
+			if !ok || len(toks) != (i+1)*shape {
+				panic(fmt.Sprintf("logstore: row of shape %d in block of shape %d", shapeOf(rows[i].msg), shape))
+			}
+		}
+		w.scratch.toks = toks
+		for c := 0; c < shape; c++ {
+			var st tokenStats
+			w.raw, st = encodeTokenChunk(w.raw[:0], toks, shape, c, n, tsSec, &w.scratch)
+			bi.chunks = append(bi.chunks, w.chunk(w.raw))
+			bi.toks = append(bi.toks, st)
+		}
+		clear(toks) // drop references to the messages
+	}
+	w.blocks = append(w.blocks, bi)
+}
+
+// finish writes the index and trailer, fsyncs and closes the file.
+func (w *partWriter) finish(gid uint64, day int64) error {
+	idx := encodePartIndex(gid, day, w.blocks, w.stats)
+	var t [partTrailer]byte
+	binary.LittleEndian.PutUint64(t[0:], w.off)
+	binary.LittleEndian.PutUint32(t[8:], uint32(len(idx)))
+	binary.LittleEndian.PutUint32(t[12:], crc32.Checksum(idx, castagnoli))
+	copy(t[16:], partMagic)
+	w.write(idx)
+	w.write(t[:])
+	w.flushBuf()
+	if w.err == nil {
+		w.err = w.f.Sync()
+	}
+	if err := w.f.Close(); w.err == nil {
+		w.err = err
+	}
+	return w.err
+}
+
+func encodePartIndex(gid uint64, day int64, blocks []blockIndex, stats map[uint64]streamStats) []byte {
+	var b []byte
+	b = binary.AppendUvarint(b, partFormat)
+	b = binary.AppendUvarint(b, gid)
+	b = binary.AppendVarint(b, day)
+	b = binary.AppendUvarint(b, uint64(len(blocks)))
+	for i := range blocks {
+		bi := &blocks[i]
+		b = binary.AppendUvarint(b, uint64(bi.shape))
+		b = binary.AppendUvarint(b, uint64(bi.rows))
+		b = binary.AppendVarint(b, bi.minTs)
+		b = binary.AppendVarint(b, bi.maxTs)
+		b = binary.AppendUvarint(b, bi.minSid)
+		b = binary.AppendUvarint(b, bi.maxSid)
+		b = binary.AppendUvarint(b, bi.minSeq)
+		b = binary.AppendUvarint(b, bi.maxSeq)
+		for _, c := range bi.chunks {
+			b = binary.AppendUvarint(b, c.off)
+			b = binary.AppendUvarint(b, uint64(c.n))
+			b = binary.AppendUvarint(b, uint64(c.raw))
+			b = binary.LittleEndian.AppendUint32(b, c.crc)
+		}
+		for _, t := range bi.toks {
+			flags := byte(t.kind)
+			if t.hasNull {
+				flags |= 0x80
+			}
+			b = append(b, flags)
+			b = binary.AppendVarint(b, t.min)
+			b = binary.AppendVarint(b, t.max)
+			b = binary.AppendUvarint(b, uint64(len(t.bloom)))
+			for _, w := range t.bloom {
+				b = binary.LittleEndian.AppendUint64(b, w)
+			}
+		}
+	}
+	b = binary.AppendUvarint(b, uint64(len(stats)))
+	for sid, s := range stats {
+		b = binary.AppendUvarint(b, sid)
+		b = binary.AppendUvarint(b, uint64(s.rows))
+		b = binary.AppendUvarint(b, uint64(s.bytes))
+		b = binary.AppendVarint(b, s.minTs)
+		b = binary.AppendVarint(b, s.maxTs)
+		b = binary.AppendVarint(b, s.maxIngest)
+	}
+	return b
+}
+
+// maxBlockRows bounds rows per block when decoding untrusted bytes.
+const maxBlockRows = 1 << 20
+
+func decodePartIndex(b []byte, fileSize int64) (gid uint64, day int64, blocks []blockIndex, stats map[uint64]streamStats, err error) {
+	r := reader{b: b}
+	if v := r.uvarint(); v != partFormat {
+		return 0, 0, nil, nil, fmt.Errorf("part format %d: %w", v, errCorrupt)
+	}
+	gid = r.uvarint()
+	day = r.varint()
+	nb := r.count(len(b))
+	for i := 0; i < nb && r.err == nil; i++ {
+		var bi blockIndex
+		bi.shape = r.count(maxTokens)
+		bi.rows = r.count(maxBlockRows)
+		bi.minTs, bi.maxTs = r.varint(), r.varint()
+		bi.minSid, bi.maxSid = r.uvarint(), r.uvarint()
+		bi.minSeq, bi.maxSeq = r.uvarint(), r.uvarint()
+		nc := chunkFirstData + bi.shape
+		if bi.shape == 0 {
+			nc++
+		}
+		for c := 0; c < nc; c++ {
+			ref := chunkRef{off: r.uvarint(), n: uint32(r.count(math.MaxUint32)), raw: uint32(r.count(math.MaxUint32)), crc: r.u32()}
+			if ref.off+uint64(ref.n) > uint64(fileSize) {
+				r.fail()
+			}
+			bi.chunks = append(bi.chunks, ref)
+		}
+		for c := 0; c < bi.shape && r.err == nil; c++ {
+			flags := r.byte()
+			t := tokenStats{kind: TokenKind(flags & 0x7f), hasNull: flags&0x80 != 0}
+			if t.kind > KindIPv4 {
+				r.fail()
+			}
+			t.min, t.max = r.varint(), r.varint()
+			nw := r.count(len(r.b) / 8)
+			if nw&(nw-1) != 0 {
+				r.fail()
+			}
+			if nw > 0 {
+				t.bloom = make([]uint64, nw)
+				for j := range t.bloom {
+					t.bloom[j] = binary.LittleEndian.Uint64(r.bytes(8))
+				}
+			}
+			bi.toks = append(bi.toks, t)
+		}
+		if bi.rows == 0 || bi.minTs > bi.maxTs {
+			r.fail()
+		}
+		blocks = append(blocks, bi)
+	}
+	ns := r.count(len(r.b))
+	stats = make(map[uint64]streamStats, ns)
+	for i := 0; i < ns && r.err == nil; i++ {
+		sid := r.uvarint()
+		stats[sid] = streamStats{rows: int64(r.count(math.MaxInt64)), bytes: int64(r.count(math.MaxInt64)),
+			minTs: r.varint(), maxTs: r.varint(), maxIngest: r.varint()}
+	}
+	if r.err == nil && len(r.b) != 0 {
+		r.fail()
+	}
+	if r.err != nil {
+		return 0, 0, nil, nil, r.err
+	}
+	return gid, day, blocks, stats, nil
+}
+
+// openPart reads a part's index. The file stays open for block reads.
+func openPart(fs vfs.FS, path string, id uint64) (*part, error) {
+	f, err := fs.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	p, err := loadPart(f, path, id)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("part %s: %w", path, err)
+	}
+	p.fs = fs
+	p.refs.Store(1)
+	return p, nil
+}
+
+func loadPart(f vfs.File, path string, id uint64) (*part, error) {
+	size, err := f.Size()
+	if err != nil {
+		return nil, err
+	}
+	if size < int64(partTrailer) {
+		return nil, errCorrupt
+	}
+	var t [partTrailer]byte
+	if _, err := f.ReadAt(t[:], size-int64(partTrailer)); err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	if string(t[16:]) != partMagic {
+		return nil, errCorrupt
+	}
+	off := binary.LittleEndian.Uint64(t[0:])
+	n := binary.LittleEndian.Uint32(t[8:])
+	if off+uint64(n) != uint64(size)-uint64(partTrailer) {
+		return nil, errCorrupt
+	}
+	idx := make([]byte, n)
+	if _, err := f.ReadAt(idx, int64(off)); err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	if crc32.Checksum(idx, castagnoli) != binary.LittleEndian.Uint32(t[12:]) {
+		return nil, errCorrupt
+	}
+	gid, day, blocks, stats, err := decodePartIndex(idx, int64(off))
+	if err != nil {
+		return nil, err
+	}
+	p := &part{id: id, gid: gid, day: day, path: path, f: f, size: size, blocks: blocks, stats: stats,
+		minTs: math.MaxInt64, maxTs: math.MinInt64}
+	for i := range blocks {
+		b := &blocks[i]
+		p.rows += int64(b.rows)
+		p.minTs, p.maxTs = min(p.minTs, b.minTs), max(p.maxTs, b.maxTs)
+		p.maxSeq = max(p.maxSeq, b.maxSeq)
+	}
+	return p, nil
+}
+
+// blockData is a decoded block. Columns not asked for are nil.
+type blockData struct {
+	rows   int
+	shape  int
+	ts     []int64
+	seq    []uint64
+	ingest []int64
+	sid    []uint64
+	toks   []TokenColumn
+	msgs   []string
+}
+
+var chunkBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+func (p *part) readChunk(ref chunkRef) ([]byte, error) {
+	bp := chunkBufs.Get().(*[]byte)
+	defer chunkBufs.Put(bp)
+	if cap(*bp) < int(ref.n) {
+		*bp = make([]byte, ref.n)
+	}
+	buf := (*bp)[:ref.n]
+	if _, err := p.f.ReadAt(buf, int64(ref.off)); err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	return decodeChunk(buf, ref)
+}
+
+func decodeChunk(buf []byte, ref chunkRef) ([]byte, error) {
+	if crc32.Checksum(buf, castagnoli) != ref.crc {
+		return nil, fmt.Errorf("chunk checksum: %w", errCorrupt)
+	}
+	out, err := zstdDec.DecodeAll(buf, make([]byte, 0, ref.raw))
+	if err != nil || len(out) != int(ref.raw) {
+		return nil, fmt.Errorf("chunk: %w", errCorrupt)
+	}
+	return out, nil
+}
+
+// readBlock decodes the columns of block bi that need asks for; timestamps,
+// seq and stream ids always.
+func (p *part) readBlock(bi *blockIndex, need Columns) (*blockData, error) {
+	d := &blockData{rows: bi.rows, shape: bi.shape}
+	ints := func(c int, tsSec []int64) ([]int64, error) {
+		raw, err := p.readChunk(bi.chunks[c])
+		if err != nil {
+			return nil, err
+		}
+		r := reader{b: raw}
+		v := make([]int64, bi.rows)
+		r.ints(v, tsSec)
+		if r.err == nil && len(r.b) != 0 {
+			r.fail()
+		}
+		return v, r.err
+	}
+	var err error
+	if d.ts, err = ints(chunkTs, nil); err != nil {
+		return nil, err
+	}
+	seq, err := ints(chunkSeq, nil)
+	if err != nil {
+		return nil, err
+	}
+	d.seq = asUint(seq)
+	sid, err := ints(chunkSid, nil)
+	if err != nil {
+		return nil, err
+	}
+	d.sid = asUint(sid)
+	if need&ColIngestion != 0 {
+		if d.ingest, err = ints(chunkIngest, nil); err != nil {
+			return nil, err
+		}
+	}
+	if bi.shape == 0 {
+		if need&ColMessage != 0 {
+			raw, err := p.readChunk(bi.chunks[chunkFirstData])
+			if err != nil {
+				return nil, err
+			}
+			if d.msgs, err = decodeMessages(raw, bi.rows); err != nil {
+				return nil, err
+			}
+		}
+		return d, nil
+	}
+	if need&(ColTokens|ColMessage) != 0 {
+		tsSec := make([]int64, bi.rows)
+		for i, t := range d.ts {
+			tsSec[i] = floorSec(t)
+		}
+		d.toks = make([]TokenColumn, bi.shape)
+		for c := range d.toks {
+			raw, err := p.readChunk(bi.chunks[chunkFirstData+c])
+			if err != nil {
+				return nil, err
+			}
+			if d.toks[c], err = decodeTokenChunk(raw, bi.rows, tsSec); err != nil {
+				return nil, err
+			}
+		}
+		if need&ColMessage != 0 {
+			d.msgs = joinTokens(d.toks, bi.rows)
+		}
+	}
+	return d, nil
+}
+
+func asUint(v []int64) []uint64 {
+	out := make([]uint64, len(v))
+	for i, x := range v {
+		out[i] = uint64(x)
+	}
+	return out
+}
