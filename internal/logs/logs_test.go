@@ -72,7 +72,9 @@ func (f *fixture) put(t *testing.T, group, stream string, ev ...logstore.Event) 
 	return f.svc.PutLogEvents(f.ctx, &PutLogEventsInput{LogGroupName: p(group), LogStreamName: p(stream), LogEvents: ev, HasLogEvents: true})
 }
 
-func ev(ts time.Time, msg string) logstore.Event { return logstore.Event{Timestamp: ts.UnixMilli(), Message: msg} }
+func ev(ts time.Time, msg string) logstore.Event {
+	return logstore.Event{Timestamp: ts.UnixMilli(), Message: msg}
+}
 
 func TestGroupLifecycle(t *testing.T) {
 	f := newFixture(t)
