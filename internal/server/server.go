@@ -70,7 +70,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("serve: %w", err)
 	}
 
-	store, durable, err := openStore(cfg.DataDir)
+	store, err := openStore(cfg.DataDir, log)
 	if err != nil {
 		return fmt.Errorf("serve: open store: %w", err)
 	}
@@ -78,9 +78,6 @@ func Run(ctx context.Context, cfg Config) error {
 		if err := store.Close(); err != nil {
 			log.Error("closing the log store failed", "err", err)
 		}
-	}
-	if !durable {
-		log.Warn("the durable log store is not available yet: data is kept in memory and lost on exit")
 	}
 
 	router := awsapi.NewRouter(awsapi.Config{
@@ -116,7 +113,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.Capture {
 		log.Warn("capture is not available yet; serving the API without capturing this host's traffic")
 	}
-	log.Info("serving", "addr", addr, "data_dir", cfg.DataDir, "account_id", cfg.AccountID, "durable", durable)
+	log.Info("serving", "addr", addr, "data_dir", cfg.DataDir, "account_id", cfg.AccountID)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -156,9 +153,12 @@ func Handler(api http.Handler) http.Handler {
 	})
 }
 
-// openStore opens the durable store in dataDir.
-// TODO: use logstore.Open(logstore.Options{Dir: ...}) once it lands, and
-// drop the durable=false path.
-func openStore(dataDir string) (logstore.Store, bool, error) {
-	return logstore.NewMemory(), false, nil
+// openStore opens the durable store in dataDir (the same directory
+// `flowwatch import` writes to).
+func openStore(dataDir string, log *slog.Logger) (logstore.Store, error) {
+	db, err := logstore.Open(logstore.Options{Dir: dataDir, Logger: log.With("component", "logstore")})
+	if err != nil {
+		return nil, err
+	}
+	return db, nil
 }
