@@ -1,6 +1,7 @@
 package logstore
 
 import (
+	"math"
 	"strconv"
 	"strings"
 )
@@ -170,6 +171,9 @@ func parseCanonicalInt(s string) (int64, bool) {
 		ch := d[i]
 		if ch < '0' || ch > '9' {
 			return 0, false
+		}
+		if v > (math.MaxInt64-int64(ch-'0'))/10 {
+			return 0, false // would overflow: keep the text
 		}
 		v = v*10 + int64(ch-'0')
 	}
