@@ -98,7 +98,11 @@ func (h *modelHarness) step(i int) {
 		check("DeleteGroup", h.model.DeleteGroup(g), h.db.DeleteGroup(g))
 	case op < 10:
 		days := []int{0, 1, 3, 30}[rng.IntN(4)]
-		fn := func(m *GroupMeta) error { m.RetentionDays = days; m.Tags = map[string]string{"r": fmt.Sprint(days)}; return nil }
+		fn := func(m *GroupMeta) error {
+			m.RetentionDays = days
+			m.Tags = map[string]string{"r": fmt.Sprint(days)}
+			return nil
+		}
 		check("UpdateGroup", h.model.UpdateGroup(g, fn), h.db.UpdateGroup(g, fn))
 	case op < 18:
 		check("CreateStream", h.model.CreateStream(g, s, h.now), h.db.CreateStream(g, s, h.now))
