@@ -1,0 +1,406 @@
+package insights
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/flowwatch/flowwatch/internal/logstore"
+)
+
+// execEnv is shared, read-only query state.
+type execEnv struct {
+	now     time.Time
+	targets []Target
+	pl      *plan
+	start   int64 // inclusive, ms
+	end     int64 // inclusive, ms
+}
+
+// batch is a block of rows in row-major slot layout with a selection
+// vector; every operator works a batch at a time.
+type batch struct {
+	ns   int
+	n    int
+	vals []Value
+	ts   []int64
+	seq  []uint64
+	tgt  []int32
+	sel  []int32
+	blk  *logstore.Block // the source block in the first segment (row i is block row i)
+}
+
+func (b *batch) reset(n, ns int) {
+	b.n, b.ns = n, ns
+	if cap(b.vals) < n*ns {
+		b.vals = make([]Value, n*ns)
+	}
+	b.vals = b.vals[:n*ns]
+	if cap(b.ts) < n {
+		b.ts, b.seq, b.tgt, b.sel = make([]int64, n), make([]uint64, n), make([]int32, n), make([]int32, n)
+	}
+	b.ts, b.seq, b.tgt, b.sel = b.ts[:n], b.seq[:n], b.tgt[:n], b.sel[:0]
+}
+
+func (b *batch) row(i int32, rc *rowCtx) {
+	o := int(i) * b.ns
+	rc.vals = b.vals[o : o+b.ns : o+b.ns]
+	rc.ts, rc.seq, rc.tgt = b.ts[i], b.seq[i], b.tgt[i]
+}
+
+// record is a row kept past a barrier.
+type record struct {
+	vals []Value
+	ts   int64
+	seq  uint64
+	tgt  int32
+	ord  int     // input position, for stable order after the first barrier
+	keys []Value // sort keys
+}
+
+func (v Value) clone() Value {
+	if v.S != "" {
+		v.S = strings.Clone(v.S)
+	}
+	return v
+}
+
+func cloneVals(src []Value) []Value {
+	out := make([]Value, len(src))
+	for i, v := range src {
+		out[i] = v.clone()
+	}
+	return out
+}
+
+// streamOp is a row-at-a-time command applied to a whole batch.
+type streamOp interface {
+	apply(b *batch, rc *rowCtx) *batch
+}
+
+// barrierWorker consumes batches on one goroutine; barrier merges the
+// workers' states when every batch has been consumed.
+type barrierWorker interface {
+	consume(b *batch, rc *rowCtx)
+}
+
+type barrier interface {
+	newWorker(c *compiler) (barrierWorker, error)
+	finish(ws []barrierWorker, in int) ([]record, error)
+}
+
+// worker holds one goroutine's compiled segment and scratch space.
+type worker struct {
+	env  *execEnv
+	ops  []streamOp
+	bw   barrierWorker
+	b    batch
+	rc   rowCtx
+	base []baseLoader
+	json map[string]Value
+
+	scanned, matched, bytes int64
+}
+
+func compileOps(c *compiler, cmds []Command) ([]streamOp, error) {
+	var ops []streamOp
+	for _, cmd := range cmds {
+		op, err := compileStreamOp(c, cmd)
+		if err != nil {
+			return nil, err
+		}
+		if op != nil {
+			ops = append(ops, op)
+		}
+	}
+	return ops, nil
+}
+
+func compileStreamOp(c *compiler, cmd Command) (streamOp, error) {
+	switch x := cmd.(type) {
+	case *FilterCmd:
+		f, err := c.compile(x.Expr)
+		if err != nil {
+			return nil, err
+		}
+		return &filterOp{fn: f}, nil
+	case *FieldsCmd:
+		return compileProjectOp(c, x.Items)
+	case *DisplayCmd:
+		return compileProjectOp(c, x.Items)
+	case *ParseCmd:
+		return compileParseOp(c, x)
+	case *UnnestCmd:
+		return compileUnnestOp(c, x)
+	case *UnmaskCmd, *DiffCmd:
+		return nil, nil
+	}
+	return nil, errAt(c.pl.q.Text, cmd.Pos(), "unsupported command")
+}
+
+type filterOp struct{ fn evalFn }
+
+func (o *filterOp) apply(b *batch, rc *rowCtx) *batch {
+	out := b.sel[:0]
+	for _, i := range b.sel {
+		b.row(i, rc)
+		if o.fn(rc).isTrue() {
+			out = append(out, i)
+		}
+	}
+	b.sel = out
+	return b
+}
+
+type projectOp struct {
+	slots []int
+	fns   []evalFn
+}
+
+func compileProjectOp(c *compiler, items []Projection) (streamOp, error) {
+	op := &projectOp{}
+	for _, p := range items {
+		if f, ok := p.Expr.(*FieldRef); ok && f.Name == p.Name() {
+			continue
+		}
+		fn, err := c.compile(p.Expr)
+		if err != nil {
+			return nil, err
+		}
+		if !c.pl.read[p.Name()] {
+			continue
+		}
+		op.slots = append(op.slots, c.pl.slotOf[p.Name()])
+		op.fns = append(op.fns, fn)
+	}
+	if len(op.fns) == 0 {
+		return nil, nil
+	}
+	return op, nil
+}
+
+func (o *projectOp) apply(b *batch, rc *rowCtx) *batch {
+	tmp := make([]Value, len(o.fns))
+	for _, i := range b.sel {
+		b.row(i, rc)
+		// Evaluate all first: `fields a as b, b as a` reads the old values.
+		for k, f := range o.fns {
+			tmp[k] = f(rc)
+		}
+		for k, s := range o.slots {
+			rc.vals[s] = tmp[k]
+		}
+	}
+	return b
+}
+
+type unnestOp struct {
+	from, into int
+	nb         batch
+}
+
+func compileUnnestOp(c *compiler, x *UnnestCmd) (streamOp, error) {
+	return &unnestOp{from: c.pl.slotOf[x.Field], into: c.pl.slotOf[x.Into]}, nil
+}
+
+// apply emits one row per list element; other values act as one-element lists.
+func (o *unnestOp) apply(b *batch, rc *rowCtx) *batch {
+	type item struct {
+		row int32
+		v   Value
+	}
+	var items []item
+	for _, i := range b.sel {
+		v := b.vals[int(i)*b.ns+o.from]
+		switch v.K {
+		case KNull:
+			continue
+		case KJSON:
+			var l []any
+			d := json.NewDecoder(strings.NewReader(v.S))
+			d.UseNumber()
+			if err := d.Decode(&l); err == nil {
+				for _, e := range l {
+					items = append(items, item{i, jsonValue(e)})
+				}
+				continue
+			}
+		}
+		items = append(items, item{i, v})
+	}
+	nb := &o.nb
+	nb.reset(len(items), b.ns)
+	for k, it := range items {
+		copy(nb.vals[k*b.ns:(k+1)*b.ns], b.vals[int(it.row)*b.ns:int(it.row+1)*b.ns])
+		nb.vals[k*b.ns+o.into] = it.v
+		nb.ts[k], nb.seq[k], nb.tgt[k] = b.ts[it.row], b.seq[it.row], b.tgt[it.row]
+		nb.sel = append(nb.sel, int32(k))
+	}
+	return nb
+}
+
+// runSegment pushes a batch through the segment's operators into the barrier.
+func (w *worker) runBatch(b *batch) {
+	for _, op := range w.ops {
+		if len(b.sel) == 0 {
+			return
+		}
+		b = op.apply(b, &w.rc)
+	}
+	w.matched += int64(len(b.sel))
+	if len(b.sel) > 0 {
+		w.bw.consume(b, &w.rc)
+	}
+}
+
+// workerPool hands each concurrent Scan callback its own worker.
+type workerPool struct {
+	mu    sync.Mutex
+	free  []*worker
+	all   []*worker
+	newFn func() (*worker, error)
+}
+
+func (p *workerPool) get() (*worker, error) {
+	p.mu.Lock()
+	if n := len(p.free); n > 0 {
+		w := p.free[n-1]
+		p.free = p.free[:n-1]
+		p.mu.Unlock()
+		return w, nil
+	}
+	p.mu.Unlock()
+	w, err := p.newFn()
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	p.all = append(p.all, w)
+	p.mu.Unlock()
+	return w, nil
+}
+
+func (p *workerPool) put(w *worker) {
+	p.mu.Lock()
+	p.free = append(p.free, w)
+	p.mu.Unlock()
+}
+
+// execute runs the plan: the first segment in parallel over the sources'
+// blocks, later segments on the rows the previous barrier produced.
+func execute(ctx context.Context, env *execEnv, stats *Statistics, progress func(Statistics)) ([]record, error) {
+	pl := env.pl
+	seg0 := pl.segs[0]
+	bar0, err := newBarrier(pl, seg0, true)
+	if err != nil {
+		return nil, err
+	}
+	newWorker := func() (*worker, error) {
+		c := &compiler{pl: pl}
+		w := &worker{env: env}
+		w.rc.env = env
+		if w.ops, err = compileOps(c, seg0.ops); err != nil {
+			return nil, err
+		}
+		if w.bw, err = bar0.newWorker(c); err != nil {
+			return nil, err
+		}
+		w.base = newBaseLoaders(pl, w.ops)
+		return w, nil
+	}
+	// Compile once up front so errors surface even when there is no data.
+	first, err := newWorker()
+	if err != nil {
+		return nil, err
+	}
+	pool := &workerPool{newFn: newWorker, all: []*worker{first}, free: []*worker{first}}
+	var scanned, matched, bytes atomic.Int64
+	var lastProgress atomic.Int64
+	for ti, t := range env.targets {
+		q := logstore.ScanQuery{Group: t.Group, Start: env.start, End: env.end, Need: pl.need, Preds: pl.preds}
+		if env.end < logstore.MaxTime {
+			q.End = env.end + 1
+		}
+		err := t.Source.Scan(ctx, q, func(blk *logstore.Block) error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			w, err := pool.get()
+			if err != nil {
+				return err
+			}
+			s0, m0, b0 := w.scanned, w.matched, w.bytes
+			w.processBlock(blk, int32(ti))
+			scanned.Add(w.scanned - s0)
+			matched.Add(w.matched - m0)
+			bytes.Add(w.bytes - b0)
+			pool.put(w)
+			if progress != nil {
+				now := time.Now().UnixMilli()
+				if last := lastProgress.Load(); now-last > 250 && lastProgress.CompareAndSwap(last, now) {
+					progress(Statistics{RecordsScanned: float64(scanned.Load()), RecordsMatched: float64(matched.Load()), BytesScanned: float64(bytes.Load())})
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	stats.RecordsScanned = float64(scanned.Load())
+	stats.RecordsMatched = float64(matched.Load())
+	stats.BytesScanned = float64(bytes.Load())
+	ws := make([]barrierWorker, len(pool.all))
+	for i, w := range pool.all {
+		ws[i] = w.bw
+	}
+	recs, err := bar0.finish(ws, int(matched.Load()))
+	if err != nil {
+		return nil, err
+	}
+	for _, seg := range pl.segs[1:] {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		recs, err = runSerial(env, seg, recs)
+		if err != nil {
+			return nil, err
+		}
+	}
+	return recs, nil
+}
+
+// runSerial runs a later segment over the previous barrier's rows.
+func runSerial(env *execEnv, seg segment, recs []record) ([]record, error) {
+	pl := env.pl
+	c := &compiler{pl: pl}
+	bar, err := newBarrier(pl, seg, false)
+	if err != nil {
+		return nil, err
+	}
+	w := &worker{env: env}
+	w.rc.env = env
+	if w.ops, err = compileOps(c, seg.ops); err != nil {
+		return nil, err
+	}
+	if w.bw, err = bar.newWorker(c); err != nil {
+		return nil, err
+	}
+	ns := len(pl.names)
+	const chunk = 4096
+	for off := 0; off < len(recs); off += chunk {
+		part := recs[off:min(off+chunk, len(recs))]
+		b := &batch{}
+		b.reset(len(part), ns)
+		for i, r := range part {
+			copy(b.vals[i*ns:(i+1)*ns], r.vals)
+			b.ts[i], b.seq[i], b.tgt[i] = r.ts, r.seq, r.tgt
+			b.sel = append(b.sel, int32(i))
+		}
+		w.runBatch(b)
+	}
+	return bar.finish([]barrierWorker{w.bw}, len(recs))
+}

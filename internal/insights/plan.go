@@ -1,0 +1,433 @@
+package insights
+
+import (
+	"strings"
+
+	"github.com/flowwatch/flowwatch/internal/logstore"
+)
+
+// DefaultRows and MaxRows are AWS's result row caps.
+const (
+	DefaultRows = 10000
+	MaxRows     = 100000
+)
+
+// vpcFields maps the discovered fields of default-format (v2) VPC flow
+// logs to their token position. startTime/endTime (AWS's documentation
+// names) and the flow-log format's own lowercase names are accepted as
+// hidden aliases: they are never listed, only read when a query names them.
+var vpcFields = map[string]int{
+	"version": 0, "accountId": 1, "interfaceId": 2, "srcAddr": 3, "dstAddr": 4, "srcPort": 5,
+	"dstPort": 6, "protocol": 7, "packets": 8, "bytes": 9, "start": 10, "end": 11, "action": 12,
+	"logStatus": 13,
+	"startTime": 10, "endTime": 11,
+	"account-id": 1, "interface-id": 2, "srcaddr": 3, "dstaddr": 4, "srcport": 5, "dstport": 6,
+	"log-status": 13,
+}
+
+// VPCFieldNames lists the discovered default-format flow-log fields in
+// record order, for GetLogGroupFields.
+var VPCFieldNames = []string{"version", "accountId", "interfaceId", "srcAddr", "dstAddr", "srcPort",
+	"dstPort", "protocol", "packets", "bytes", "start", "end", "action", "logStatus"}
+
+const vpcTokens = 14
+
+// System fields every event has.
+var systemFields = map[string]bool{
+	"@timestamp": true, "@message": true, "@logStream": true, "@log": true, "@ingestionTime": true, "@ptr": true,
+}
+
+// segment is a run of row-at-a-time commands ended by a barrier (a command
+// that needs all rows: stats, sort, limit, dedup, pattern) or the end.
+type segment struct {
+	ops     []Command
+	barrier Command // nil: end of query
+	limit   int     // for a sort barrier: rows to keep (0: all)
+}
+
+type plan struct {
+	q       *Query
+	slotOf  map[string]int
+	names   []string
+	defined map[string]bool // names some command defines
+	read    map[string]bool // names something reads (only these are computed)
+	base    []string        // names loaded from blocks in the first segment
+	segs    []segment
+	columns []string // output columns
+	ptr     bool     // rows end with @ptr
+	cap     int      // final row cap
+	need    logstore.Columns
+	preds   []logstore.TokenPred
+	// tokenParse is the first-segment parse that maps onto token columns.
+	tokenParse *ParseCmd
+}
+
+func (pl *plan) slot(name string) int {
+	if s, ok := pl.slotOf[name]; ok {
+		return s
+	}
+	s := len(pl.names)
+	pl.slotOf[name] = s
+	pl.names = append(pl.names, name)
+	return s
+}
+
+// newPlan lays out slots, decides which fields to load and compute, splits
+// the pipeline at barriers and derives the store's projection and
+// predicates. apiLimit (StartQuery's limit) replaces the query's final limit.
+func newPlan(q *Query, apiLimit int) *plan {
+	pl := &plan{q: q, slotOf: map[string]int{}, defined: map[string]bool{}, read: map[string]bool{}}
+	cmds := q.Commands
+	pl.cap = DefaultRows
+	if n := len(cmds); n > 0 {
+		if l, ok := cmds[n-1].(*LimitCmd); ok {
+			pl.cap = l.N
+			if apiLimit > 0 {
+				cmds = cmds[:n-1]
+			}
+		}
+	}
+	if apiLimit > 0 {
+		pl.cap = min(apiLimit, MaxRows)
+	}
+
+	// Walk the pipeline once: reads before any definition in the first
+	// segment are base fields; track output columns.
+	defined := map[string]bool{}
+	inFirst := true
+	baseSet := map[string]bool{}
+	readName := func(n string) {
+		pl.read[n] = true
+		pl.slot(n)
+		if inFirst && !defined[n] && !pl.isJSONPath(n, defined) {
+			baseSet[n] = true
+		}
+		// A path into a defined JSON value reads its root.
+		for i := len(n) - 1; i > 0; i-- {
+			if n[i] == '.' && defined[n[:i]] {
+				pl.read[n[:i]] = true
+			}
+		}
+	}
+	readExpr := func(e Expr) {
+		walkExpr(e, func(x Expr) {
+			switch f := x.(type) {
+			case *FieldRef:
+				readName(f.Name)
+			case *CallExpr:
+				if strings.EqualFold(f.Name, "bin") {
+					readName("@timestamp")
+				}
+			}
+		})
+	}
+	define := func(n string) {
+		defined[n] = true
+		pl.defined[n] = true
+		pl.slot(n)
+	}
+	var cols []string
+	defaultCols, statsOut, display := true, false, []string(nil)
+	addCols := func(ps []Projection) {
+		if defaultCols {
+			cols, defaultCols = nil, false
+		}
+		for _, p := range ps {
+			n := p.Name()
+			if !containsStr(cols, n) {
+				cols = append(cols, n)
+			}
+		}
+	}
+	var seg segment
+	for i, c := range cmds {
+		switch x := c.(type) {
+		case *FieldsCmd:
+			for _, p := range x.Items {
+				readExpr(p.Expr)
+			}
+			for _, p := range x.Items {
+				if f, ok := p.Expr.(*FieldRef); !ok || f.Name != p.Name() {
+					define(p.Name())
+				}
+			}
+			addCols(x.Items)
+		case *DisplayCmd:
+			for _, p := range x.Items {
+				readExpr(p.Expr)
+			}
+			display = nil
+			for _, p := range x.Items {
+				if f, ok := p.Expr.(*FieldRef); !ok || f.Name != p.Name() {
+					define(p.Name())
+				}
+				display = append(display, p.Name())
+			}
+		case *FilterCmd:
+			readExpr(x.Expr)
+		case *ParseCmd:
+			readName(parseField(x))
+			for _, a := range x.Aliases {
+				define(a)
+			}
+		case *UnnestCmd:
+			readName(x.Field)
+			define(x.Into)
+		case *StatsCmd:
+			for _, p := range x.Aggs {
+				readExpr(p.Expr)
+			}
+			for _, p := range x.By {
+				readExpr(p.Expr)
+			}
+			inFirst = false
+			defined = map[string]bool{}
+			for _, p := range x.By {
+				define(p.Name())
+			}
+			for _, p := range x.Aggs {
+				define(p.Name())
+			}
+			cols, defaultCols, statsOut, display = nil, false, true, nil
+			addCols(x.By)
+			addCols(x.Aggs)
+		case *SortCmd:
+			for _, k := range x.Keys {
+				readExpr(k.Expr)
+			}
+		case *DedupCmd:
+			for _, f := range x.Fields {
+				readName(f)
+			}
+		case *PatternCmd:
+			readName(x.Field)
+			inFirst = false
+			defined = map[string]bool{}
+			for _, n := range patternColumns {
+				define(n)
+			}
+			cols, defaultCols, statsOut, display = append([]string(nil), patternColumns...), false, true, nil
+		}
+		switch c.(type) {
+		case *StatsCmd, *SortCmd, *LimitCmd, *DedupCmd, *PatternCmd:
+			seg.barrier = c
+			if s, ok := c.(*SortCmd); ok {
+				_ = s
+				if i+1 < len(cmds) {
+					if l, ok := cmds[i+1].(*LimitCmd); ok {
+						seg.limit = l.N
+					}
+				} else {
+					seg.limit = pl.cap
+				}
+			}
+			if _, ok := c.(*LimitCmd); ok {
+				seg.limit = c.(*LimitCmd).N
+			}
+			pl.segs = append(pl.segs, seg)
+			seg = segment{}
+			inFirst = false
+		default:
+			seg.ops = append(seg.ops, c)
+		}
+	}
+	// The end of the query keeps the newest rows (or the stats order).
+	seg.limit = pl.cap
+	pl.segs = append(pl.segs, seg)
+
+	switch {
+	case display != nil:
+		pl.columns = display
+	case defaultCols:
+		pl.columns = []string{"@timestamp", "@message"}
+	default:
+		pl.columns = cols
+	}
+	pl.ptr = !statsOut
+	for _, n := range pl.columns {
+		readName(n)
+	}
+	for n := range baseSet {
+		pl.base = append(pl.base, n)
+	}
+	pl.planScan(cmds)
+	return pl
+}
+
+func (pl *plan) isJSONPath(n string, defined map[string]bool) bool {
+	for i := len(n) - 1; i > 0; i-- {
+		if n[i] == '.' && defined[n[:i]] {
+			return true
+		}
+	}
+	return false
+}
+
+func parseField(p *ParseCmd) string {
+	if p.Field == "" {
+		return "@message"
+	}
+	return p.Field
+}
+
+func containsStr(l []string, s string) bool {
+	for _, x := range l {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// tokenPattern reports whether a glob is n stars joined by single spaces,
+// which over space-delimited messages is exactly the token columns.
+func tokenPattern(p *ParseCmd) bool {
+	if p.Regex || parseField(p) != "@message" || len(p.Aliases) == 0 {
+		return false
+	}
+	return p.Pattern == strings.Repeat("* ", len(p.Aliases)-1)+"*"
+}
+
+// planScan derives the store projection and pushed-down predicates.
+func (pl *plan) planScan(cmds []Command) {
+	need := logstore.Columns(0)
+	discovered := false
+	for _, n := range pl.base {
+		switch n {
+		case "@message":
+			need |= logstore.ColMessage
+		case "@logStream":
+			need |= logstore.ColStream
+		case "@ingestionTime":
+			need |= logstore.ColIngestion
+		case "@timestamp", "@log", "@ptr":
+		default:
+			discovered = true
+		}
+	}
+	if discovered {
+		need |= logstore.ColMessage | logstore.ColTokens
+	}
+	// The first segment's parse of @message.
+	for _, c := range pl.segs[0].ops {
+		if p, ok := c.(*ParseCmd); ok && parseField(p) == "@message" {
+			if tokenPattern(p) && pl.tokenParse == nil {
+				pl.tokenParse = p
+				need |= logstore.ColTokens
+			}
+			need |= logstore.ColMessage
+		}
+	}
+	pl.need = need
+
+	// Conjuncts `field op constant` of first-segment filters on token
+	// columns let the store skip blocks by min/max and bloom filters.
+	definedSoFar := map[string]int{} // name -> token column via the token parse, or -1
+	for _, c := range pl.segs[0].ops {
+		switch x := c.(type) {
+		case *ParseCmd:
+			for i, a := range x.Aliases {
+				if x == pl.tokenParse && i < len(x.Aliases)-1 {
+					definedSoFar[a] = i
+				} else {
+					definedSoFar[a] = -1
+				}
+			}
+		case *FieldsCmd, *DisplayCmd, *UnnestCmd:
+			for _, p := range projectionsOf(c) {
+				definedSoFar[p] = -1
+			}
+		case *FilterCmd:
+			for _, e := range conjuncts(x.Expr) {
+				b, ok := e.(*BinaryExpr)
+				if !ok {
+					continue
+				}
+				op, ok := predOps[b.Op]
+				f, lit := b.L, b.R
+				if _, isField := f.(*FieldRef); !isField {
+					f, lit = b.R, b.L
+					op = flipOp(op)
+				}
+				fr, isField := f.(*FieldRef)
+				if !ok || !isField {
+					continue
+				}
+				text, ok := literalText(lit)
+				if !ok {
+					continue
+				}
+				if col, ok := definedSoFar[fr.Name]; ok {
+					if col >= 0 {
+						pl.preds = append(pl.preds, logstore.TokenPred{Count: len(pl.tokenParse.Aliases), Col: col, Op: op, Str: text})
+					}
+					continue
+				}
+				if col, ok := vpcFields[fr.Name]; ok {
+					pl.preds = append(pl.preds, logstore.TokenPred{Count: vpcTokens, Col: col, Op: op, Str: text})
+				}
+			}
+		}
+	}
+}
+
+func projectionsOf(c Command) []string {
+	var out []string
+	switch x := c.(type) {
+	case *FieldsCmd:
+		for _, p := range x.Items {
+			out = append(out, p.Name())
+		}
+	case *DisplayCmd:
+		for _, p := range x.Items {
+			out = append(out, p.Name())
+		}
+	case *UnnestCmd:
+		out = append(out, x.Into)
+	}
+	return out
+}
+
+var predOps = map[string]logstore.PredOp{"=": logstore.OpEq, "!=": logstore.OpNe, "<": logstore.OpLt,
+	"<=": logstore.OpLe, ">": logstore.OpGt, ">=": logstore.OpGe}
+
+func flipOp(op logstore.PredOp) logstore.PredOp {
+	switch op {
+	case logstore.OpLt:
+		return logstore.OpGt
+	case logstore.OpLe:
+		return logstore.OpGe
+	case logstore.OpGt:
+		return logstore.OpLt
+	case logstore.OpGe:
+		return logstore.OpLe
+	}
+	return op
+}
+
+// literalText is a constant's text when the store can compare it exactly.
+func literalText(e Expr) (string, bool) {
+	switch x := e.(type) {
+	case *StringLit:
+		return x.Val, true
+	case *NumberLit:
+		if _, ok := parseCanonicalInt(x.Text); ok {
+			return x.Text, true
+		}
+	case *ParenExpr:
+		return literalText(x.X)
+	}
+	return "", false
+}
+
+func conjuncts(e Expr) []Expr {
+	switch x := e.(type) {
+	case *ParenExpr:
+		return conjuncts(x.X)
+	case *BinaryExpr:
+		if x.Op == "and" {
+			return append(conjuncts(x.L), conjuncts(x.R)...)
+		}
+	}
+	return []Expr{e}
+}

@@ -1,0 +1,424 @@
+package insights
+
+import (
+	"encoding/json"
+	"regexp"
+	"strings"
+
+	"github.com/flowwatch/flowwatch/internal/logstore"
+)
+
+const (
+	sysNone = iota
+	sysTimestamp
+	sysIngestion
+	sysMessage
+	sysStream
+	sysLog
+	sysPtr
+)
+
+// baseLoader fills one slot from a block: a system field or a discovered
+// field (default-format VPC flow log position, or a flattened JSON key).
+type baseLoader struct {
+	slot   int
+	name   string
+	sys    int
+	vpcCol int // -1: not a flow-log field
+}
+
+func newBaseLoaders(pl *plan, _ []streamOp) []baseLoader {
+	var out []baseLoader
+	for _, n := range pl.base {
+		l := baseLoader{slot: pl.slotOf[n], name: n, vpcCol: -1}
+		switch n {
+		case "@timestamp":
+			l.sys = sysTimestamp
+		case "@ingestionTime":
+			l.sys = sysIngestion
+		case "@message":
+			l.sys = sysMessage
+		case "@logStream":
+			l.sys = sysStream
+		case "@log":
+			l.sys = sysLog
+		case "@ptr":
+			l.sys = sysPtr
+		default:
+			if c, ok := vpcFields[n]; ok {
+				l.vpcCol = c
+			}
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+var dashVal = strVal("-")
+
+// isVPCBlock: 14 token columns whose third is interface ids.
+func isVPCBlock(blk *logstore.Block) bool {
+	if len(blk.Tokens) != vpcTokens {
+		return false
+	}
+	c := &blk.Tokens[2]
+	if c.Kind != logstore.KindString {
+		return false
+	}
+	for _, d := range c.Dict {
+		if d != "-" && !strings.HasPrefix(d, "eni-") {
+			return false
+		}
+	}
+	return true
+}
+
+func isVPCTokens(t []string) bool {
+	return len(t) == vpcTokens && (t[2] == "-" || strings.HasPrefix(t[2], "eni-")) && t[0] != "" && isDigit(t[0][0])
+}
+
+// fillTokenColumn writes a token column's typed values into a slot for
+// every row; "-" (null) stays the text "-".
+func fillTokenColumn(b *batch, slot int, col *logstore.TokenColumn) {
+	ns, n := b.ns, b.n
+	vals := b.vals
+	switch col.Kind {
+	case logstore.KindInt:
+		for i := 0; i < n; i++ {
+			if col.Null != nil && col.Null[i] {
+				vals[i*ns+slot] = dashVal
+			} else {
+				vals[i*ns+slot] = Value{K: KInt, I: col.Ints[i]}
+			}
+		}
+	case logstore.KindIPv4:
+		for i := 0; i < n; i++ {
+			if col.Null != nil && col.Null[i] {
+				vals[i*ns+slot] = dashVal
+			} else {
+				vals[i*ns+slot] = Value{K: KIP, I: int64(col.IPs[i])}
+			}
+		}
+	default:
+		dict := make([]Value, len(col.Dict))
+		for i, d := range col.Dict {
+			dict[i] = classify(d)
+		}
+		for i := 0; i < n; i++ {
+			vals[i*ns+slot] = dict[col.Codes[i]]
+		}
+	}
+}
+
+func messageAt(blk *logstore.Block, i int) string {
+	if len(blk.Messages) > i {
+		return blk.Messages[i]
+	}
+	if len(blk.Tokens) > 0 {
+		parts := make([]string, len(blk.Tokens))
+		for c := range blk.Tokens {
+			parts[c] = blk.Tokens[c].String(i)
+		}
+		return strings.Join(parts, " ")
+	}
+	return ""
+}
+
+// blockBytes is Σ len(message) of the selected rows, from the messages or,
+// when the store sent only tokens, from the token texts.
+func blockBytes(blk *logstore.Block, sel []int32) int64 {
+	var n int64
+	if len(blk.Messages) == blk.Len {
+		for _, i := range sel {
+			n += int64(len(blk.Messages[i]))
+		}
+		return n
+	}
+	if len(blk.Tokens) == 0 {
+		return 0
+	}
+	var buf [24]byte
+	for c := range blk.Tokens {
+		col := &blk.Tokens[c]
+		switch col.Kind {
+		case logstore.KindString:
+			for _, i := range sel {
+				n += int64(len(col.Dict[col.Codes[i]]))
+			}
+		default:
+			for _, i := range sel {
+				if col.Null != nil && col.Null[i] {
+					n++
+				} else if col.Kind == logstore.KindInt {
+					n += int64(len(intVal(col.Ints[i]).appendText(buf[:0])))
+				} else {
+					n += int64(len(appendIPv4(buf[:0], col.IPs[i])))
+				}
+			}
+		}
+	}
+	return n + int64(len(sel)*(len(blk.Tokens)-1))
+}
+
+func (w *worker) processBlock(blk *logstore.Block, tgt int32) {
+	env := w.env
+	ns := len(env.pl.names)
+	b := &w.b
+	b.reset(blk.Len, ns)
+	b.blk = blk
+	copy(b.ts, blk.Timestamps)
+	copy(b.seq, blk.Seq)
+	for i := range b.tgt {
+		b.tgt[i] = tgt
+	}
+	for i, t := range blk.Timestamps {
+		if t >= env.start && t <= env.end {
+			b.sel = append(b.sel, int32(i))
+		}
+	}
+	w.scanned += int64(len(b.sel))
+	w.bytes += blockBytes(blk, b.sel)
+	if len(b.sel) == 0 {
+		return
+	}
+	w.loadBase(blk, b, tgt)
+	w.runBatch(b)
+	b.blk = nil
+}
+
+func (w *worker) loadBase(blk *logstore.Block, b *batch, tgt int32) {
+	ns := b.ns
+	var discovered []baseLoader
+	for _, l := range w.base {
+		s := l.slot
+		switch l.sys {
+		case sysTimestamp:
+			for i := 0; i < b.n; i++ {
+				b.vals[i*ns+s] = Value{K: KTime, I: blk.Timestamps[i]}
+			}
+		case sysIngestion:
+			for i := 0; i < b.n; i++ {
+				if i < len(blk.IngestionTime) {
+					b.vals[i*ns+s] = Value{K: KTime, I: blk.IngestionTime[i]}
+				} else {
+					b.vals[i*ns+s] = null
+				}
+			}
+		case sysMessage:
+			if len(blk.Messages) == blk.Len {
+				for i := 0; i < b.n; i++ {
+					b.vals[i*ns+s] = Value{K: KStr, S: blk.Messages[i]}
+				}
+			} else {
+				for i := 0; i < b.n; i++ {
+					b.vals[i*ns+s] = strVal(messageAt(blk, i))
+				}
+			}
+		case sysStream:
+			for i := 0; i < b.n; i++ {
+				if i < len(blk.StreamIdx) {
+					b.vals[i*ns+s] = strVal(blk.StreamNames[blk.StreamIdx[i]])
+				} else {
+					b.vals[i*ns+s] = null
+				}
+			}
+		case sysLog:
+			v := strVal(w.env.targets[tgt].Log)
+			for i := 0; i < b.n; i++ {
+				b.vals[i*ns+s] = v
+			}
+		case sysPtr:
+			group := w.env.targets[tgt].Group
+			for _, i := range b.sel {
+				b.vals[int(i)*ns+s] = strVal(EncodePtr(group, blk.Timestamps[i], blk.Seq[i]))
+			}
+		default:
+			discovered = append(discovered, l)
+		}
+	}
+	if len(discovered) == 0 {
+		return
+	}
+	if isVPCBlock(blk) {
+		for _, l := range discovered {
+			if l.vpcCol >= 0 {
+				fillTokenColumn(b, l.slot, &blk.Tokens[l.vpcCol])
+			} else {
+				for i := 0; i < b.n; i++ {
+					b.vals[i*ns+l.slot] = null
+				}
+			}
+		}
+		return
+	}
+	// Mixed or non-token block: discover row by row.
+	for _, i := range b.sel {
+		row := b.vals[int(i)*ns : int(i+1)*ns]
+		msg := messageAt(blk, int(i))
+		var toks []string
+		var jsonOK bool
+		if len(msg) > 0 && msg[0] == '{' {
+			clear(w.json)
+			if w.json == nil {
+				w.json = map[string]Value{}
+			}
+			var x any
+			d := json.NewDecoder(strings.NewReader(msg))
+			d.UseNumber()
+			if d.Decode(&x) == nil {
+				flattenJSON("", x, w.json)
+				jsonOK = true
+			}
+		} else if t, ok := logstore.SplitTokens(msg); ok && isVPCTokens(t) {
+			toks = t
+		}
+		for _, l := range discovered {
+			v := null
+			switch {
+			case jsonOK:
+				v = w.json[l.name]
+			case toks != nil && l.vpcCol >= 0:
+				v = classify(toks[l.vpcCol])
+			}
+			row[l.slot] = v
+		}
+	}
+}
+
+// parseOp extracts fields from text with a glob or a regex.
+type parseOp struct {
+	src     int
+	token   bool // the pattern is the block's token columns
+	out     []int
+	keep    []bool // slot also holds a base field: a non-match keeps it
+	lits    []string
+	re      *regexp.Regexp
+	groups  []int
+	capture []string
+}
+
+func compileParseOp(c *compiler, x *ParseCmd) (streamOp, error) {
+	pl := c.pl
+	op := &parseOp{src: pl.slotOf[parseField(x)], token: pl.tokenParse == x}
+	isBase := map[string]bool{}
+	for _, n := range pl.base {
+		isBase[n] = true
+	}
+	for _, a := range x.Aliases {
+		s := -1
+		if pl.read[a] {
+			s = pl.slotOf[a]
+		}
+		op.out = append(op.out, s)
+		op.keep = append(op.keep, isBase[a])
+	}
+	if x.Regex {
+		re, err := compileRegex(x.Pattern)
+		if err != nil {
+			return nil, errAt(pl.q.Text, x.P, "invalid regular expression: %v", err)
+		}
+		op.re = re
+		for _, a := range x.Aliases {
+			op.groups = append(op.groups, re.SubexpIndex(a))
+		}
+	} else {
+		op.lits = strings.Split(x.Pattern, "*")
+	}
+	op.capture = make([]string, len(x.Aliases))
+	return op, nil
+}
+
+func (o *parseOp) apply(b *batch, rc *rowCtx) *batch {
+	if o.token && b.blk != nil && len(b.blk.Tokens) == len(o.out) {
+		for k, s := range o.out {
+			if s >= 0 {
+				fillTokenColumn(b, s, &b.blk.Tokens[k])
+			}
+		}
+		return b
+	}
+	var buf []byte
+	for _, i := range b.sel {
+		row := b.vals[int(i)*b.ns : int(i+1)*b.ns]
+		v := row[o.src]
+		if v.K == KNull {
+			o.miss(row)
+			continue
+		}
+		text := v.S
+		if v.K != KStr {
+			buf = v.appendText(buf[:0])
+			text = string(buf)
+		}
+		if o.re != nil {
+			m := o.re.FindStringSubmatchIndex(text)
+			if m == nil {
+				o.miss(row)
+				continue
+			}
+			for k, s := range o.out {
+				if s < 0 {
+					continue
+				}
+				if g := o.groups[k]; g >= 0 && m[2*g] >= 0 {
+					row[s] = classify(text[m[2*g]:m[2*g+1]])
+				} else if !o.keep[k] {
+					row[s] = null
+				}
+			}
+			continue
+		}
+		if !globMatch(text, o.lits, o.capture) {
+			o.miss(row)
+			continue
+		}
+		for k, s := range o.out {
+			if s >= 0 {
+				row[s] = classify(o.capture[k])
+			}
+		}
+	}
+	return b
+}
+
+func (o *parseOp) miss(row []Value) {
+	for k, s := range o.out {
+		if s >= 0 && !o.keep[k] {
+			row[s] = null
+		}
+	}
+}
+
+// globMatch matches lits[0]*lits[1]*…*lits[n]: the first literal anywhere,
+// each star up to the next occurrence of the following literal, and a
+// final star to the end of the text.
+func globMatch(s string, lits []string, out []string) bool {
+	pos := 0
+	if lits[0] != "" {
+		j := strings.Index(s, lits[0])
+		if j < 0 {
+			return false
+		}
+		pos = j + len(lits[0])
+	}
+	n := len(lits) - 1
+	for k := 1; k <= n; k++ {
+		lit := lits[k]
+		if k == n && lit == "" {
+			out[k-1] = s[pos:]
+			return true
+		}
+		if lit == "" {
+			// Adjacent stars: the earlier one captures nothing.
+			out[k-1] = ""
+			continue
+		}
+		j := strings.Index(s[pos:], lit)
+		if j < 0 {
+			return false
+		}
+		out[k-1] = s[pos : pos+j]
+		pos += j + len(lit)
+	}
+	return true
+}
