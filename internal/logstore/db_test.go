@@ -1,6 +1,9 @@
 package logstore
 
 import (
+	"io"
+	"log/slog"
+	"os"
 	"testing"
 	"time"
 
@@ -9,7 +12,7 @@ import (
 
 func openTestDB(t testing.TB, fs vfs.FS, now *int64, tweak func(*Options)) *DB {
 	t.Helper()
-	o := Options{Dir: "/db", FS: fs, NoBackground: true, BlockRows: 64}
+	o := Options{Dir: "/db", FS: fs, NoBackground: true, BlockRows: 64, Logger: quietLogger()}
 	if now != nil {
 		o.Now = func() time.Time { return time.UnixMilli(*now) }
 	}
@@ -67,4 +70,13 @@ func TestDBContract(t *testing.T) {
 			return db
 		})
 	})
+}
+
+// quietLogger hides the store's expected warnings (cut WAL tails) unless
+// the test runs with -v.
+func quietLogger() *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
