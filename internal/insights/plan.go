@@ -226,7 +226,6 @@ func newPlan(q *Query, apiLimit int) *plan {
 			}
 			pl.segs = append(pl.segs, seg)
 			seg = segment{}
-			inFirst = false
 		default:
 			seg.ops = append(seg.ops, c)
 		}
