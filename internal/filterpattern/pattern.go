@@ -3,10 +3,14 @@ package filterpattern
 import (
 	"errors"
 	"fmt"
+	"unicode/utf8"
 )
 
 // MaxRegexPerPattern is AWS's quota of %regex% items in one filter pattern.
 const MaxRegexPerPattern = 2
+
+// MaxPatternLength is the longest filter pattern AWS accepts, in characters (all APIs: 0–1024).
+const MaxPatternLength = 1024
 
 // ErrInvalidPattern is wrapped by every error Compile returns.
 var ErrInvalidPattern = errors.New("invalid filter pattern")
@@ -62,6 +66,9 @@ type Pattern struct {
 
 // Compile parses a filter pattern. The empty (or all-blank) pattern matches every event.
 func Compile(pattern string) (*Pattern, error) {
+	if n := utf8.RuneCountInString(pattern); n > MaxPatternLength {
+		return nil, &SyntaxError{Msg: fmt.Sprintf("the filter pattern is %d characters long; the maximum is %d", n, MaxPatternLength)}
+	}
 	start, end := 0, len(pattern)
 	for start < end && isSpace(pattern[start]) {
 		start++
