@@ -20,7 +20,8 @@
 //     terms and a '-' inside a token starts an exclusion: ORDER-ITEM-1 is ORDER -ITEM -1.
 //   - ?terms mixed with plain or -terms are ignored (AWS's "Optional terms" note); only a
 //     pattern made purely of ?terms is an OR.
-//   - In quoted strings " and \ are escapes; any other backslash is literal.
+//   - In quoted strings a backslash escapes a double quote or a backslash; any other
+//     backslash is literal.
 //   - Regexes (RE2 syntax) may use only AWS's listed characters (':' accepted; no blanks, no
 //     parentheses, no multi-byte characters); at most 2 per pattern; patterns ≤ 1024 characters.
 //   - Relational operators need an unquoted number. An unquoted number compares numerically
