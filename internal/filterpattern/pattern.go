@@ -79,6 +79,11 @@ func Compile(pattern string) (*Pattern, error) {
 	if start == end {
 		return &Pattern{kind: KindAll}, nil
 	}
+	// AWS checks the closing character first: "If a filter pattern starts with '{' it must end
+	// with '}'" (jorgebastida/awslogs#210); the same is assumed for '['.
+	if c := pattern[start]; (c == '{' || c == '[') && pattern[end-1] != c+2 {
+		return nil, &SyntaxError{Msg: fmt.Sprintf("if a filter pattern starts with '%c' it must end with '%c'", c, c+2)}
+	}
 	ps := &parser{src: pattern, pos: start, end: end}
 	p := &Pattern{}
 	var err error
