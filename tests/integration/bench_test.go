@@ -1,0 +1,174 @@
+package integration
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	cwl "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
+)
+
+// BenchmarkIngest measures PutLogEvents through the whole API, client
+// included: aws-sdk-go-v2 clients send batches of flow log records to a
+// real `flowwatch serve` (durable store) over loopback. One b.N is one
+// batch. scripts/bench-ingest.sh runs it.
+//
+// BENCH_INPUT=FILE takes records from a file (e.g. `flowwatch gen` output)
+// instead of the built-in generator; BENCH_CLIENTS sets the concurrency
+// (default 4); BENCH_BATCH the events per batch (default 10,000, lowered
+// to what fits in PutLogEvents' 1,048,576-byte limit).
+func BenchmarkIngest(b *testing.B) {
+	records := benchRecords(b)
+	clients := envInt("BENCH_CLIENTS", 4)
+	batch := fitBatch(records, envInt("BENCH_BATCH", 10000))
+
+	srv := startServer(b, "")
+	ctx := context.Background()
+	c := cwl.New(cwl.Options{
+		Region: region, BaseEndpoint: aws.String(srv.URL),
+		Credentials:      credentials.NewStaticCredentialsProvider(accessKey, secretKey, ""),
+		RetryMaxAttempts: 1,
+		HTTPClient: awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+			t.MaxIdleConnsPerHost = clients
+		}),
+	})
+	g := aws.String("/bench/flowlogs")
+	if _, err := c.CreateLogGroup(ctx, &cwl.CreateLogGroupInput{LogGroupName: g}); err != nil {
+		b.Fatal(err)
+	}
+	for w := 0; w < clients; w++ {
+		if _, err := c.CreateLogStream(ctx, &cwl.CreateLogStreamInput{LogGroupName: g, LogStreamName: aws.String(fmt.Sprint("eni-", w))}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var next atomic.Int64
+	var sent atomic.Int64
+	var wg sync.WaitGroup
+	errc := make(chan error, clients)
+	b.ResetTimer()
+	start := time.Now()
+	for w := 0; w < clients; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			stream := aws.String(fmt.Sprint("eni-", w))
+			events := make([]types.InputLogEvent, batch)
+			for {
+				n := next.Add(1)
+				if n > int64(b.N) {
+					return
+				}
+				ts := aws.Int64(time.Now().UnixMilli())
+				off := int(n) * batch
+				for i := range events {
+					events[i] = types.InputLogEvent{Timestamp: ts, Message: &records[(off+i)%len(records)]}
+				}
+				out, err := c.PutLogEvents(ctx, &cwl.PutLogEventsInput{LogGroupName: g, LogStreamName: stream, LogEvents: events})
+				if err != nil {
+					errc <- err
+					return
+				}
+				if out.RejectedLogEventsInfo != nil {
+					errc <- fmt.Errorf("events rejected: %+v", out.RejectedLogEventsInfo)
+					return
+				}
+				sent.Add(int64(batch))
+			}
+		}(w)
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	select {
+	case err := <-errc:
+		b.Fatal(err)
+	default:
+	}
+	b.ReportMetric(float64(sent.Load())/elapsed.Seconds(), "events/s")
+	b.ReportMetric(float64(batch), "events/batch")
+	srv.stop(b)
+}
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+// fitBatch lowers n until a batch of the longest records fits the 1 MiB
+// PutLogEvents limit (Σ message bytes + 26 per event).
+func fitBatch(records []string, n int) int {
+	longest := 0
+	for _, r := range records {
+		longest = max(longest, len(r))
+	}
+	return max(1, min(n, 10000, 1048576/(longest+26)))
+}
+
+func benchRecords(b *testing.B) []string {
+	if path := os.Getenv("BENCH_INPUT"); path != "" {
+		f, err := os.Open(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer f.Close()
+		var recs []string
+		sc := bufio.NewScanner(f)
+		for sc.Scan() && len(recs) < 1_000_000 {
+			if sc.Text() != "" {
+				recs = append(recs, sc.Text())
+			}
+		}
+		if len(recs) == 0 {
+			b.Fatalf("no records in %s", path)
+		}
+		return recs
+	}
+	return genFlowRecords(100_000, 1)
+}
+
+// genFlowRecords makes deterministic default-format (v2) flow log records:
+// a few interfaces, skewed peers, ~13% REJECT, some NODATA.
+func genFlowRecords(n int, seed uint64) []string {
+	x := seed*0x9E3779B97F4A7C15 + 1
+	rnd := func(m uint64) uint64 {
+		x ^= x << 13
+		x ^= x >> 7
+		x ^= x << 17
+		return x % m
+	}
+	recs := make([]string, n)
+	t := uint64(1_700_000_000)
+	for i := range recs {
+		eni := fmt.Sprintf("eni-%017x", 0xa1b2c3+rnd(8))
+		if rnd(100) < 2 {
+			recs[i] = fmt.Sprintf("2 123456789012 %s - - - - - - - %d %d - NODATA", eni, t, t+60)
+			continue
+		}
+		peer := rnd(1 + rnd(1000)) // skewed towards small numbers
+		action := "ACCEPT"
+		if rnd(100) < 13 {
+			action = "REJECT"
+		}
+		ports := []uint64{443, 80, 22, 53, 3306, 8080}
+		recs[i] = fmt.Sprintf("2 123456789012 %s 10.0.%d.%d 172.31.%d.%d %d %d 6 %d %d %d %d %s OK",
+			eni, rnd(4), 1+rnd(250), peer>>8, peer&255, 1024+rnd(64000), ports[rnd(6)],
+			1+rnd(20), 40+rnd(20000), t, t+60, action)
+		if i%64 == 0 {
+			t++
+		}
+	}
+	return recs
+}
