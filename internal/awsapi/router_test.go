@@ -1,0 +1,70 @@
+package awsapi
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+)
+
+// fakeQuery stands in for the Query/XML protocol EC2 and IAM will use.
+type fakeQuery struct{ served []string }
+
+func (q *fakeQuery) Serve(w http.ResponseWriter, r *http.Request, body []byte, info RequestInfo) error {
+	q.served = append(q.served, string(body)+"@"+info.Region)
+	if string(body) == "Action=Fail" {
+		return NewError("InvalidParameterValue", "bad")
+	}
+	w.Header().Set("Content-Type", "text/xml")
+	fmt.Fprint(w, "<ok/>")
+	return nil
+}
+
+func (q *fakeQuery) WriteError(w http.ResponseWriter, e *Error, requestID string) {
+	w.WriteHeader(e.Status)
+	fmt.Fprintf(w, "<Response><Errors><Error><Code>%s</Code></Error></Errors><RequestID>%s</RequestID></Response>", e.Code, requestID)
+}
+
+func signQuery(t *testing.T, body, secret string) *http.Request {
+	r := httptest.NewRequest(http.MethodPost, "http://127.0.0.1:4566/", bytes.NewReader([]byte(body)))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	sum := sha256.Sum256([]byte(body))
+	if err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: testKey, SecretAccessKey: secret},
+		r, hex.EncodeToString(sum[:]), "ec2", "us-west-2", testNow); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestRouterProtocolHook(t *testing.T) {
+	rt := testRouter(t)
+	q := &fakeQuery{}
+	rt.HandleProtocol("ec2", q)
+
+	w := httptest.NewRecorder()
+	rt.ServeHTTP(w, signQuery(t, "Action=DescribeVpcs", testSecret))
+	if w.Code != 200 || w.Body.String() != "<ok/>" || len(q.served) != 1 || q.served[0] != "Action=DescribeVpcs@us-west-2" {
+		t.Fatalf("%d %q %v", w.Code, w.Body, q.served)
+	}
+	w = httptest.NewRecorder()
+	rt.ServeHTTP(w, signQuery(t, "Action=DescribeVpcs", "wrong"))
+	if w.Code != 400 || !bytes.Contains(w.Body.Bytes(), []byte("<Code>InvalidSignatureException</Code>")) {
+		t.Fatalf("auth error not in the protocol's format: %d %q", w.Code, w.Body)
+	}
+	w = httptest.NewRecorder()
+	rt.ServeHTTP(w, signQuery(t, "Action=Fail", testSecret))
+	if w.Code != 400 || !bytes.Contains(w.Body.Bytes(), []byte("<Code>InvalidParameterValue</Code>")) {
+		t.Fatalf("%d %q", w.Code, w.Body)
+	}
+	// JSON 1.1 requests are unaffected.
+	if rep := call(t, rt, `{"name":"abc"}`, nil); rep.status != 200 {
+		t.Fatalf("json after protocol registration: %d", rep.status)
+	}
+}
