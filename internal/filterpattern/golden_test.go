@@ -141,3 +141,35 @@ func TestGolden(t *testing.T) {
 		}
 	}
 }
+
+// TestStringRoundTrip checks that every golden pattern's canonical text compiles to a pattern
+// with the same canonical text, kind and regex count, and that the two agree on every message
+// of the golden file (not only the messages of their own case).
+func TestStringRoundTrip(t *testing.T) {
+	cases := loadGolden(t)
+	var msgs []string
+	for _, c := range cases {
+		for _, m := range c.msgs {
+			msgs = append(msgs, m.text)
+		}
+	}
+	for _, c := range cases {
+		p, err := Compile(c.pattern)
+		if err != nil {
+			continue
+		}
+		q, err := Compile(p.String())
+		if err != nil {
+			t.Errorf("patterns.txt:%d: Compile(%q): %v", c.line, p.String(), err)
+			continue
+		}
+		if q.String() != p.String() || q.Kind() != p.Kind() || q.RegexCount() != p.RegexCount() {
+			t.Errorf("patterns.txt:%d: %q round-trips to %q", c.line, p.String(), q.String())
+		}
+		for _, m := range msgs {
+			if p.Match(m) != q.Match(m) {
+				t.Errorf("patterns.txt:%d: %q and %q disagree on %q", c.line, c.pattern, q.String(), m)
+			}
+		}
+	}
+}

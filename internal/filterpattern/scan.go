@@ -16,9 +16,9 @@ type parser struct {
 	nwild  int // wildcard JSON selectors seen so far
 }
 
-func isSpace(c byte) bool {
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'
-}
+var spaceTab = [256]bool{' ': true, '\t': true, '\n': true, '\r': true, '\f': true, '\v': true}
+
+func isSpace(c byte) bool { return spaceTab[c] }
 
 // isWordByte is the set of characters a bare term may contain. AWS says "alphanumeric or
 // underscore"; bytes of multi-byte UTF-8 characters are counted as letters so that non-English

@@ -148,10 +148,13 @@ func (v *value) compare(op cmpOp, field string, isNum bool) bool {
 	case valRegex:
 		return v.re.MatchString(field) == (op == opEq)
 	}
-	if !isNum && !isNumber(field) {
-		return op == opNe
+	f, ok := smallInt(field)
+	if !ok {
+		if !isNum && !isNumber(field) {
+			return op == opNe
+		}
+		f, _ = strconv.ParseFloat(field, 64) // syntax was checked; out of range gives ±Inf
 	}
-	f, _ := strconv.ParseFloat(field, 64) // syntax was checked; out of range gives ±Inf
 	switch op {
 	case opEq:
 		return f == v.num
@@ -207,4 +210,21 @@ func (g *glob) match(s string) bool {
 		s = s[i+len(m):]
 	}
 	return true
+}
+
+// smallInt parses the common case of a field that is a short run of digits (ports, byte
+// counts, timestamps) without going through strconv.
+func smallInt(s string) (float64, bool) {
+	if len(s) == 0 || len(s) > 15 {
+		return 0, false
+	}
+	var n int64
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return float64(n), true
 }
