@@ -16,6 +16,7 @@ type rowCtx struct {
 	ts   int64
 	seq  uint64
 	tgt  int32
+	tk   int64
 	env  *execEnv
 }
 

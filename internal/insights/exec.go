@@ -29,6 +29,7 @@ type batch struct {
 	ts   []int64
 	seq  []uint64
 	tgt  []int32
+	tk   []int64
 	sel  []int32
 	blk  *logstore.Block // the source block in the first segment (row i is block row i)
 }
@@ -43,12 +44,17 @@ func (b *batch) reset(n, ns int) {
 		b.ts, b.seq, b.tgt, b.sel = make([]int64, n), make([]uint64, n), make([]int32, n), make([]int32, n)
 	}
 	b.ts, b.seq, b.tgt, b.sel = b.ts[:n], b.seq[:n], b.tgt[:n], b.sel[:0]
+	b.tk = nil
 }
 
 func (b *batch) row(i int32, rc *rowCtx) {
 	o := int(i) * b.ns
 	rc.vals = b.vals[o : o+b.ns : o+b.ns]
 	rc.ts, rc.seq, rc.tgt = b.ts[i], b.seq[i], b.tgt[i]
+	rc.tk = 0
+	if b.tk != nil {
+		rc.tk = b.tk[i]
+	}
 }
 
 // record is a row kept past a barrier.
@@ -58,6 +64,7 @@ type record struct {
 	seq  uint64
 	tgt  int32
 	ord  int     // input position, for stable order after the first barrier
+	tk   int64   // stats rows: the first time key, for tie order
 	keys []Value // sort keys
 }
 
@@ -203,7 +210,11 @@ type unnestOp struct {
 }
 
 func compileUnnestOp(c *compiler, x *UnnestCmd) (streamOp, error) {
-	return &unnestOp{from: c.pl.slotOf[x.Field], into: c.pl.slotOf[x.Into]}, nil
+	into, ok := c.pl.slotOf[x.Into]
+	if !ok {
+		into = -1
+	}
+	return &unnestOp{from: c.pl.slotOf[x.Field], into: into}, nil
 }
 
 // apply emits one row per list element; other values act as one-element lists.
@@ -235,7 +246,9 @@ func (o *unnestOp) apply(b *batch, rc *rowCtx) *batch {
 	nb.reset(len(items), b.ns)
 	for k, it := range items {
 		copy(nb.vals[k*b.ns:(k+1)*b.ns], b.vals[int(it.row)*b.ns:int(it.row+1)*b.ns])
-		nb.vals[k*b.ns+o.into] = it.v
+		if o.into >= 0 {
+			nb.vals[k*b.ns+o.into] = it.v
+		}
 		nb.ts[k], nb.seq[k], nb.tgt[k] = b.ts[it.row], b.seq[it.row], b.tgt[it.row]
 		nb.sel = append(nb.sel, int32(k))
 	}
@@ -357,24 +370,48 @@ func execute(ctx context.Context, env *execEnv, stats *Statistics, progress func
 	for i, w := range pool.all {
 		ws[i] = w.bw
 	}
-	recs, err := bar0.finish(ws, int(matched.Load()))
-	if err != nil {
-		return nil, err
+	// Rows of a stats command stream straight into the next segment
+	// instead of being materialised (stats … | sort … | limit keeps k rows).
+	var src rowSource
+	if sb, ok := bar0.(*statsBarrier); ok && len(pl.segs) > 1 {
+		src = func(emit func(*record)) error { return sb.stream(ws, emit) }
+	} else {
+		recs, err := bar0.finish(ws, int(matched.Load()))
+		if err != nil || len(pl.segs) == 1 {
+			return recs, err
+		}
+		src = recordsSource(recs)
 	}
-	for _, seg := range pl.segs[1:] {
+	var recs []record
+	for i, seg := range pl.segs[1:] {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		recs, err = runSerial(env, seg, recs)
+		recs, err = runSerial(env, seg, src)
 		if err != nil {
 			return nil, err
+		}
+		if i+2 < len(pl.segs) {
+			src = recordsSource(recs)
 		}
 	}
 	return recs, nil
 }
 
+// rowSource emits rows in order; emit must copy what it keeps.
+type rowSource func(emit func(*record)) error
+
+func recordsSource(recs []record) rowSource {
+	return func(emit func(*record)) error {
+		for i := range recs {
+			emit(&recs[i])
+		}
+		return nil
+	}
+}
+
 // runSerial runs a later segment over the previous barrier's rows.
-func runSerial(env *execEnv, seg segment, recs []record) ([]record, error) {
+func runSerial(env *execEnv, seg segment, src rowSource) ([]record, error) {
 	pl := env.pl
 	c := &compiler{pl: pl}
 	bar, err := newBarrier(pl, seg, false)
@@ -391,16 +428,34 @@ func runSerial(env *execEnv, seg segment, recs []record) ([]record, error) {
 	}
 	ns := len(pl.names)
 	const chunk = 4096
-	for off := 0; off < len(recs); off += chunk {
-		part := recs[off:min(off+chunk, len(recs))]
-		b := &batch{}
-		b.reset(len(part), ns)
-		for i, r := range part {
-			copy(b.vals[i*ns:(i+1)*ns], r.vals)
-			b.ts[i], b.seq[i], b.tgt[i] = r.ts, r.seq, r.tgt
+	b := &batch{}
+	b.reset(chunk, ns)
+	b.tk = make([]int64, chunk)
+	n, total := 0, 0
+	flush := func() {
+		if n == 0 {
+			return
+		}
+		b.n = n
+		b.sel = b.sel[:0]
+		for i := range n {
 			b.sel = append(b.sel, int32(i))
 		}
 		w.runBatch(b)
+		n = 0
 	}
-	return bar.finish([]barrierWorker{w.bw}, len(recs))
+	err = src(func(r *record) {
+		copy(b.vals[n*ns:(n+1)*ns], r.vals)
+		b.ts[n], b.seq[n], b.tgt[n], b.tk[n] = r.ts, r.seq, r.tgt, r.tk
+		n++
+		total++
+		if n == chunk {
+			flush()
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	flush()
+	return bar.finish([]barrierWorker{w.bw}, total)
 }

@@ -48,10 +48,15 @@ func patterns(pl *plan, p *PatternCmd, recs []record) []record {
 	for i, pat := range order {
 		c := byPat[pat]
 		r := record{vals: make([]Value, ns), ord: i}
-		r.vals[pl.slotOf["@pattern"]] = strVal(pat)
-		r.vals[pl.slotOf["@ratio"]] = numVal(float64(c.n) / float64(total))
-		r.vals[pl.slotOf["@sampleCount"]] = intVal(int64(c.n))
-		r.vals[pl.slotOf["@severityLabel"]] = strVal(c.sev)
+		set := func(name string, v Value) {
+			if s, ok := pl.slotOf[name]; ok {
+				r.vals[s] = v
+			}
+		}
+		set("@pattern", strVal(pat))
+		set("@ratio", numVal(float64(c.n)/float64(total)))
+		set("@sampleCount", intVal(int64(c.n)))
+		set("@severityLabel", strVal(c.sev))
 		out = append(out, r)
 	}
 	return out

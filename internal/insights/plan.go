@@ -43,6 +43,9 @@ type segment struct {
 	ops     []Command
 	barrier Command // nil: end of query
 	limit   int     // for a sort barrier: rows to keep (0: all)
+	// afterStats: the rows come from a stats command; nextSort: the next
+	// segment ends in a sort, which makes ordering the stats rows moot.
+	afterStats, nextSort bool
 }
 
 type plan struct {
@@ -121,10 +124,10 @@ func newPlan(q *Query, apiLimit int) *plan {
 			}
 		})
 	}
+	// Only names something reads get a slot: rows stay narrow.
 	define := func(n string) {
 		defined[n] = true
 		pl.defined[n] = true
-		pl.slot(n)
 	}
 	var cols []string
 	defaultCols, statsOut, display := true, false, []string(nil)
@@ -233,6 +236,10 @@ func newPlan(q *Query, apiLimit int) *plan {
 	// The end of the query keeps the newest rows (or the stats order).
 	seg.limit = pl.cap
 	pl.segs = append(pl.segs, seg)
+	for i := 1; i < len(pl.segs); i++ {
+		_, pl.segs[i].afterStats = pl.segs[i-1].barrier.(*StatsCmd)
+		_, pl.segs[i-1].nextSort = pl.segs[i].barrier.(*SortCmd)
+	}
 
 	switch {
 	case display != nil:

@@ -17,9 +17,9 @@ const SortAscendingByDefault = true
 func newBarrier(pl *plan, seg segment, first bool) (barrier, error) {
 	switch x := seg.barrier.(type) {
 	case *StatsCmd:
-		return newStatsBarrier(pl, x)
+		return newStatsBarrier(pl, x, seg.nextSort)
 	case *SortCmd:
-		return &sortBarrier{pl: pl, keys: x.Keys, k: seg.limit, first: first}, nil
+		return &sortBarrier{pl: pl, keys: x.Keys, k: seg.limit, first: first, statsTie: seg.afterStats}, nil
 	case *LimitCmd:
 		return &sortBarrier{pl: pl, k: x.N, first: first}, nil
 	case *DedupCmd:
@@ -40,6 +40,9 @@ type sortBarrier struct {
 	k     int
 	first bool
 	post  func([]record) []record
+	// statsTie: ties keep the stats order (time keys, then newest event
+	// first), which the stats command left to this sort.
+	statsTie bool
 }
 
 type sortWorker struct {
@@ -99,6 +102,17 @@ func (w *sortWorker) less(a, b *record) bool {
 		}
 		return a.tgt < b.tgt
 	}
+	if w.sb.statsTie {
+		if a.tk != b.tk {
+			return a.tk > b.tk
+		}
+		if a.ts != b.ts {
+			return a.ts > b.ts
+		}
+		if a.seq != b.seq {
+			return a.seq > b.seq
+		}
+	}
 	return a.ord < b.ord
 }
 
@@ -109,7 +123,7 @@ func (w *sortWorker) consume(b *batch, rc *rowCtx) {
 		for k, f := range w.fns {
 			p.keys[k] = f(rc)
 		}
-		p.ts, p.seq, p.tgt, p.ord = rc.ts, rc.seq, rc.tgt, w.ord
+		p.ts, p.seq, p.tgt, p.ord, p.tk = rc.ts, rc.seq, rc.tgt, w.ord, rc.tk
 		w.ord++
 		if w.sb.k > 0 && len(w.recs.r) >= w.sb.k {
 			// The heap's root is the worst row kept; skip rows not better.
@@ -144,7 +158,7 @@ func copyInto(r *record, p *record, vals []Value) {
 	for i, v := range vals {
 		r.vals[i] = v.clone()
 	}
-	r.ts, r.seq, r.tgt, r.ord = p.ts, p.seq, p.tgt, p.ord
+	r.ts, r.seq, r.tgt, r.ord, r.tk = p.ts, p.seq, p.tgt, p.ord, p.tk
 }
 
 func (s *sortBarrier) finish(ws []barrierWorker, _ int) ([]record, error) {

@@ -10,14 +10,15 @@ import (
 // statsBarrier aggregates rows by the `by` keys with a hash table per
 // worker; workers' tables are merged at the end.
 type statsBarrier struct {
-	pl    *plan
+	pl       *plan
+	nextSort bool
 	cmd   *StatsCmd
 	calls []*CallExpr // distinct aggregate calls, by String()
 	index map[*CallExpr]int
 }
 
-func newStatsBarrier(pl *plan, s *StatsCmd) (barrier, error) {
-	sb := &statsBarrier{pl: pl, cmd: s, index: map[*CallExpr]int{}}
+func newStatsBarrier(pl *plan, s *StatsCmd, nextSort bool) (barrier, error) {
+	sb := &statsBarrier{pl: pl, cmd: s, index: map[*CallExpr]int{}, nextSort: nextSort}
 	byText := map[string]int{}
 	for _, p := range s.Aggs {
 		walkExpr(p.Expr, func(e Expr) {
@@ -198,14 +199,20 @@ type key2 struct {
 	ka, kb Kind
 }
 
-// groupTable maps key tuples to group ids: one or two fixed-width keys
-// (ints, IPs, times) pack into a struct key; anything else is encoded.
+// groupTable maps key tuples to group ids: one fixed-width key (int, IP,
+// time) or two that fit 32 bits (IPv4 pairs) pack into a uint64 looked up
+// in a pointer-free table per combination of kinds; other tuples use a
+// struct or byte-encoded key. Keys are stored column-wise, text only when
+// a key has text, so the garbage collector has little to scan.
 type groupTable struct {
 	nby    int
 	n      int32
+	m64    [64]*u64Table
 	m2     map[key2]int32
 	ms     map[string]int32
-	keys   []Value // nby per group
+	kI     []int64 // nby per group
+	kK     []Kind
+	kS     []string // nby per group once any key has text
 	newest []tsSeq
 	aggs   []aggregator
 	buf    []byte
@@ -232,6 +239,23 @@ func (t *groupTable) lookup(kv []Value) int32 {
 		if len(kv) > 1 {
 			ok = ok && fixedKind(kv[1].K)
 			k.b, k.kb = kv[1].I, kv[1].K
+		}
+		if ok && (len(kv) < 2 || uint64(k.a)>>32 == 0 && uint64(k.b)>>32 == 0) {
+			u := uint64(k.a)
+			if len(kv) == 2 {
+				u = u<<32 | uint64(k.b)
+			}
+			m := t.m64[int(k.ka)*8+int(k.kb)]
+			if m == nil {
+				m = newU64Table()
+				t.m64[int(k.ka)*8+int(k.kb)] = m
+			}
+			if g, found := m.get(u); found {
+				return g
+			}
+			g := t.add(kv)
+			m.put(u, g)
+			return g
 		}
 		if ok {
 			if g, found := t.m2[k]; found {
@@ -269,7 +293,14 @@ func (t *groupTable) add(kv []Value) int32 {
 	g := t.n
 	t.n++
 	for _, v := range kv {
-		t.keys = append(t.keys, v.clone())
+		t.kI = append(t.kI, v.I)
+		t.kK = append(t.kK, v.K)
+		if v.S != "" && t.kS == nil {
+			t.kS = make([]string, len(t.kI)-1, cap(t.kI))
+		}
+		if t.kS != nil {
+			t.kS = append(t.kS, strings.Clone(v.S))
+		}
 	}
 	t.newest = append(t.newest, tsSeq{math.MinInt64, 0})
 	for _, a := range t.aggs {
@@ -278,11 +309,24 @@ func (t *groupTable) add(kv []Value) int32 {
 	return g
 }
 
-func (t *groupTable) key(g int32) []Value { return t.keys[int(g)*t.nby : int(g+1)*t.nby] }
+// key writes group g's key values into dst (len nby).
+func (t *groupTable) key(g int32, dst []Value) []Value {
+	o := int(g) * t.nby
+	for k := range dst {
+		dst[k] = Value{K: t.kK[o+k], I: t.kI[o+k]}
+		if t.kS != nil {
+			dst[k].S = t.kS[o+k]
+		}
+	}
+	return dst
+}
 
-func (sb *statsBarrier) finish(ws []barrierWorker, _ int) ([]record, error) {
+// stream merges the workers' tables and emits one row per group in the
+// stats order; emit must copy what it keeps.
+func (sb *statsBarrier) stream(ws []barrierWorker, emit func(*record)) error {
 	var t *groupTable
 	var c *compiler
+	kbuf := make([]Value, len(sb.cmd.By))
 	for _, w := range ws {
 		sw := w.(*statsWorker)
 		if t == nil {
@@ -291,7 +335,7 @@ func (sb *statsBarrier) finish(ws []barrierWorker, _ int) ([]record, error) {
 		}
 		o := sw.t
 		for g := int32(0); g < o.n; g++ {
-			ng := t.lookup(o.key(g))
+			ng := t.lookup(o.key(g, kbuf))
 			if o.newest[g].ts > t.newest[ng].ts || o.newest[g].ts == t.newest[ng].ts && o.newest[g].seq > t.newest[ng].seq {
 				t.newest[ng] = o.newest[g]
 			}
@@ -301,68 +345,103 @@ func (sb *statsBarrier) finish(ws []barrierWorker, _ int) ([]record, error) {
 		}
 	}
 	if t == nil {
-		return nil, nil
+		return nil
 	}
 	// Without by, stats always yields one row.
 	if t.nby == 0 && t.n == 0 {
 		t.lookup(nil)
+	}
+	var timeKeys []int
+	for k, p := range sb.cmd.By {
+		if isTimeExpr(p.Expr) {
+			timeKeys = append(timeKeys, k)
+		}
 	}
 	order := make([]int32, t.n)
 	for i := range order {
 		order[i] = int32(i)
 	}
 	// Groups come out newest time bucket first when a key is a time
-	// (bin, datefloor), else by their newest event.
-	var timeKeys []int
-	if t.n > 0 {
-		for k, p := range sb.cmd.By {
-			if isTimeExpr(p.Expr) {
-				timeKeys = append(timeKeys, k)
+	// (bin, datefloor), else by their newest event. A sort right after
+	// applies the same order to its ties, so the work is skipped then.
+	if !sb.nextSort {
+		slices.SortFunc(order, func(a, b int32) int {
+			for _, k := range timeKeys {
+				if c := cmpInt(t.kI[int(b)*t.nby+k], t.kI[int(a)*t.nby+k]); c != 0 {
+					return c
+				}
 			}
-		}
-	}
-	slices.SortStableFunc(order, func(a, b int32) int {
-		ka, kb := t.key(a), t.key(b)
-		for _, k := range timeKeys {
-			if c := cmpInt(kb[k].I, ka[k].I); c != 0 {
+			if c := cmpInt(t.newest[b].ts, t.newest[a].ts); c != 0 {
 				return c
 			}
-		}
-		if c := cmpInt(t.newest[b].ts, t.newest[a].ts); c != 0 {
-			return c
-		}
-		if t.newest[a].seq != t.newest[b].seq {
 			if t.newest[a].seq > t.newest[b].seq {
 				return -1
 			}
-			return 1
-		}
-		return 0
-	})
+			if t.newest[a].seq < t.newest[b].seq {
+				return 1
+			}
+			return 0
+		})
+	}
 	c = &compiler{pl: sb.pl}
 	cur := make([]Value, len(sb.calls))
 	items, err := sb.compileItems(c, &cur)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	ns := len(sb.pl.names)
-	recs := make([]record, 0, t.n)
+	bySlot := make([]int, len(sb.cmd.By))
+	for k, p := range sb.cmd.By {
+		bySlot[k] = slotOr(sb.pl, p.Name())
+	}
+	itemSlot := make([]int, len(sb.cmd.Aggs))
+	for k, p := range sb.cmd.Aggs {
+		itemSlot[k] = slotOr(sb.pl, p.Name())
+	}
+	var r record
+	r.vals = make([]Value, ns)
 	rc := &rowCtx{}
 	for i, g := range order {
-		r := record{vals: make([]Value, ns), ts: t.newest[g].ts, seq: t.newest[g].seq, ord: i}
-		for k, p := range sb.cmd.By {
-			r.vals[sb.pl.slotOf[p.Name()]] = t.key(g)[k]
+		r.ts, r.seq, r.ord = t.newest[g].ts, t.newest[g].seq, i
+		if len(timeKeys) > 0 {
+			r.tk = t.kI[int(g)*t.nby+timeKeys[0]]
+		}
+		t.key(g, kbuf)
+		for k, s := range bySlot {
+			if s >= 0 {
+				r.vals[s] = kbuf[k]
+			}
 		}
 		for a := range cur {
 			cur[a] = t.aggs[a].result(g)
 		}
 		rc.vals, rc.ts, rc.seq = r.vals, r.ts, r.seq
-		for k, p := range sb.cmd.Aggs {
-			r.vals[sb.pl.slotOf[p.Name()]] = items[k](rc)
+		for k, s := range itemSlot {
+			v := items[k](rc)
+			if s >= 0 {
+				r.vals[s] = v
+			}
 		}
-		recs = append(recs, r)
+		emit(&r)
 	}
-	return recs, nil
+	return nil
+}
+
+func (sb *statsBarrier) finish(ws []barrierWorker, _ int) ([]record, error) {
+	var recs []record
+	err := sb.stream(ws, func(r *record) {
+		c := *r
+		c.vals = slices.Clone(r.vals)
+		recs = append(recs, c)
+	})
+	return recs, err
+}
+
+func slotOr(pl *plan, name string) int {
+	if s, ok := pl.slotOf[name]; ok {
+		return s
+	}
+	return -1
 }
 
 // compileItems compiles the stats items with each aggregate call reading
