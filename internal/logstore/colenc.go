@@ -311,75 +311,148 @@ func wantBloom(distinct, rows int) bool { return distinct > 0 && distinct*4 <= r
 type tokenStats struct {
 	kind     TokenKind
 	hasNull  bool
-	min, max int64 // int and IPv4 columns, over non-null rows
+	min, max int64 // int and IPv4 columns, over non-null rows; min > max when there are none
 	bloom    []uint64
 }
 
-// encodeTokenChunk encodes token column c of a block whose row i has tokens
-// toks[i*shape : (i+1)*shape], and returns its summary.
-func encodeTokenChunk(dst []byte, toks []string, shape, c, rows int, tsSec []int64, scratch *encScratch) ([]byte, tokenStats) {
-	allInt, allIP, anyNull := true, true, false
-	for i := 0; i < rows && (allInt || allIP); i++ {
-		t := toks[i*shape+c]
-		if t == "-" {
-			anyNull = true
-			continue
+// tokenCol is one token column of a block being built. fillTokenCols fills
+// all columns row by row, so each message's bytes are read once while they
+// are in cache; the columns are then encoded one at a time.
+type tokenCol struct {
+	strs          []string
+	ints          []int64
+	ips           []uint32
+	allInt, allIP bool
+	anyNull       bool
+}
+
+func fillTokenCols(cols []tokenCol, rows []row) {
+	n := len(rows)
+	for c := range cols {
+		col := &cols[c]
+		if cap(col.strs) < n {
+			col.strs = make([]string, n)
+			col.ints = make([]int64, n)
+			col.ips = make([]uint32, n)
 		}
-		if allInt {
-			if _, ok := parseCanonicalInt(t); !ok {
-				allInt = false
+		col.strs, col.ints, col.ips = col.strs[:n], col.ints[:n], col.ips[:n]
+		col.allInt, col.allIP, col.anyNull = true, true, false
+	}
+	for i := range rows {
+		msg := rows[i].msg
+		c, start := 0, 0
+		for j := 0; j <= len(msg); j++ {
+			if j < len(msg) && msg[j] != ' ' {
+				continue
+			}
+			t := msg[start:j]
+			start = j + 1
+			if c == len(cols) {
+				panic("logstore: message has more tokens than its block's shape")
+			}
+			col := &cols[c]
+			c++
+			col.strs[i] = t
+			if t == "-" {
+				col.anyNull = true
+				continue
+			}
+			if col.allInt {
+				if v, ok := parseCanonicalInt(t); ok {
+					col.ints[i] = v
+				} else {
+					col.allInt = false
+				}
+			}
+			if col.allIP {
+				if v, ok := parseCanonicalIPv4(t); ok {
+					col.ips[i] = v
+				} else {
+					col.allIP = false
+				}
 			}
 		}
-		if allIP {
-			if _, ok := parseCanonicalIPv4(t); !ok {
-				allIP = false
-			}
+		if c != len(cols) {
+			panic("logstore: message has fewer tokens than its block's shape")
 		}
 	}
-	st := tokenStats{min: math.MaxInt64, max: math.MinInt64}
+}
+
+// distinctEstimate estimates the number of distinct hashes by linear
+// counting on a 4096-bit map: exact enough to size a bloom filter, and
+// with no hash table per row.
+func distinctEstimate(hs []uint64, null func(int) bool) int {
+	var bm [64]uint64
+	for i, h := range hs {
+		if null(i) {
+			continue
+		}
+		bm[h&63] |= 1 << (h >> 6 & 63)
+	}
+	zeros := 0
+	for _, w := range bm {
+		zeros += 64 - bits.OnesCount64(w)
+	}
+	if zeros == 0 {
+		return math.MaxInt32
+	}
+	return int(-4096*math.Log(float64(zeros)/4096)) + 1
+}
+
+// encodeTokenChunk encodes one filled token column and returns its summary.
+func encodeTokenChunk(dst []byte, col *tokenCol, rows int, tsSec []int64, scratch *encScratch) ([]byte, tokenStats) {
+	st := tokenStats{min: math.MaxInt64, max: math.MinInt64, hasNull: col.anyNull}
+	isNull := func(i int) bool { return col.anyNull && col.strs[i] == "-" }
 	nulls := func() {
-		st.hasNull = anyNull
-		if !anyNull {
+		if !col.anyNull {
 			dst = append(dst, 0)
 			return
 		}
 		dst = append(dst, 1)
-		bm := make([]byte, (rows+7)/8)
+		base := len(dst)
+		dst = append(dst, make([]byte, (rows+7)/8)...)
 		for i := 0; i < rows; i++ {
-			if toks[i*shape+c] == "-" {
-				bm[i>>3] |= 1 << (i & 7)
+			if isNull(i) {
+				dst[base+i>>3] |= 1 << (i & 7)
 			}
 		}
-		dst = append(dst, bm...)
 	}
+	bloomFrom := func(hs []uint64) {
+		d := distinctEstimate(hs, isNull)
+		if !wantBloom(d, rows) {
+			return
+		}
+		st.bloom = newBloom(d)
+		for i, h := range hs {
+			if !isNull(i) {
+				bloomAdd(st.bloom, h)
+			}
+		}
+	}
+	hs := scratch.hashes(rows)
 	switch {
-	case allInt:
+	case col.allInt:
 		// Every all-"-" column lands here too: an int column of nulls.
 		st.kind = KindInt
 		dst = append(dst, byte(KindInt))
 		nulls()
-		vals := scratch.ints(rows)
-		distinct := scratch.set()
+		vals := col.ints
 		for i := 0; i < rows; i++ {
-			t := toks[i*shape+c]
-			v := int64(0)
-			if t != "-" {
-				v, _ = parseCanonicalInt(t)
-				st.min, st.max = min(st.min, v), max(st.max, v)
-				distinct[uint64(v)] = struct{}{}
-			} else if i > 0 {
-				v = vals[i-1] // keeps deltas small across nulls
+			if isNull(i) {
+				v := int64(0)
+				if i > 0 {
+					v = vals[i-1] // keeps deltas small across nulls
+				}
+				vals[i] = v
+				continue
 			}
-			vals[i] = v
+			v := vals[i]
+			st.min, st.max = min(st.min, v), max(st.max, v)
+			hs[i] = hashInt(v)
 		}
 		dst = appendInts(dst, vals, tsSec)
-		if wantBloom(len(distinct), rows) {
-			st.bloom = newBloom(len(distinct))
-			for v := range distinct {
-				bloomAdd(st.bloom, hashInt(int64(v)))
-			}
-		}
-	case allIP:
+		bloomFrom(hs)
+	case col.allIP:
 		st.kind = KindIPv4
 		dst = append(dst, byte(KindIPv4))
 		nulls()
@@ -388,35 +461,33 @@ func encodeTokenChunk(dst []byte, toks []string, shape, c, rows int, tsSec []int
 		base := len(dst)
 		dst = append(dst, make([]byte, 4*rows)...)
 		planes := dst[base:]
-		distinct := scratch.set()
 		for i := 0; i < rows; i++ {
-			t := toks[i*shape+c]
-			if t == "-" {
+			if isNull(i) {
 				continue
 			}
-			ip, _ := parseCanonicalIPv4(t)
+			ip := col.ips[i]
 			st.min, st.max = min(st.min, int64(ip)), max(st.max, int64(ip))
-			distinct[uint64(ip)] = struct{}{}
+			hs[i] = hashInt(int64(ip))
 			planes[i] = byte(ip >> 24)
 			planes[rows+i] = byte(ip >> 16)
 			planes[2*rows+i] = byte(ip >> 8)
 			planes[3*rows+i] = byte(ip)
 		}
-		if wantBloom(len(distinct), rows) {
-			st.bloom = newBloom(len(distinct))
-			for v := range distinct {
-				bloomAdd(st.bloom, hashInt(int64(v)))
-			}
-		}
+		bloomFrom(hs)
 	default:
 		st.kind = KindString
-		st.min, st.max = 0, 0
+		st.hasNull = false // "-" is just a string here
 		dst = append(dst, byte(KindString))
 		ids := scratch.dict()
 		var dict []string
 		codes := scratch.ints(rows)
+		prev, prevID := "", uint32(0)
 		for i := 0; i < rows; i++ {
-			t := toks[i*shape+c]
+			t := col.strs[i]
+			if i > 0 && t == prev {
+				codes[i] = int64(prevID) // runs are common: rows are sorted by stream
+				continue
+			}
 			id, ok := ids[t]
 			if !ok {
 				id = uint32(len(dict))
@@ -424,6 +495,7 @@ func encodeTokenChunk(dst []byte, toks []string, shape, c, rows int, tsSec []int
 				dict = append(dict, t)
 			}
 			codes[i] = int64(id)
+			prev, prevID = t, id
 		}
 		dst = binary.AppendUvarint(dst, uint64(len(dict)))
 		for _, s := range dict {
@@ -438,7 +510,6 @@ func encodeTokenChunk(dst []byte, toks []string, shape, c, rows int, tsSec []int
 			}
 		}
 	}
-	// min > max stays as the mark of a column without a non-null value.
 	return dst, st
 }
 
@@ -583,9 +654,16 @@ func joinTokens(cols []TokenColumn, rows int) []string {
 // encScratch keeps per-goroutine buffers across blocks.
 type encScratch struct {
 	iv   []int64
-	m    map[uint64]struct{}
+	hs   []uint64
 	d    map[string]uint32
-	toks []string
+	cols []tokenCol
+}
+
+func (s *encScratch) hashes(n int) []uint64 {
+	if cap(s.hs) < n {
+		s.hs = make([]uint64, n)
+	}
+	return s.hs[:n]
 }
 
 func (s *encScratch) ints(n int) []int64 {
@@ -593,14 +671,6 @@ func (s *encScratch) ints(n int) []int64 {
 		s.iv = make([]int64, n)
 	}
 	return s.iv[:n]
-}
-
-func (s *encScratch) set() map[uint64]struct{} {
-	if s.m == nil {
-		s.m = map[uint64]struct{}{}
-	}
-	clear(s.m)
-	return s.m
 }
 
 func (s *encScratch) dict() map[string]uint32 {

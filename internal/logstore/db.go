@@ -8,6 +8,7 @@ import (
 	"hash/crc32"
 	iofs "io/fs"
 	"log/slog"
+	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -1009,7 +1010,6 @@ func (db *DB) writeRows(gid uint64, rows []row, live map[uint64]bool) ([]*part, 
 		return cmpUint(a.r.seq, b.r.seq)
 	})
 	var out []*part
-	buf := make([]row, 0, db.opts.BlockRows)
 	for len(srs) > 0 {
 		day := srs[0].day
 		n := 1
@@ -1020,15 +1020,21 @@ func (db *DB) writeRows(gid uint64, rows []row, live map[uint64]bool) ([]*part, 
 		if err != nil {
 			return out, err
 		}
+		rs := make([]row, n)
+		for i := range rs {
+			rs[i] = srs[i].r
+		}
+		var jobs []blockJob
 		for i := 0; i < n; {
 			shape := srs[i].shape
-			buf = buf[:0]
-			for i < n && srs[i].shape == shape && len(buf) < db.opts.BlockRows {
-				buf = append(buf, srs[i].r)
-				i++
+			j := i
+			for j < n && srs[j].shape == shape && j-i < db.opts.BlockRows {
+				j++
 			}
-			pw.addBlock(buf, shape)
+			jobs = append(jobs, blockJob{rows: rs[i:j], shape: shape})
+			i = j
 		}
+		pw.addBlocks(jobs)
 		p, err := db.finishPart(pw, id, gid, day)
 		if err != nil {
 			return out, err
@@ -1304,11 +1310,16 @@ func (db *DB) mergeParts(gid uint64, ps []*part, live map[uint64]bool) (*part, e
 	buf := make([]row, 0, db.opts.BlockRows)
 	shape := -1
 	rows := 0
+	var jobs []blockJob
 	emit := func() {
 		if len(buf) > 0 {
-			pw.addBlock(buf, shape)
+			jobs = append(jobs, blockJob{rows: buf, shape: shape})
 			rows += len(buf)
-			buf = buf[:0]
+			buf = make([]row, 0, db.opts.BlockRows)
+		}
+		if len(jobs) >= 2*runtime.GOMAXPROCS(0) {
+			pw.addBlocks(jobs)
+			jobs = nil
 		}
 	}
 	for len(cs) > 0 {
@@ -1341,6 +1352,7 @@ func (db *DB) mergeParts(gid uint64, ps []*part, live map[uint64]bool) (*part, e
 		}
 	}
 	emit()
+	pw.addBlocks(jobs)
 	if rows == 0 {
 		pw.f.Close()
 		db.fs.Remove(db.partPath(id))

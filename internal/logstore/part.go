@@ -124,7 +124,7 @@ func (p *part) unref() {
 }
 
 var (
-	zstdFast, _   = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)), zstd.WithEncoderCRC(false))
+	zstdFast, _   = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)), zstd.WithEncoderCRC(false))
 	zstdBetter, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedBetterCompression), zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)), zstd.WithEncoderCRC(false))
 	zstdDec, _    = zstd.NewReader(nil, zstd.WithDecoderConcurrency(runtime.GOMAXPROCS(0)), zstd.WithDecoderMaxMemory(1<<30))
 )
@@ -135,12 +135,9 @@ type partWriter struct {
 	enc     *zstd.Encoder
 	off     uint64
 	wbuf    []byte
-	raw     []byte
 	blocks  []blockIndex
 	stats   map[uint64]streamStats
 	scratch encScratch
-	tsSec   []int64
-	iv      []int64
 	err     error
 }
 
@@ -174,81 +171,131 @@ func (w *partWriter) flushBuf() {
 	w.wbuf = w.wbuf[:0]
 }
 
-func (w *partWriter) chunk(raw []byte) chunkRef {
-	c := w.enc.EncodeAll(raw, nil)
-	ref := chunkRef{off: w.off, n: uint32(len(c)), raw: uint32(len(raw)), crc: crc32.Checksum(c, castagnoli)}
-	w.write(c)
-	return ref
+// encodedBlock is a block compressed and ready to append: chunk offsets in
+// bi are relative to the start of data.
+type encodedBlock struct {
+	bi   blockIndex
+	data []byte
 }
 
-func (w *partWriter) intChunk(v []int64, tsSec []int64) chunkRef {
-	w.raw = appendInts(w.raw[:0], v, tsSec)
-	return w.chunk(w.raw)
-}
-
-// addBlock writes rows, all of the given shape and already in part order,
-// as one block.
-func (w *partWriter) addBlock(rows []row, shape int) {
+// encodeBlock encodes rows, all of the given shape and in part order, as
+// one block. It is pure, so blocks of a part encode in parallel.
+func encodeBlock(rows []row, shape int, enc *zstd.Encoder, sc *encScratch) *encodedBlock {
 	n := len(rows)
-	bi := blockIndex{shape: shape, rows: n, minTs: math.MaxInt64, maxTs: math.MinInt64,
+	eb := &encodedBlock{}
+	bi := &eb.bi
+	*bi = blockIndex{shape: shape, rows: n, minTs: math.MaxInt64, maxTs: math.MinInt64,
 		minSid: math.MaxUint64, minSeq: math.MaxUint64}
-	if cap(w.tsSec) < n {
-		w.tsSec = make([]int64, n)
-		w.iv = make([]int64, n)
+	tsSec := make([]int64, n)
+	iv := make([]int64, n)
+	var raw []byte
+	chunk := func(raw []byte) {
+		off := len(eb.data)
+		eb.data = enc.EncodeAll(raw, eb.data)
+		c := eb.data[off:]
+		bi.chunks = append(bi.chunks, chunkRef{off: uint64(off), n: uint32(len(c)), raw: uint32(len(raw)), crc: crc32.Checksum(c, castagnoli)})
 	}
-	tsSec, iv := w.tsSec[:n], w.iv[:n]
+	ints := func(f func(r *row) int64) {
+		for i := range rows {
+			iv[i] = f(&rows[i])
+		}
+		raw = appendInts(raw[:0], iv, nil)
+		chunk(raw)
+	}
 	for i := range rows {
 		r := &rows[i]
 		bi.minTs, bi.maxTs = min(bi.minTs, r.ts), max(bi.maxTs, r.ts)
 		bi.minSid, bi.maxSid = min(bi.minSid, r.sid), max(bi.maxSid, r.sid)
 		bi.minSeq, bi.maxSeq = min(bi.minSeq, r.seq), max(bi.maxSeq, r.seq)
 		tsSec[i] = floorSec(r.ts)
-		st := w.stats[r.sid]
-		st.addRow(r.ts, r.ingest, len(r.msg))
-		w.stats[r.sid] = st
 	}
-	for i := range rows {
-		iv[i] = rows[i].ts
-	}
-	bi.chunks = append(bi.chunks, w.intChunk(iv, nil))
-	for i := range rows {
-		iv[i] = int64(rows[i].seq)
-	}
-	bi.chunks = append(bi.chunks, w.intChunk(iv, nil))
-	for i := range rows {
-		iv[i] = rows[i].ingest
-	}
-	bi.chunks = append(bi.chunks, w.intChunk(iv, nil))
-	for i := range rows {
-		iv[i] = int64(rows[i].sid)
-	}
-	bi.chunks = append(bi.chunks, w.intChunk(iv, nil))
+	ints(func(r *row) int64 { return r.ts })
+	ints(func(r *row) int64 { return int64(r.seq) })
+	ints(func(r *row) int64 { return r.ingest })
+	ints(func(r *row) int64 { return int64(r.sid) })
 	if shape == 0 {
 		msgs := make([]string, n)
 		for i := range rows {
 			msgs[i] = rows[i].msg
 		}
-		w.raw = appendMessages(w.raw[:0], msgs, &w.scratch)
-		bi.chunks = append(bi.chunks, w.chunk(w.raw))
-	} else {
-		toks := w.scratch.toks[:0]
-		for i := range rows {
-			var ok bool
-			toks, ok = splitInto(toks, rows[i].msg)
-			if !ok || len(toks) != (i+1)*shape {
-				panic(fmt.Sprintf("logstore: row of shape %d in block of shape %d", shapeOf(rows[i].msg), shape))
-			}
-		}
-		w.scratch.toks = toks
-		for c := 0; c < shape; c++ {
-			var st tokenStats
-			w.raw, st = encodeTokenChunk(w.raw[:0], toks, shape, c, n, tsSec, &w.scratch)
-			bi.chunks = append(bi.chunks, w.chunk(w.raw))
-			bi.toks = append(bi.toks, st)
-		}
-		clear(toks) // drop references to the messages
+		raw = appendMessages(raw[:0], msgs, sc)
+		chunk(raw)
+		return eb
 	}
+	if cap(sc.cols) < shape {
+		sc.cols = make([]tokenCol, shape)
+	}
+	cols := sc.cols[:shape]
+	fillTokenCols(cols, rows)
+	for c := range cols {
+		var st tokenStats
+		raw, st = encodeTokenChunk(raw[:0], &cols[c], n, tsSec, sc)
+		chunk(raw)
+		bi.toks = append(bi.toks, st)
+	}
+	for c := range cols {
+		clear(cols[c].strs) // drop references to the messages
+	}
+	return eb
+}
+
+// add appends an encoded block and accounts its rows to stream stats.
+func (w *partWriter) add(eb *encodedBlock, rows []row) {
+	for i := range rows {
+		r := &rows[i]
+		st := w.stats[r.sid]
+		st.addRow(r.ts, r.ingest, len(r.msg))
+		w.stats[r.sid] = st
+	}
+	bi := eb.bi
+	base := w.off
+	for i := range bi.chunks {
+		bi.chunks[i].off += base
+	}
+	w.write(eb.data)
 	w.blocks = append(w.blocks, bi)
+}
+
+// addBlock encodes and appends one block.
+func (w *partWriter) addBlock(rows []row, shape int) {
+	w.add(encodeBlock(rows, shape, w.enc, &w.scratch), rows)
+}
+
+// blockJob is one block to encode: rows of one shape.
+type blockJob struct {
+	rows  []row
+	shape int
+}
+
+// addBlocks encodes jobs on all CPUs and appends them in order.
+func (w *partWriter) addBlocks(jobs []blockJob) {
+	workers := min(runtime.GOMAXPROCS(0), len(jobs))
+	if workers <= 1 {
+		for _, j := range jobs {
+			w.addBlock(j.rows, j.shape)
+		}
+		return
+	}
+	out := make([]chan *encodedBlock, len(jobs))
+	for i := range out {
+		out[i] = make(chan *encodedBlock, 1)
+	}
+	next := make(chan int, len(jobs))
+	for i := range jobs {
+		next <- i
+	}
+	close(next)
+	for k := 0; k < workers; k++ {
+		go func() {
+			var sc encScratch
+			for i := range next {
+				out[i] <- encodeBlock(jobs[i].rows, jobs[i].shape, w.enc, &sc)
+			}
+		}()
+	}
+	for i, ch := range out {
+		w.add(<-ch, jobs[i].rows)
+	}
 }
 
 // finish writes the index and trailer, fsyncs and closes the file.
