@@ -3,6 +3,7 @@ package awsapi
 import (
 	"fmt"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -156,3 +157,82 @@ func MustPattern(expr string) *Pattern {
 
 // Match reports whether s matches the whole pattern.
 func (p *Pattern) Match(s string) bool { return p.re.MatchString(s) }
+
+// StringShape is the constraints of a string shape used as a list member
+// or a map key or value.
+type StringShape struct {
+	Min, Max int // Max < 0: unbounded
+	Pattern  *Pattern
+}
+
+func (s StringShape) ok(v string) bool {
+	n := utf8.RuneCountInString(v)
+	return n >= s.Min && (s.Max < 0 || n <= s.Max) && (s.Pattern == nil || s.Pattern.Match(v))
+}
+
+// describe lists every constraint of the shape, as AWS does inside
+// "... must satisfy constraint: [...]".
+func (s StringShape) describe() string {
+	var c []string
+	if s.Max >= 0 {
+		c = append(c, "Member must have length less than or equal to "+strconv.Itoa(s.Max))
+	}
+	if s.Min > 0 {
+		c = append(c, "Member must have length greater than or equal to "+strconv.Itoa(s.Min))
+	}
+	if s.Pattern != nil {
+		c = append(c, "Member must satisfy regular expression pattern: "+s.Pattern.expr)
+	}
+	return "[" + strings.Join(c, ", ") + "]"
+}
+
+// ShowList renders a list of strings the way AWS echoes it: [a, b].
+func ShowList(items []string) string { return "[" + strings.Join(items, ", ") + "]" }
+
+// ShowMap renders a map the way AWS echoes it: {k=v, k2=v2} (sorted here,
+// so messages are stable).
+func ShowMap(m map[string]string) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(k + "=" + m[k])
+	}
+	b.WriteByte('}')
+	return b.String()
+}
+
+// Members checks every member of a list of strings against shape; one
+// violation names the list: "Member must satisfy constraint: [...]".
+func (v *Validator) Members(path string, items []string, shape StringShape) {
+	for _, it := range items {
+		if !shape.ok(it) {
+			v.add(ShowList(items), path, "Member must satisfy constraint: "+shape.describe())
+			return
+		}
+	}
+}
+
+// MapEntries checks the keys and values of a map member: one violation for
+// the keys ("Map keys must satisfy constraint: [...]") and one for the
+// values ("Map value must satisfy constraint: [...]"), as AWS reports them.
+func (v *Validator) MapEntries(path string, m map[string]string, key, value StringShape) {
+	badKey, badValue := false, false
+	for k, val := range m {
+		badKey = badKey || !key.ok(k)
+		badValue = badValue || !value.ok(val)
+	}
+	if badKey {
+		v.add(ShowMap(m), path, "Map keys must satisfy constraint: "+key.describe())
+	}
+	if badValue {
+		v.add(ShowMap(m), path, "Map value must satisfy constraint: "+value.describe())
+	}
+}

@@ -381,10 +381,7 @@ func (s *Service) FilterLogEvents(ctx context.Context, in *FilterLogEventsInput)
 	c.groupName("logGroupName", in.LogGroupName, false)
 	c.identifier("logGroupIdentifier", in.LogGroupIdentifier)
 	if in.LogStreamNames != nil {
-		c.Count("logStreamNames", len(in.LogStreamNames), 1, 100, "["+itoa(len(in.LogStreamNames))+" names]")
-		for i := range in.LogStreamNames {
-			c.streamName("logStreamNames."+itoa(i+1)+".member", &in.LogStreamNames[i], true)
-		}
+		c.list("logStreamNames", in.LogStreamNames, 1, 100, streamShape)
 	}
 	c.streamName("logStreamNamePrefix", in.LogStreamNamePrefix, false)
 	c.timestamp("startTime", in.StartTime)

@@ -112,10 +112,7 @@ const describeGroupsToken = "DescribeLogGroups"
 func (s *Service) DescribeLogGroups(ctx context.Context, in *DescribeLogGroupsInput) (*DescribeLogGroupsOutput, error) {
 	var c checker
 	if in.AccountIdentifiers != nil {
-		c.Count("accountIdentifiers", len(in.AccountIdentifiers), 0, 20, "["+strings.Join(in.AccountIdentifiers, ", ")+"]")
-		for i, a := range in.AccountIdentifiers {
-			c.String("accountIdentifiers."+itoa(i+1)+".member", a, 12, 12, accountIDPattern)
-		}
+		c.list("accountIdentifiers", in.AccountIdentifiers, 0, 20, accountIDShape)
 	}
 	if in.LogGroupNamePrefix != nil {
 		c.String("logGroupNamePrefix", *in.LogGroupNamePrefix, 1, 512, groupNamePattern)
@@ -129,10 +126,7 @@ func (s *Service) DescribeLogGroups(ctx context.Context, in *DescribeLogGroupsIn
 		c.Enum("logGroupClass", *in.LogGroupClass, logGroupClasses...)
 	}
 	if in.LogGroupIdentifiers != nil {
-		c.Count("logGroupIdentifiers", len(in.LogGroupIdentifiers), 1, 50, "["+strings.Join(in.LogGroupIdentifiers, ", ")+"]")
-		for i, id := range in.LogGroupIdentifiers {
-			c.String("logGroupIdentifiers."+itoa(i+1)+".member", id, 1, 2048, identifierPattern)
-		}
+		c.list("logGroupIdentifiers", in.LogGroupIdentifiers, 1, 50, identShape)
 	}
 	if err := c.Err(); err != nil {
 		return nil, err

@@ -486,7 +486,9 @@ func TestTags(t *testing.T) {
 	_, err = f.svc.TagResource(f.ctx, &TagResourceInput{ResourceArn: p("arn:aws:logs:eu-west-1:999999999999:log-group:g"), Tags: map[string]string{"a": "b"}})
 	wantAWS(t, err, "ResourceNotFoundException", "does not exist")
 	_, err = f.svc.TagLogGroup(f.ctx, &TagLogGroupInput{LogGroupName: p("g"), Tags: map[string]string{"bad*key": "v"}})
-	wantAWS(t, err, "InvalidParameterException", "Value 'bad*key' at 'tags.key'")
+	wantAWS(t, err, "InvalidParameterException", "1 validation error detected: Value '{bad*key=v}' at 'tags' failed to satisfy constraint: Map keys must satisfy constraint: [Member must have length less than or equal to 128, Member must have length greater than or equal to 1, Member must satisfy regular expression pattern: ^([\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+)$]")
+	_, err = f.svc.UntagResource(f.ctx, &UntagResourceInput{ResourceArn: p(arn), TagKeys: []string{"ok", ""}})
+	wantAWS(t, err, "InvalidParameterException", "Value '[ok, ]' at 'tagKeys' failed to satisfy constraint: Member must satisfy constraint: [Member must have length less than or equal to 128, Member must have length greater than or equal to 1,")
 	_, err = f.svc.ListTagsLogGroup(f.ctx, &ListTagsLogGroupInput{LogGroupName: p("nope")})
 	wantAWS(t, err, "ResourceNotFoundException", "log group does not exist")
 }

@@ -124,7 +124,7 @@ func (s *Service) UntagResource(ctx context.Context, in *UntagResourceInput) (*N
 	var c checker
 	c.arn(in.ResourceArn)
 	if c.Required("tagKeys", in.TagKeys != nil) {
-		c.tagKeys("tagKeys", in.TagKeys, 0, maxTags)
+		c.list("tagKeys", in.TagKeys, 0, maxTags, tagKeyShape)
 	}
 	if err := c.Err(); err != nil {
 		return nil, err
@@ -166,7 +166,7 @@ func (s *Service) UntagLogGroup(ctx context.Context, in *UntagLogGroupInput) (*N
 	var c checker
 	c.groupName("logGroupName", in.LogGroupName, true)
 	if c.Required("tags", in.Tags != nil) {
-		c.tagKeys("tags", in.Tags, 1, -1)
+		c.list("tags", in.Tags, 1, -1, tagKeyShape)
 	}
 	if err := c.Err(); err != nil {
 		return nil, err

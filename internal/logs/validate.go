@@ -1,9 +1,6 @@
 package logs
 
 import (
-	"maps"
-	"slices"
-	"strconv"
 
 	"github.com/flowwatch/flowwatch/internal/awsapi"
 )
@@ -73,21 +70,24 @@ func (c *checker) timestamp(path string, p *int64) {
 	}
 }
 
+var (
+	tagKeyShape    = awsapi.StringShape{Min: 1, Max: 128, Pattern: tagKeyPattern}
+	tagValueShape  = awsapi.StringShape{Min: 0, Max: 256, Pattern: tagValuePattern}
+	streamShape    = awsapi.StringShape{Min: 1, Max: 512, Pattern: streamNamePattern}
+	identShape     = awsapi.StringShape{Min: 1, Max: 2048, Pattern: identifierPattern}
+	accountIDShape = awsapi.StringShape{Min: 12, Max: 12, Pattern: accountIDPattern}
+)
+
 func (c *checker) tags(path string, tags map[string]string, present bool) {
 	if !present {
 		return
 	}
-	c.Count(path, len(tags), 1, 50, "{"+strconv.Itoa(len(tags))+" tags}")
-	for _, k := range slices.Sorted(maps.Keys(tags)) {
-		v := tags[k]
-		c.String(path+".key", k, 1, 128, tagKeyPattern)
-		c.String(path+".value", v, 0, 256, tagValuePattern)
-	}
+	c.Count(path, len(tags), 1, 50, awsapi.ShowMap(tags))
+	c.MapEntries(path, tags, tagKeyShape, tagValueShape)
 }
 
-func (c *checker) tagKeys(path string, keys []string, min int, max int) {
-	c.Count(path, len(keys), min, max, "["+strconv.Itoa(len(keys))+" keys]")
-	for i, k := range keys {
-		c.String(path+"."+strconv.Itoa(i+1)+".member", k, 1, 128, tagKeyPattern)
-	}
+// list checks a list of strings: its length, then its members.
+func (c *checker) list(path string, items []string, min, max int, shape awsapi.StringShape) {
+	c.Count(path, len(items), min, max, awsapi.ShowList(items))
+	c.Members(path, items, shape)
 }
