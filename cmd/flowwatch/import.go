@@ -1,0 +1,394 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/flowwatch/flowwatch/internal/logstore"
+	"github.com/klauspost/compress/gzip"
+)
+
+func init() {
+	register("import", "bulk-load VPC flow log files (plain, .gz, S3 export layout) into the store", runImport)
+}
+
+func runImport(args []string) int {
+	fset := flag.NewFlagSet("import", flag.ContinueOnError)
+	fset.Usage = func() {
+		fmt.Fprintln(fset.Output(), "usage: flowwatch import --log-group NAME [flags] FILE|DIR…\n\n"+
+			"Loads flow log records straight into the store in --data-dir (not through the API; stop\n"+
+			"`flowwatch serve` on that directory first). Directories are searched for *.log, *.log.gz,\n"+
+			"*.txt and *.gz files, as in the S3 export layout AWSLogs/ACCOUNT/vpcflowlogs/REGION/YYYY/MM/DD/.\n"+
+			"A header line (\"version account-id …\" or other field names) sets the field positions;\n"+
+			"without one the default format is assumed. Each record's timestamp is start×1000.\n\nflags:")
+		fset.PrintDefaults()
+	}
+	dataDir := fset.String("data-dir", defaultDataDir(), "directory of the embedded store")
+	group := fset.String("log-group", "", "log group to load into (created if missing)")
+	streamFrom := fset.String("log-stream-from", "interface-id", "field whose value names each record's log stream")
+	compact := fset.Bool("compact", true, "merge every partition down to one part at the end")
+	quiet := fset.Bool("quiet", false, "print nothing but errors")
+	if err := fset.Parse(args); err != nil {
+		return 2
+	}
+	if *group == "" || fset.NArg() == 0 {
+		fmt.Fprintln(os.Stderr, "flowwatch import: need --log-group and at least one FILE or DIR")
+		fset.Usage()
+		return 2
+	}
+	if *dataDir == "" {
+		fmt.Fprintln(os.Stderr, "flowwatch import: no --data-dir and no home directory to default to")
+		return 2
+	}
+	files, err := importFiles(fset.Args())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "flowwatch import:", err)
+		return 1
+	}
+	db, err := logstore.Open(logstore.Options{Dir: *dataDir, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "flowwatch import:", err)
+		return 1
+	}
+	start := time.Now()
+	st, err := importInto(db, *group, *streamFrom, files)
+	if err == nil && *compact {
+		err = db.Compact()
+	}
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "flowwatch import:", err)
+		return 1
+	}
+	if !*quiet {
+		el := time.Since(start)
+		fmt.Printf("imported %d records into %s (%d streams) from %d files in %.2fs (%.0f records/s); skipped %d lines\n",
+			st.records, *group, st.streams, len(files), el.Seconds(), float64(st.records)/el.Seconds(), st.skipped)
+	}
+	return 0
+}
+
+// importFiles expands directories into the flow log files beneath them,
+// in name order, so that an S3 export loads day by day.
+func importFiles(args []string) ([]string, error) {
+	var out []string
+	for _, a := range args {
+		st, err := os.Stat(a)
+		if err != nil {
+			return nil, err
+		}
+		if !st.IsDir() {
+			out = append(out, a)
+			continue
+		}
+		var found []string
+		err = filepath.WalkDir(a, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			n := d.Name()
+			if !d.IsDir() && (strings.HasSuffix(n, ".log") || strings.HasSuffix(n, ".gz") || strings.HasSuffix(n, ".txt")) {
+				found = append(found, p)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		if len(found) == 0 {
+			return nil, fmt.Errorf("%s: no flow log files (*.log, *.gz, *.txt) found", a)
+		}
+		sort.Strings(found)
+		out = append(out, found...)
+	}
+	return out, nil
+}
+
+type importStats struct {
+	records, skipped int64
+	streams          int
+}
+
+// importer loads records into one log group, creating streams on first
+// use. Its methods are safe for concurrent use by file workers.
+type importer struct {
+	db         *logstore.DB
+	group      string
+	streamFrom string
+	ingest     int64
+	mu         sync.Mutex
+	streams    map[string]bool
+	records    atomic.Int64
+	skipped    atomic.Int64
+}
+
+func importInto(db *logstore.DB, group, streamFrom string, files []string) (importStats, error) {
+	im := &importer{db: db, group: group, streamFrom: streamFrom, ingest: time.Now().UnixMilli(), streams: map[string]bool{}}
+	if err := db.CreateGroup(group, logstore.GroupMeta{CreationTime: im.ingest, Class: "STANDARD"}); err != nil && !errors.Is(err, logstore.ErrGroupExists) {
+		return importStats{}, err
+	}
+	existing, err := db.Streams(group)
+	if err != nil {
+		return importStats{}, err
+	}
+	for _, s := range existing {
+		im.streams[s.Name] = true
+	}
+	// Files decompress and parse in parallel; the store encodes on the
+	// remaining CPU in its flushes.
+	work := make(chan string)
+	var wg sync.WaitGroup
+	var errOnce sync.Once
+	var firstErr error
+	for w := 0; w < max(1, runtime.GOMAXPROCS(0)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for f := range work {
+				if err := im.file(f); err != nil {
+					errOnce.Do(func() { firstErr = fmt.Errorf("%s: %w", f, err) })
+				}
+			}
+		}()
+	}
+	for _, f := range files {
+		work <- f
+	}
+	close(work)
+	wg.Wait()
+	im.mu.Lock()
+	n := len(im.streams)
+	im.mu.Unlock()
+	return importStats{records: im.records.Load(), skipped: im.skipped.Load(), streams: n}, firstErr
+}
+
+func (im *importer) file(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	var r io.Reader = bufio.NewReaderSize(f, 1<<20)
+	if strings.HasSuffix(path, ".gz") {
+		zr, err := gzip.NewReader(r)
+		if err != nil {
+			return err
+		}
+		defer zr.Close()
+		r = zr
+	}
+	return im.read(r)
+}
+
+// defaultFields is the default (version 2) format.
+var defaultFields = strings.Fields("version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status")
+
+// fieldNames are the flow log fields of versions 2 to 8, to recognise
+// header lines of custom formats.
+var fieldNames = map[string]bool{}
+
+func init() {
+	for _, n := range strings.Fields(`version account-id interface-id srcaddr dstaddr srcport dstport protocol
+		packets bytes start end action log-status vpc-id subnet-id instance-id tcp-flags type pkt-srcaddr
+		pkt-dstaddr region az-id sublocation-type sublocation-id pkt-src-aws-service pkt-dst-aws-service
+		flow-direction traffic-path ecs-cluster-arn ecs-cluster-name ecs-container-instance-arn
+		ecs-container-instance-id ecs-container-id ecs-second-container-id ecs-service-name
+		ecs-task-definition-arn ecs-task-arn ecs-task-id reject-reason resource-id encryption-status`) {
+		fieldNames[n] = true
+	}
+}
+
+// headerFields returns the field names of a header line, or nil when line
+// is a record.
+func headerFields(line string) []string {
+	toks := strings.Fields(line)
+	if len(toks) == 0 {
+		return nil
+	}
+	known := 0
+	for _, t := range toks {
+		if fieldNames[t] {
+			known++
+		}
+	}
+	if toks[0] == "version" || known*2 > len(toks) {
+		return toks
+	}
+	return nil
+}
+
+// batchSize is the events per Import call: large enough that the store's
+// lock is not contended, small enough to keep memory flat.
+const batchSize = 8192
+
+// read parses one file's records. The text is read in large chunks, each
+// turned into one string that the records' messages slice, so a record
+// costs no allocation of its own.
+func (im *importer) read(r io.Reader) error {
+	fields := defaultFields
+	streamCol, startCol := -1, -1
+	setFields := func(f []string) {
+		fields = f
+		streamCol, startCol = -1, -1
+		for i, n := range f {
+			if n == im.streamFrom {
+				streamCol = i
+			}
+			if n == "start" {
+				startCol = i
+			}
+		}
+	}
+	setFields(fields)
+	pending := map[string][]logstore.Event{}
+	flushStream := func(s string) error {
+		if err := im.ensureStream(s); err != nil {
+			return err
+		}
+		evs := pending[s]
+		if err := im.db.Import(im.group, s, im.ingest, evs); err != nil {
+			return err
+		}
+		im.records.Add(int64(len(evs)))
+		pending[s] = make([]logstore.Event, 0, batchSize)
+		return nil
+	}
+	buf := make([]byte, 4<<20)
+	carry := 0
+	first := true
+	for {
+		n, err := io.ReadFull(r, buf[carry:])
+		end := carry + n
+		if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+			return err
+		}
+		eof := err != nil
+		last := bytes.LastIndexByte(buf[:end], '\n')
+		if eof {
+			last = end
+		} else if last < 0 {
+			// A line longer than the buffer: grow it.
+			buf = append(buf[:end], make([]byte, len(buf))...)
+			carry = end
+			continue
+		}
+		text := string(buf[:last])
+		for len(text) > 0 {
+			line := text
+			if i := strings.IndexByte(text, '\n'); i >= 0 {
+				line, text = text[:i], text[i+1:]
+			} else {
+				text = ""
+			}
+			line = strings.TrimSuffix(line, "\r")
+			if line == "" {
+				continue
+			}
+			if first {
+				first = false
+				if h := headerFields(line); h != nil {
+					setFields(h)
+					continue
+				}
+			}
+			stream, ts, ok := recordKey(line, streamCol, startCol)
+			if !ok {
+				im.skipped.Add(1)
+				continue
+			}
+			p := pending[stream]
+			if p == nil {
+				p = make([]logstore.Event, 0, batchSize)
+			}
+			pending[stream] = append(p, logstore.Event{Timestamp: ts, Message: line})
+			if len(pending[stream]) == batchSize {
+				if err := flushStream(stream); err != nil {
+					return err
+				}
+			}
+		}
+		if eof {
+			break
+		}
+		carry = copy(buf, buf[last+1:end])
+	}
+	for s, evs := range pending {
+		if len(evs) > 0 {
+			if err := flushStream(s); err != nil {
+				return err
+			}
+		}
+	}
+	if streamCol < 0 {
+		return fmt.Errorf("format has no field %q to name streams by (fields: %s)", im.streamFrom, strings.Join(fields, " "))
+	}
+	return nil
+}
+
+// recordKey finds a record's stream name and timestamp (start×1000)
+// without splitting the whole line.
+func recordKey(line string, streamCol, startCol int) (stream string, ts int64, ok bool) {
+	if streamCol < 0 || startCol < 0 {
+		return "", 0, false
+	}
+	col, begin := 0, 0
+	var startTok string
+	found := 0
+	for i := 0; i <= len(line) && found < 2; i++ {
+		if i < len(line) && line[i] != ' ' {
+			continue
+		}
+		tok := line[begin:i]
+		if col == streamCol {
+			stream = tok
+			found++
+		}
+		if col == startCol {
+			startTok = tok
+			found++
+		}
+		col++
+		begin = i + 1
+	}
+	if found < 2 || stream == "" {
+		return "", 0, false
+	}
+	if stream == "-" {
+		stream = "unknown"
+	}
+	start, err := strconv.ParseInt(startTok, 10, 64)
+	if err != nil {
+		return "", 0, false
+	}
+	return stream, start * 1000, true
+}
+
+func (im *importer) ensureStream(s string) error {
+	im.mu.Lock()
+	defer im.mu.Unlock()
+	if im.streams[s] {
+		return nil
+	}
+	if err := im.db.CreateStream(im.group, s, im.ingest); err != nil && !errors.Is(err, logstore.ErrStreamExists) {
+		return err
+	}
+	im.streams[s] = true
+	return nil
+}

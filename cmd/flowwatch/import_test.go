@@ -1,0 +1,119 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/flowwatch/flowwatch/internal/logstore"
+	"github.com/klauspost/compress/gzip"
+)
+
+func writeGz(t *testing.T, path, text string) {
+	t.Helper()
+	importMust(t, os.MkdirAll(filepath.Dir(path), 0o755))
+	f, err := os.Create(path)
+	importMust(t, err)
+	zw := gzip.NewWriter(f)
+	_, err = zw.Write([]byte(text))
+	importMust(t, err)
+	importMust(t, zw.Close())
+	importMust(t, f.Close())
+}
+
+func importMust(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestImport(t *testing.T) {
+	dir := t.TempDir()
+	lines := []string{
+		"2 123456789010 eni-1235b8ca123456789 172.31.16.139 172.31.16.21 20641 22 6 20 4249 1418530010 1418530070 ACCEPT OK",
+		"2 123456789010 eni-1235b8ca123456789 172.31.9.69 172.31.9.12 49761 3389 6 20 4249 1418530010 1418530070 REJECT OK",
+		"2 123456789010 eni-1235b8ca123456789 - - - - - - - 1431280876 1431280934 - NODATA",
+		"2 123456789010 eni-11111111aaaaaaaaa - - - - - - - 1431280876 1431280934 - SKIPDATA",
+		"2 123456789010 eni-1235b8ca123456789 2001:db8:1234:a100:8d6e:3477:df66:f105 2001:db8:1234:a102:3304:8879:34cf:4071 34892 22 6 54 8855 1477913708 1477913820 ACCEPT OK",
+	}
+	header := "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status\n"
+	s3 := filepath.Join(dir, "export", "AWSLogs", "123456789010", "vpcflowlogs", "us-east-1", "2014", "12", "14")
+	writeGz(t, filepath.Join(s3, "a.log.gz"), header+strings.Join(lines[:3], "\n")+"\n")
+	// Plain file without a header, CRLF line ends, no final newline.
+	plain := filepath.Join(dir, "plain.log")
+	importMust(t, os.WriteFile(plain, []byte(strings.Join(lines[3:], "\r\n")), 0o644))
+	// A custom format whose header moves the fields.
+	custom := filepath.Join(dir, "custom.txt")
+	importMust(t, os.WriteFile(custom, []byte("start interface-id action\n1700000000 eni-custom ACCEPT\nbad line\n"), 0o644))
+
+	data := filepath.Join(dir, "data")
+	if code := runImport([]string{"--data-dir", data, "--log-group", "flows", "--quiet", filepath.Join(dir, "export"), plain, custom}); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	db, err := logstore.Open(logstore.Options{Dir: data})
+	importMust(t, err)
+	defer db.Close()
+	streams, err := db.Streams("flows")
+	importMust(t, err)
+	var names []string
+	for _, s := range streams {
+		names = append(names, s.Name)
+	}
+	if fmt.Sprint(names) != "[eni-11111111aaaaaaaaa eni-1235b8ca123456789 eni-custom]" {
+		t.Fatalf("streams %v", names)
+	}
+	ev, _, err := db.Events(context.Background(), logstore.EventQuery{Group: "flows", Streams: []string{"eni-1235b8ca123456789"}, Start: logstore.MinTime, End: logstore.MaxTime})
+	importMust(t, err)
+	want := []string{lines[0], lines[1], lines[2], lines[4]}
+	if len(ev) != len(want) {
+		t.Fatalf("events %v", ev)
+	}
+	for i, e := range ev {
+		if e.Message != want[i] {
+			t.Errorf("event %d: %q, want %q", i, e.Message, want[i])
+		}
+		start := strings.Fields(e.Message)[10]
+		if fmt.Sprint(e.Timestamp/1000) != start || e.Timestamp%1000 != 0 {
+			t.Errorf("event %d: timestamp %d for start %s", i, e.Timestamp, start)
+		}
+	}
+	ev, _, err = db.Events(context.Background(), logstore.EventQuery{Group: "flows", Streams: []string{"eni-custom"}, Start: logstore.MinTime, End: logstore.MaxTime})
+	importMust(t, err)
+	if len(ev) != 1 || ev[0].Timestamp != 1700000000000 {
+		t.Fatalf("custom format events %v", ev)
+	}
+
+	// Importing into an existing group adds to it.
+	if code := runImport([]string{"--data-dir", data + "2", "--log-group", "g", "--quiet", plain}); code != 0 {
+		t.Fatal("second import failed")
+	}
+	if code := runImport([]string{"--data-dir", data, "--log-group", "flows"}); code != 2 {
+		t.Fatalf("no files: exit %d", code)
+	}
+	if code := runImport([]string{"--data-dir", data, "--log-group", "flows", filepath.Join(dir, "missing")}); code != 1 {
+		t.Fatalf("missing file: exit %d", code)
+	}
+}
+
+func TestRecordKey(t *testing.T) {
+	s, ts, ok := recordKey("2 1 eni-1 - - - - - - - 1431280876 1431280934 - NODATA", 2, 10)
+	if !ok || s != "eni-1" || ts != 1431280876000 {
+		t.Fatal(s, ts, ok)
+	}
+	if _, _, ok := recordKey("2 1 eni-1 - - - - - - - - 1431280934 - NODATA", 2, 10); ok {
+		t.Fatal("'-' start accepted")
+	}
+	if _, _, ok := recordKey("short line", 2, 10); ok {
+		t.Fatal("short line accepted")
+	}
+	if h := headerFields("version account-id interface-id"); len(h) != 3 {
+		t.Fatal(h)
+	}
+	if h := headerFields("2 123 eni-1"); h != nil {
+		t.Fatal(h)
+	}
+}
