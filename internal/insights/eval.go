@@ -18,6 +18,27 @@ type rowCtx struct {
 	tgt  int32
 	tk   int64
 	env  *execEnv
+	row  int32
+	lazy []*lazyCol
+}
+
+// get reads slot s of the row, through a lazily bound token column if any.
+func (r *rowCtx) get(s int) Value {
+	if r.lazy != nil {
+		if l := r.lazy[s]; l != nil {
+			return l.value(r.row)
+		}
+	}
+	return r.vals[s]
+}
+
+// materialize copies the row's lazy slots into vals.
+func (r *rowCtx) materialize() {
+	for s, l := range r.lazy {
+		if l != nil {
+			r.vals[s] = l.value(r.row)
+		}
+	}
 }
 
 // compiler turns expressions into evalFns over the plan's slots.
@@ -34,7 +55,7 @@ func (c *compiler) errAt(e Expr, format string, args ...any) error {
 
 func (c *compiler) field(name string) evalFn {
 	if s, ok := c.pl.slotOf[name]; ok {
-		return func(r *rowCtx) Value { return r.vals[s] }
+		return func(r *rowCtx) Value { return r.get(s) }
 	}
 	// a.b.c where a (or a.b) is a value defined by a command: JSON path.
 	for i := len(name) - 1; i > 0; i-- {
@@ -43,7 +64,7 @@ func (c *compiler) field(name string) evalFn {
 		}
 		if s, ok := c.pl.slotOf[name[:i]]; ok && c.pl.defined[name[:i]] {
 			path := strings.Split(name[i+1:], ".")
-			return func(r *rowCtx) Value { return jsonPath(r.vals[s], path) }
+			return func(r *rowCtx) Value { return jsonPath(r.get(s), path) }
 		}
 	}
 	return func(*rowCtx) Value { return null }

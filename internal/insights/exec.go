@@ -31,6 +31,9 @@ type batch struct {
 	tgt  []int32
 	tk   []int64
 	sel  []int32
+	// lazy[s], when set, holds slot s for every row as a token column of
+	// blk: read through rowCtx.get, materialised only for rows kept.
+	lazy []*lazyCol
 	blk  *logstore.Block // the source block in the first segment (row i is block row i)
 }
 
@@ -45,11 +48,68 @@ func (b *batch) reset(n, ns int) {
 	}
 	b.ts, b.seq, b.tgt, b.sel = b.ts[:n], b.seq[:n], b.tgt[:n], b.sel[:0]
 	b.tk = nil
+	clear(b.lazy)
+}
+
+// lazyCol is a token column bound to a slot.
+type lazyCol struct {
+	c *logstore.TokenColumn
+}
+
+func (l *lazyCol) value(i int32) Value {
+	c := l.c
+	switch c.Kind {
+	case logstore.KindInt:
+		if c.Null != nil && c.Null[i] {
+			return dashVal
+		}
+		return Value{K: KInt, I: c.Ints[i]}
+	case logstore.KindIPv4:
+		if c.Null != nil && c.Null[i] {
+			return dashVal
+		}
+		return Value{K: KIP, I: int64(c.IPs[i])}
+	}
+	// Dictionary text stays untyped here: comparisons, sums and group
+	// keys (normKey) type it on use, which beats typing whole dictionaries
+	// of high-cardinality columns per block.
+	return Value{K: KStr, S: c.Dict[c.Codes[i]]}
+}
+
+// bind makes slot s read token column c for this block.
+func (b *batch) bind(s int, c *logstore.TokenColumn, store []lazyCol) {
+	if b.lazy == nil {
+		b.lazy = make([]*lazyCol, b.ns)
+	}
+	l := &store[s]
+	l.c = c
+	b.lazy[s] = l
+}
+
+// unbind stops lazy reads of slot s before an operator writes it.
+func (b *batch) unbind(s int) {
+	if b.lazy != nil {
+		b.lazy[s] = nil
+	}
+}
+
+// materialize writes every lazy slot of the selected rows into vals.
+func (b *batch) materialize() {
+	for s, l := range b.lazy {
+		if l == nil {
+			continue
+		}
+		for _, i := range b.sel {
+			b.vals[int(i)*b.ns+s] = l.value(i)
+		}
+		b.lazy[s] = nil
+	}
 }
 
 func (b *batch) row(i int32, rc *rowCtx) {
 	o := int(i) * b.ns
 	rc.vals = b.vals[o : o+b.ns : o+b.ns]
+	rc.row, rc.lazy = i, b.lazy
 	rc.ts, rc.seq, rc.tgt = b.ts[i], b.seq[i], b.tgt[i]
 	rc.tk = 0
 	if b.tk != nil {
@@ -108,6 +168,7 @@ type worker struct {
 	rc   rowCtx
 	base []baseLoader
 	json map[string]Value
+	lazy []lazyCol // per slot, reused across blocks
 
 	scanned, matched, bytes int64
 }
@@ -191,6 +252,14 @@ func compileProjectOp(c *compiler, items []Projection) (streamOp, error) {
 
 func (o *projectOp) apply(b *batch, rc *rowCtx) *batch {
 	tmp := make([]Value, len(o.fns))
+	// Expressions may read the old lazy values, so unbind after evaluating.
+	var written []bool
+	if b.lazy != nil {
+		written = make([]bool, b.ns)
+		for _, s := range o.slots {
+			written[s] = b.lazy[s] != nil
+		}
+	}
 	for _, i := range b.sel {
 		b.row(i, rc)
 		// Evaluate all first: `fields a as b, b as a` reads the old values.
@@ -199,6 +268,15 @@ func (o *projectOp) apply(b *batch, rc *rowCtx) *batch {
 		}
 		for k, s := range o.slots {
 			rc.vals[s] = tmp[k]
+			if written != nil && written[s] {
+				// The rest of this row's lazy reads must see the new value.
+				rc.lazy = nil
+			}
+		}
+	}
+	for s, w := range written {
+		if w {
+			b.unbind(s)
 		}
 	}
 	return b
@@ -224,6 +302,7 @@ func (o *unnestOp) apply(b *batch, rc *rowCtx) *batch {
 		v   Value
 	}
 	var items []item
+	b.materialize()
 	for _, i := range b.sel {
 		v := b.vals[int(i)*b.ns+o.from]
 		switch v.K {

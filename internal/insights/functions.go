@@ -101,6 +101,16 @@ func (c *compiler) compileCall(x *CallExpr) (evalFn, error) {
 			return nil, c.errAt(d, "the time period must be positive")
 		}
 		ts := c.field("@timestamp")
+		if u, ok := unitMillis[d.Unit]; ok && d.Unit != "w" {
+			p := u * d.N
+			return func(r *rowCtx) Value {
+				v := ts(r)
+				if v.K != KTime {
+					return null
+				}
+				return Value{K: KTime, I: floorDiv(v.I, p) * p}
+			}, nil
+		}
 		return func(r *rowCtx) Value {
 			v := ts(r)
 			if v.K != KTime {

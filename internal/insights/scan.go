@@ -77,39 +77,6 @@ func isVPCTokens(t []string) bool {
 	return len(t) == vpcTokens && (t[2] == "-" || strings.HasPrefix(t[2], "eni-")) && t[0] != "" && isDigit(t[0][0])
 }
 
-// fillTokenColumn writes a token column's typed values into a slot for
-// every row; "-" (null) stays the text "-".
-func fillTokenColumn(b *batch, slot int, col *logstore.TokenColumn) {
-	ns, n := b.ns, b.n
-	vals := b.vals
-	switch col.Kind {
-	case logstore.KindInt:
-		for i := 0; i < n; i++ {
-			if col.Null != nil && col.Null[i] {
-				vals[i*ns+slot] = dashVal
-			} else {
-				vals[i*ns+slot] = Value{K: KInt, I: col.Ints[i]}
-			}
-		}
-	case logstore.KindIPv4:
-		for i := 0; i < n; i++ {
-			if col.Null != nil && col.Null[i] {
-				vals[i*ns+slot] = dashVal
-			} else {
-				vals[i*ns+slot] = Value{K: KIP, I: int64(col.IPs[i])}
-			}
-		}
-	default:
-		dict := make([]Value, len(col.Dict))
-		for i, d := range col.Dict {
-			dict[i] = classify(d)
-		}
-		for i := 0; i < n; i++ {
-			vals[i*ns+slot] = dict[col.Codes[i]]
-		}
-	}
-}
-
 func messageAt(blk *logstore.Block, i int) string {
 	if len(blk.Messages) > i {
 		return blk.Messages[i]
@@ -186,6 +153,13 @@ func (w *worker) processBlock(blk *logstore.Block, tgt int32) {
 	b.blk = nil
 }
 
+func (w *worker) lazyStore() []lazyCol {
+	if len(w.lazy) != w.b.ns {
+		w.lazy = make([]lazyCol, w.b.ns)
+	}
+	return w.lazy
+}
+
 func (w *worker) loadBase(blk *logstore.Block, b *batch, tgt int32) {
 	ns := b.ns
 	var discovered []baseLoader
@@ -242,7 +216,7 @@ func (w *worker) loadBase(blk *logstore.Block, b *batch, tgt int32) {
 	if isVPCBlock(blk) {
 		for _, l := range discovered {
 			if l.vpcCol >= 0 {
-				fillTokenColumn(b, l.slot, &blk.Tokens[l.vpcCol])
+				b.bind(l.slot, &blk.Tokens[l.vpcCol], w.lazyStore())
 			} else {
 				for i := 0; i < b.n; i++ {
 					b.vals[i*ns+l.slot] = null
@@ -295,6 +269,7 @@ type parseOp struct {
 	re      *regexp.Regexp
 	groups  []int
 	capture []string
+	lazy    []lazyCol
 }
 
 func compileParseOp(c *compiler, x *ParseCmd) (streamOp, error) {
@@ -332,15 +307,36 @@ func (o *parseOp) apply(b *batch, rc *rowCtx) *batch {
 	if o.token && b.blk != nil && len(b.blk.Tokens) == len(o.out) {
 		for k, s := range o.out {
 			if s >= 0 {
-				fillTokenColumn(b, s, &b.blk.Tokens[k])
+				b.bind(s, &b.blk.Tokens[k], o.store(b.ns))
 			}
 		}
 		return b
 	}
+	// Slots this parse writes stop being lazy; rows it misses keep their
+	// old value, so materialise first.
+	for _, s := range o.out {
+		if s >= 0 && b.lazy != nil && b.lazy[s] != nil {
+			l := b.lazy[s]
+			for _, i := range b.sel {
+				b.vals[int(i)*b.ns+s] = l.value(i)
+			}
+		}
+	}
+	var src Value
 	var buf []byte
+	if b.lazy != nil && o.src >= 0 && b.lazy[o.src] != nil {
+		b.materialize()
+	}
+	for _, s := range o.out {
+		if s >= 0 {
+			b.unbind(s)
+		}
+	}
 	for _, i := range b.sel {
+		b.row(i, rc)
+		src = rc.get(o.src)
 		row := b.vals[int(i)*b.ns : int(i+1)*b.ns]
-		v := row[o.src]
+		v := src
 		if v.K == KNull {
 			o.miss(row)
 			continue
@@ -379,6 +375,13 @@ func (o *parseOp) apply(b *batch, rc *rowCtx) *batch {
 		}
 	}
 	return b
+}
+
+func (o *parseOp) store(ns int) []lazyCol {
+	if len(o.lazy) != ns {
+		o.lazy = make([]lazyCol, ns)
+	}
+	return o.lazy
 }
 
 func (o *parseOp) miss(row []Value) {

@@ -2,7 +2,7 @@ package insights
 
 import (
 	"container/heap"
-	"slices"
+	"sort"
 	"strings"
 )
 
@@ -125,18 +125,31 @@ func (w *sortWorker) consume(b *batch, rc *rowCtx) {
 		}
 		p.ts, p.seq, p.tgt, p.ord, p.tk = rc.ts, rc.seq, rc.tgt, w.ord, rc.tk
 		w.ord++
+		if len(w.fns) == 0 && !w.sb.first {
+			// Rows already in order: keep the first k as they come.
+			if w.sb.k > 0 && len(w.recs.r) >= w.sb.k {
+				continue
+			}
+			r := record{keys: []Value{}}
+			rc.materialize()
+			copyInto(&r, p, rc.vals)
+			w.recs.r = append(w.recs.r, r)
+			continue
+		}
 		if w.sb.k > 0 && len(w.recs.r) >= w.sb.k {
 			// The heap's root is the worst row kept; skip rows not better.
 			if !w.less(p, &w.recs.r[0]) {
 				continue
 			}
 			r := &w.recs.r[0]
+			rc.materialize()
 			copyInto(r, p, rc.vals)
 			heap.Fix(&w.recs, 0)
 			continue
 		}
 		var r record
 		r.keys = make([]Value, len(p.keys))
+		rc.materialize()
 		copyInto(&r, p, rc.vals)
 		if w.sb.k > 0 {
 			heap.Push(&w.recs, r)
@@ -169,16 +182,8 @@ func (s *sortBarrier) finish(ws []barrierWorker, _ int) ([]record, error) {
 		all = append(all, sw.recs.r...)
 		less = sw.less
 	}
-	if less != nil {
-		slices.SortFunc(all, func(a, b record) int {
-			if less(&a, &b) {
-				return -1
-			}
-			if less(&b, &a) {
-				return 1
-			}
-			return 0
-		})
+	if less != nil && (len(ws) > 1 || len(s.keys) > 0 || s.first || s.k > 0) {
+		sort.Slice(all, func(i, j int) bool { return less(&all[i], &all[j]) })
 	}
 	if s.k > 0 && len(all) > s.k {
 		all = all[:s.k]

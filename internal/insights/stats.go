@@ -150,7 +150,7 @@ func (w *statsWorker) consume(b *batch, rc *rowCtx) {
 		if nby > 0 {
 			for k, f := range w.byFns {
 				if s := w.bySl[k]; s >= 0 {
-					w.kv[k] = normKey(rc.vals[s])
+					w.kv[k] = normKey(rc.get(s))
 				} else {
 					w.kv[k] = normKey(f(rc))
 				}
@@ -704,14 +704,14 @@ func (a *pctAgg) result(g int32) Value {
 	return classifyFloat(v[rank-1])
 }
 
-// distinctAgg counts distinct values exactly.
-type dkey struct {
-	k Kind
-	i int64
-	s string
+// distinctAgg counts distinct values exactly: fixed-width values in a
+// pointer-free table per kind, text in a map.
+type distinctSet struct {
+	fixed [8]*u64Table
+	text  map[string]struct{}
 }
 
-type distinctAgg struct{ sets []map[dkey]struct{} }
+type distinctAgg struct{ sets []*distinctSet }
 
 func (a *distinctAgg) grow() { a.sets = append(a.sets, nil) }
 func (a *distinctAgg) add(g int32, v Value, _ *rowCtx) {
@@ -719,23 +719,53 @@ func (a *distinctAgg) add(g int32, v Value, _ *rowCtx) {
 		return
 	}
 	v = normKey(v)
-	k := dkey{k: v.K, i: v.I, s: v.S}
-	m := a.sets[g]
-	if m == nil {
-		m = map[dkey]struct{}{}
-		a.sets[g] = m
+	d := a.sets[g]
+	if d == nil {
+		d = &distinctSet{}
+		a.sets[g] = d
 	}
-	if _, ok := m[k]; !ok {
-		k.s = strings.Clone(k.s)
-		m[k] = struct{}{}
+	if fixedKind(v.K) || v.K == KNum {
+		t := d.fixed[v.K]
+		if t == nil {
+			t = newU64Table()
+			d.fixed[v.K] = t
+		}
+		if _, ok := t.get(uint64(v.I)); !ok {
+			t.put(uint64(v.I), 0)
+		}
+		return
+	}
+	if d.text == nil {
+		d.text = map[string]struct{}{}
+	}
+	if _, ok := d.text[v.S]; !ok {
+		d.text[strings.Clone(v.S)] = struct{}{}
 	}
 }
 func (a *distinctAgg) merge(g int32, o aggregator, og int32) {
-	for k := range o.(*distinctAgg).sets[og] {
-		if a.sets[g] == nil {
-			a.sets[g] = map[dkey]struct{}{}
+	od := o.(*distinctAgg).sets[og]
+	if od == nil {
+		return
+	}
+	for k, t := range od.fixed {
+		if t != nil {
+			t.each(func(u uint64, _ int32) { a.add(g, Value{K: Kind(k), I: int64(u)}, nil) })
 		}
-		a.sets[g][k] = struct{}{}
+	}
+	for s := range od.text {
+		a.add(g, strVal(s), nil)
 	}
 }
-func (a *distinctAgg) result(g int32) Value { return intVal(int64(len(a.sets[g]))) }
+func (a *distinctAgg) result(g int32) Value {
+	d := a.sets[g]
+	if d == nil {
+		return intVal(0)
+	}
+	n := len(d.text)
+	for _, t := range d.fixed {
+		if t != nil {
+			n += t.len()
+		}
+	}
+	return intVal(int64(n))
+}
