@@ -22,7 +22,7 @@ type echoOut struct {
 
 func testRouter(t *testing.T) *Router {
 	rt := NewRouter(Config{AccountID: "000000000000", Verifier: testVerifier(), MaxBodyBytes: 1 << 10})
-	rt.HandleJSON("Logs_20140328", map[string]Handler{
+	rt.HandleJSON("Logs_20140328", "logs", map[string]Handler{
 		"DescribeLogGroups": Op(func(ctx context.Context, in *echoIn) (*echoOut, error) {
 			if Info(ctx).Region != "eu-west-1" || Info(ctx).RequestID == "" {
 				t.Errorf("request info %+v", Info(ctx))

@@ -38,6 +38,9 @@ type Router struct {
 	// json maps an X-Amz-Target prefix (e.g. "Logs_20140328") to the
 	// service's operations.
 	json map[string]map[string]Handler
+	// signingName is the SigV4 service name each target prefix must be
+	// signed for.
+	signingName map[string]string
 	// protocols maps a SigV4 signing name (e.g. "ec2", "iam") to the
 	// protocol serving it, for requests without X-Amz-Target.
 	protocols map[string]Protocol
@@ -88,12 +91,15 @@ func NewRouter(cfg Config) *Router {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Router{cfg: cfg, log: cfg.Logger, json: map[string]map[string]Handler{}, protocols: map[string]Protocol{}}
+	return &Router{cfg: cfg, log: cfg.Logger, json: map[string]map[string]Handler{}, signingName: map[string]string{}, protocols: map[string]Protocol{}}
 }
 
 // HandleJSON registers the operations of an AWS JSON 1.1 service under its
-// target prefix. Registering the same prefix again adds operations to it.
-func (rt *Router) HandleJSON(targetPrefix string, ops map[string]Handler) {
+// target prefix (e.g. "Logs_20140328"), to be signed for signingName (e.g.
+// "logs"). Registering the same prefix again adds operations to it, so
+// operations may come from several places.
+func (rt *Router) HandleJSON(targetPrefix, signingName string, ops map[string]Handler) {
+	rt.signingName[targetPrefix] = signingName
 	m := rt.json[targetPrefix]
 	if m == nil {
 		m = map[string]Handler{}
@@ -167,6 +173,9 @@ func (rt *Router) serve(w http.ResponseWriter, r *http.Request, info *RequestInf
 			return 0, NewError("UnknownOperationException", "Missing X-Amz-Target header: this endpoint serves AWS JSON 1.1 requests (POST / with X-Amz-Target: Service.Operation).")
 		}
 		return 0, NewError("UnknownOperationException", "Operation %s is not supported by this endpoint.", target)
+	}
+	if want := rt.signingName[prefix]; id.Service != want {
+		return 0, NewError("InvalidSignatureException", "Credential should be scoped to correct service: '%s'. ", want)
 	}
 	info.Operation = opName
 	out, err := h(WithInfo(r.Context(), *info), body)

@@ -68,3 +68,17 @@ func TestRouterProtocolHook(t *testing.T) {
 		t.Fatalf("json after protocol registration: %d", rep.status)
 	}
 }
+
+func TestRouterWrongSigningService(t *testing.T) {
+	rt := testRouter(t)
+	r := httptest.NewRequest(http.MethodPost, "http://127.0.0.1:4566/", bytes.NewReader([]byte(`{}`)))
+	r.Header.Set("X-Amz-Target", "Logs_20140328.DescribeLogGroups")
+	sum := sha256.Sum256([]byte(`{}`))
+	_ = v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: testKey, SecretAccessKey: testSecret},
+		r, hex.EncodeToString(sum[:]), "ec2", "eu-west-1", testNow)
+	w := httptest.NewRecorder()
+	rt.ServeHTTP(w, r)
+	if w.Code != 400 || !bytes.Contains(w.Body.Bytes(), []byte(`Credential should be scoped to correct service: 'logs'.`)) {
+		t.Fatalf("%d %s", w.Code, w.Body)
+	}
+}

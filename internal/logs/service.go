@@ -18,8 +18,12 @@ import (
 	"github.com/flowwatch/flowwatch/internal/logstore"
 )
 
-// TargetPrefix is the X-Amz-Target prefix of CloudWatch Logs operations.
-const TargetPrefix = "Logs_20140328"
+// TargetPrefix is the X-Amz-Target prefix of CloudWatch Logs operations,
+// and SigningName the SigV4 service name clients sign them for.
+const (
+	TargetPrefix = "Logs_20140328"
+	SigningName  = "logs"
+)
 
 // Config configures a Service.
 type Config struct {

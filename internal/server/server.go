@@ -91,7 +91,7 @@ func Run(ctx context.Context, cfg Config) error {
 		}),
 	})
 	logsSvc := logs.New(logs.Config{Store: store, AccountID: cfg.AccountID, Logger: log.With("service", "logs")})
-	router.HandleJSON(logs.TargetPrefix, logsSvc.Operations())
+	router.HandleJSON(logs.TargetPrefix, logs.SigningName, logsSvc.Operations())
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
