@@ -1,7 +1,6 @@
 package logs
 
 import (
-
 	"github.com/flowwatch/flowwatch/internal/awsapi"
 )
 
