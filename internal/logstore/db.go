@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	iofs "io/fs"
 	"log/slog"
 	"runtime"
@@ -76,6 +77,7 @@ type DB struct {
 	log  *slog.Logger
 
 	walDir, partDir string
+	lock            io.Closer
 
 	// bgMu serialises flushes, merges, purges and META writes.
 	bgMu sync.Mutex
@@ -190,8 +192,14 @@ func Open(opts Options) (*DB, error) {
 			return nil, fmt.Errorf("logstore open: %w", err)
 		}
 	}
+	lock, err := db.fs.Lock(vfs.Join(opts.Dir, "LOCK"))
+	if err != nil {
+		return nil, fmt.Errorf("logstore open: %w", err)
+	}
+	db.lock = lock
 	if err := db.recover(); err != nil {
 		db.releaseParts()
+		lock.Close()
 		return nil, fmt.Errorf("logstore open %s: %w", opts.Dir, err)
 	}
 	if opts.NoBackground {
@@ -1387,6 +1395,7 @@ func (db *DB) Close() error {
 		err = werr
 	}
 	db.releaseParts()
+	db.lock.Close()
 	if err == nil {
 		err = failed
 	}

@@ -80,3 +80,16 @@ func quietLogger() *slog.Logger {
 	}
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
+
+func TestOpenLocksDirectory(t *testing.T) {
+	dir := t.TempDir()
+	db, err := Open(Options{Dir: dir, Logger: quietLogger()})
+	must(t, err)
+	if _, err := Open(Options{Dir: dir, Logger: quietLogger()}); err == nil {
+		t.Fatal("second Open of the same directory succeeded")
+	}
+	must(t, db.Close())
+	db, err = Open(Options{Dir: dir, Logger: quietLogger()})
+	must(t, err)
+	must(t, db.Close())
+}

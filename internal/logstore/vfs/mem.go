@@ -17,6 +17,7 @@ import (
 // once: the store syncs its directories after each of them anyway.
 type MemFS struct {
 	mu    sync.Mutex
+	locks map[string]bool
 	files map[string]*memNode
 	dirs  map[string]bool
 }
@@ -204,6 +205,32 @@ func (m *MemFS) List(dir string) ([]string, error) {
 }
 
 func (m *MemFS) SyncDir(string) error { return nil }
+
+type memLock struct {
+	m    *MemFS
+	name string
+}
+
+func (l memLock) Close() error {
+	l.m.mu.Lock()
+	defer l.m.mu.Unlock()
+	delete(l.m.locks, l.name)
+	return nil
+}
+
+func (m *MemFS) Lock(name string) (io.Closer, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	name = clean(name)
+	if m.locks == nil {
+		m.locks = map[string]bool{}
+	}
+	if m.locks[name] {
+		return nil, errors.New("lock " + name + ": held")
+	}
+	m.locks[name] = true
+	return memLock{m, name}, nil
+}
 
 // CrashClone returns the filesystem as a power cut would leave it: every
 // file keeps its synced prefix, plus, when rng is not nil, a random part of

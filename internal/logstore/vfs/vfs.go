@@ -4,10 +4,12 @@
 package vfs
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"sort"
+	"syscall"
 )
 
 // File is an open file. Writes append (files are written sequentially).
@@ -37,6 +39,9 @@ type FS interface {
 	List(dir string) ([]string, error)
 	// SyncDir makes renames, creations and removals in dir durable.
 	SyncDir(dir string) error
+	// Lock takes an exclusive lock on name (created if missing), failing
+	// at once if another process or FS user holds it.
+	Lock(name string) (io.Closer, error)
 }
 
 // Default is the operating system's filesystem.
@@ -106,6 +111,18 @@ func (osFS) SyncDir(dir string) error {
 		err = cerr
 	}
 	return err
+}
+
+func (osFS) Lock(name string) (io.Closer, error) {
+	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock %s: %w (is another flowwatch using this directory?)", name, err)
+	}
+	return f, nil // closing the file releases the lock
 }
 
 // Join is filepath.Join, here so callers need not import both packages.
