@@ -2,19 +2,35 @@
 # Ingest through the API: aws-sdk-go-v2 clients send PutLogEvents batches of flow
 # log records to a real `flowwatch serve` (durable store, loopback), client included.
 #
-#   scripts/bench-ingest.sh                 # 300 batches, 4 clients, built-in records
-#   BATCHES=1000 BENCH_CLIENTS=2 scripts/bench-ingest.sh
-#   BENCH_INPUT=records.log scripts/bench-ingest.sh   # e.g. `flowwatch gen` output
+#   scripts/bench-ingest.sh                  # 10,000,000 events, 4 clients
+#   EVENTS=2000000 BENCH_CLIENTS=2 scripts/bench-ingest.sh
+#   BENCH_INPUT=records.log scripts/bench-ingest.sh   # your own records
+#
+# Records come from `flowwatch gen` (default format, deterministic; RECORDS of them,
+# default 1,000,000, cycled through by the clients).
 #
 # Batches hold 10,000 events, or fewer when the records are too long for the
-# 1,048,576-byte PutLogEvents limit (default-format v2 records are ~100 bytes, so
-# ~7,500 fit); the events/batch figure says which.
+# 1,048,576-byte PutLogEvents limit (default-format v2 records are ~100-130 bytes,
+# so 7,000-8,000 fit); the events/batch figure says which.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-BATCHES=${BATCHES:-300}
+EVENTS=${EVENTS:-10000000}
+RECORDS=${RECORDS:-1000000}
 export BENCH_CLIENTS=${BENCH_CLIENTS:-4}
 export BENCH_INPUT=${BENCH_INPUT:-}
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+if [[ -z "$BENCH_INPUT" ]]; then
+  go build -o "$work/flowwatch" ./cmd/flowwatch
+  "$work/flowwatch" gen --records "$RECORDS" --out "$work/records.log"
+  export BENCH_INPUT=$work/records.log
+fi
+# Batches are filled to the 1 MiB limit (≤10,000 events), so the batch count
+# is derived from the records' average size and the events wanted.
+per_batch=$(awk '{ n++; b += length($0) + 26 } END { p = int(n * 1048576 / b); print (p > 10000 ? 10000 : p) }' "$BENCH_INPUT")
+BATCHES=${BATCHES:-$(( (EVENTS + per_batch - 1) / per_batch ))}
 
 out=$(go test -count=1 -run '^$' -bench '^BenchmarkIngest$' -benchtime "${BATCHES}x" ./tests/integration/ 2>&1) || {
   echo "$out" >&2
