@@ -54,7 +54,7 @@ func (c *compiler) errAt(e Expr, format string, args ...any) error {
 }
 
 func (c *compiler) field(name string) evalFn {
-	if s, ok := c.pl.slotOf[name]; ok {
+	if s, ok := c.pl.slotOf[name]; ok && c.pl.defined[name] {
 		return func(r *rowCtx) Value { return r.get(s) }
 	}
 	// a.b.c where a (or a.b) is a value defined by a command: JSON path.
@@ -66,6 +66,9 @@ func (c *compiler) field(name string) evalFn {
 			path := strings.Split(name[i+1:], ".")
 			return func(r *rowCtx) Value { return jsonPath(r.get(s), path) }
 		}
+	}
+	if s, ok := c.pl.slotOf[name]; ok {
+		return func(r *rowCtx) Value { return r.get(s) }
 	}
 	return func(*rowCtx) Value { return null }
 }

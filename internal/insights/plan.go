@@ -109,6 +109,7 @@ func newPlan(q *Query, apiLimit int) *plan {
 		for i := len(n) - 1; i > 0; i-- {
 			if n[i] == '.' && defined[n[:i]] {
 				pl.read[n[:i]] = true
+				pl.slot(n[:i])
 			}
 		}
 	}
