@@ -57,7 +57,18 @@ func (c *compiler) field(name string) evalFn {
 	if s, ok := c.pl.slotOf[name]; ok && c.pl.defined[name] {
 		return func(r *rowCtx) Value { return r.get(s) }
 	}
-	// a.b.c where a (or a.b) is a value defined by a command: JSON path.
+	if f := c.pathField(name); f != nil {
+		return f
+	}
+	if s, ok := c.pl.slotOf[name]; ok {
+		return func(r *rowCtx) Value { return r.get(s) }
+	}
+	return func(*rowCtx) Value { return null }
+}
+
+// pathField reads a.b.c where a (or a.b) is a value defined by a command,
+// such as jsonParse's result or unnest's element: a JSON path.
+func (c *compiler) pathField(name string) evalFn {
 	for i := len(name) - 1; i > 0; i-- {
 		if name[i] != '.' {
 			continue
@@ -67,10 +78,7 @@ func (c *compiler) field(name string) evalFn {
 			return func(r *rowCtx) Value { return jsonPath(r.get(s), path) }
 		}
 	}
-	if s, ok := c.pl.slotOf[name]; ok {
-		return func(r *rowCtx) Value { return r.get(s) }
-	}
-	return func(*rowCtx) Value { return null }
+	return nil
 }
 
 func (c *compiler) compile(e Expr) (evalFn, error) {

@@ -231,12 +231,17 @@ type projectOp struct {
 func compileProjectOp(c *compiler, items []Projection) (streamOp, error) {
 	op := &projectOp{}
 	for _, p := range items {
+		var fn evalFn
 		if f, ok := p.Expr.(*FieldRef); ok && f.Name == p.Name() {
-			continue
-		}
-		fn, err := c.compile(p.Expr)
-		if err != nil {
-			return nil, err
+			// A bare path into a JSON value is computed into its own column.
+			if fn = c.pathField(f.Name); fn == nil {
+				continue
+			}
+		} else {
+			var err error
+			if fn, err = c.compile(p.Expr); err != nil {
+				return nil, err
+			}
 		}
 		if !c.pl.read[p.Name()] {
 			continue
@@ -283,8 +288,9 @@ func (o *projectOp) apply(b *batch, rc *rowCtx) *batch {
 }
 
 type unnestOp struct {
-	from, into int
-	nb         batch
+	from evalFn
+	into int
+	nb   batch
 }
 
 func compileUnnestOp(c *compiler, x *UnnestCmd) (streamOp, error) {
@@ -292,7 +298,7 @@ func compileUnnestOp(c *compiler, x *UnnestCmd) (streamOp, error) {
 	if !ok {
 		into = -1
 	}
-	return &unnestOp{from: c.pl.slotOf[x.Field], into: into}, nil
+	return &unnestOp{from: c.field(x.Field), into: into}, nil
 }
 
 // apply emits one row per list element; other values act as one-element lists.
@@ -304,7 +310,8 @@ func (o *unnestOp) apply(b *batch, rc *rowCtx) *batch {
 	var items []item
 	b.materialize()
 	for _, i := range b.sel {
-		v := b.vals[int(i)*b.ns+o.from]
+		b.row(i, rc)
+		v := o.from(rc)
 		switch v.K {
 		case KNull:
 			continue

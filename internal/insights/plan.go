@@ -151,7 +151,7 @@ func newPlan(q *Query, apiLimit int) *plan {
 				readExpr(p.Expr)
 			}
 			for _, p := range x.Items {
-				if f, ok := p.Expr.(*FieldRef); !ok || f.Name != p.Name() {
+				if f, ok := p.Expr.(*FieldRef); !ok || f.Name != p.Name() || pl.isJSONPath(f.Name, defined) {
 					define(p.Name())
 				}
 			}
@@ -162,7 +162,7 @@ func newPlan(q *Query, apiLimit int) *plan {
 			}
 			display = nil
 			for _, p := range x.Items {
-				if f, ok := p.Expr.(*FieldRef); !ok || f.Name != p.Name() {
+				if f, ok := p.Expr.(*FieldRef); !ok || f.Name != p.Name() || pl.isJSONPath(f.Name, defined) {
 					define(p.Name())
 				}
 				display = append(display, p.Name())

@@ -591,6 +591,14 @@ func (a *minMaxAgg) better(v, cur Value) bool {
 	if cur.K == KNull {
 		return true
 	}
+	if !a.natural {
+		// Numbers win over text such as the "-" of NODATA flow records.
+		_, vn := v.Float()
+		_, cn := cur.Float()
+		if vn != cn {
+			return vn
+		}
+	}
 	var c int
 	if a.natural {
 		c = sortCompare(v, cur)

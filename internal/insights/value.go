@@ -326,10 +326,9 @@ func sortCompare(a, b Value) int {
 		if af > bf {
 			return 1
 		}
-		if a.K == KStr && b.K == KStr {
-			return cmpInt(int64(len(a.S)), int64(len(b.S)))
-		}
-		return 0
+		// Equal values: leading zeros first (0, 01, 1).
+		var ba, bb [32]byte
+		return cmpInt(int64(len(b.appendText(bb[:0]))), int64(len(a.appendText(ba[:0]))))
 	case an:
 		return 1
 	case bn:
