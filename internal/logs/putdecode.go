@@ -2,6 +2,7 @@ package logs
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"strconv"
 	"unicode/utf8"
@@ -256,23 +257,43 @@ func (d *jdec) optString(p **string, member string) error {
 	return nil
 }
 
-// str reads a string; plain ASCII/UTF-8 without escapes is copied once,
-// anything else goes through encoding/json for identical semantics
-// (escapes, surrogates, invalid UTF-8 replaced by U+FFFD).
+// str reads a string. The common case (no escapes, valid UTF-8) is found
+// with two SIMD byte searches and a word-at-a-time control-character check,
+// and aliases the body; anything else goes through encoding/json for
+// identical semantics (escapes, surrogates, invalid UTF-8 → U+FFFD).
 func (d *jdec) str(member string) (string, error) {
 	if d.i >= len(d.b) || d.b[d.i] != '"' {
 		return "", d.typeErr(member, "a string")
 	}
 	start := d.i
-	i := d.i + 1
-	simple := true
+	rest := d.b[start+1:]
+	end := bytes.IndexByte(rest, '"')
+	if end < 0 {
+		return "", d.eof()
+	}
+	raw := rest[:end]
+	if bytes.IndexByte(raw, '\\') < 0 {
+		if hasControl(raw) {
+			d.i = start
+			return "", d.syntax("control character in a string")
+		}
+		d.i = start + 1 + end + 1
+		if utf8.Valid(raw) {
+			if d.s != "" {
+				return d.s[start+1 : start+1+end], nil
+			}
+			return string(raw), nil
+		}
+		return d.slowStr(start)
+	}
+	// Escapes: find the closing quote that is not escaped.
+	i := start + 1
 	for ; i < len(d.b); i++ {
 		c := d.b[i]
 		if c == '"' {
 			break
 		}
 		if c == '\\' {
-			simple = false
 			i++
 			continue
 		}
@@ -280,21 +301,16 @@ func (d *jdec) str(member string) (string, error) {
 			d.i = i
 			return "", d.syntax("control character in a string")
 		}
-		if c >= 0x80 {
-			simple = false
-		}
 	}
 	if i >= len(d.b) {
 		return "", d.eof()
 	}
 	d.i = i + 1
-	raw := d.b[start+1 : i]
-	if simple || (!containsByte(raw, '\\') && utf8.Valid(raw)) {
-		if d.s != "" {
-			return d.s[start+1 : i], nil
-		}
-		return string(raw), nil
-	}
+	return d.slowStr(start)
+}
+
+// slowStr decodes the string literal b[start:d.i] with encoding/json.
+func (d *jdec) slowStr(start int) (string, error) {
 	var s string
 	if err := json.Unmarshal(d.b[start:d.i], &s); err != nil {
 		d.i = start
@@ -303,9 +319,24 @@ func (d *jdec) str(member string) (string, error) {
 	return s, nil
 }
 
-func containsByte(b []byte, c byte) bool {
-	for _, x := range b {
-		if x == c {
+// hasControl reports whether b has a byte below 0x20, eight bytes at a
+// time: (x - 0x20…) & ^x & 0x80… is non-zero iff some byte of x is below
+// 0x20 or has its high bit set, and only then are the bytes checked.
+func hasControl(b []byte) bool {
+	const lo, hi = 0x2020202020202020, 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:])
+		if (x-lo)&^x&hi != 0 {
+			for _, c := range b[i : i+8] {
+				if c < 0x20 {
+					return true
+				}
+			}
+		}
+	}
+	for _, c := range b[i:] {
+		if c < 0x20 {
 			return true
 		}
 	}
@@ -330,6 +361,16 @@ func (d *jdec) int64(member string) (int64, error) {
 	if d.i < len(d.b) && (d.b[d.i] == '.' || d.b[d.i] == 'e' || d.b[d.i] == 'E') {
 		d.i = start
 		return 0, awsapi.Serialization("Unexpected JSON number for member '%s': expected an integer (epoch milliseconds).", member)
+	}
+	if d.i-digits <= 18 { // cannot overflow: no need for strconv
+		var n int64
+		for _, c := range d.b[digits:d.i] {
+			n = n*10 + int64(c-'0')
+		}
+		if digits > start {
+			n = -n
+		}
+		return n, nil
 	}
 	n, err := strconv.ParseInt(string(d.b[start:d.i]), 10, 64)
 	if err != nil {
