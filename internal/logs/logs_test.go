@@ -388,7 +388,25 @@ func TestFilterLogEvents(t *testing.T) {
 	if len(out.Events) != 1 || out.Events[0].Message != "ERROR disk b-1" {
 		t.Fatalf("%+v", out.Events)
 	}
-	_, err := f.svc.FilterLogEvents(f.ctx, &FilterLogEventsInput{LogGroupName: p("g"), LogStreamNames: []string{"a"}, LogStreamNamePrefix: p("a")})
+	// startFromHead=false: newest first, paged towards older events.
+	in = &FilterLogEventsInput{LogGroupName: p("g"), StartFromHead: p(false), StartTime: p(t0.UnixMilli()), Limit: p(int64(4))}
+	var order []string
+	for pages := 0; pages < 5; pages++ {
+		out := must(f.svc.FilterLogEvents(f.ctx, in))
+		for _, e := range out.Events {
+			order = append(order, e.Message)
+		}
+		if out.NextToken == "" {
+			break
+		}
+		in.NextToken = p(out.NextToken)
+	}
+	if strings.Join(order, ",") != "INFO ok b-1,INFO ok a-2,INFO ok a-1,ERROR disk b-1,ERROR disk a-2,ERROR disk a-1" {
+		t.Fatal(order)
+	}
+	_, err := f.svc.FilterLogEvents(f.ctx, &FilterLogEventsInput{LogGroupName: p("g"), StartFromHead: p(false), StartTime: p(int64(0))})
+	wantAWS(t, err, "InvalidParameterException", "startFromHead=false requires a startTime on or after 2024-01-01")
+	_, err = f.svc.FilterLogEvents(f.ctx, &FilterLogEventsInput{LogGroupName: p("g"), LogStreamNames: []string{"a"}, LogStreamNamePrefix: p("a")})
 	wantAWS(t, err, "InvalidParameterException", "mutually exclusive")
 	_, err = f.svc.FilterLogEvents(f.ctx, &FilterLogEventsInput{LogGroupName: p("g"), FilterPattern: p("{ $.x = ")})
 	wantAWS(t, err, "InvalidParameterException", "Invalid filter pattern")

@@ -128,6 +128,11 @@ func TestSDK(t *testing.T) {
 	if len(matched) != 10 || aws.ToString(matched[0].LogStreamName) != *s || aws.ToString(matched[0].EventId) == "" {
 		t.Fatalf("filter matched %d", len(matched))
 	}
+	newest, err := c.FilterLogEvents(ctx, &cwl.FilterLogEventsInput{LogGroupName: g, StartFromHead: aws.Bool(false),
+		StartTime: aws.Int64(now - 3600000), Limit: aws.Int32(2)})
+	if err != nil || len(newest.Events) != 2 || aws.ToInt64(newest.Events[0].Timestamp) != now-1 || aws.ToInt64(newest.Events[1].Timestamp) != now-2 || newest.NextToken == nil {
+		t.Fatalf("newest first: %+v %v", newest, err)
+	}
 	_, err = c.FilterLogEvents(ctx, &cwl.FilterLogEventsInput{LogGroupName: g, FilterPattern: aws.String(`{ $.a = `)})
 	wantAPIError(t, err, "InvalidParameterException", "Invalid filter pattern")
 
