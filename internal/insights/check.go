@@ -11,6 +11,20 @@ func check(q *Query) error {
 	var firstStats *StatsCmd
 	statsOut := map[string]bool{}
 	for i, c := range q.Commands {
+		for _, e := range commandExprs(c) {
+			var bad *CallExpr
+			walkExpr(e, func(n Expr) {
+				if call, ok := n.(*CallExpr); ok && bad == nil {
+					name := strings.ToLower(call.Name)
+					if _, ok := scalarFuncs[name]; !ok && !aggregateNames[name] {
+						bad = call
+					}
+				}
+			})
+			if bad != nil {
+				return errAt(src, bad.P, "unknown function %q", bad.Name)
+			}
+		}
 		switch x := c.(type) {
 		case *StatsCmd:
 			nstats++

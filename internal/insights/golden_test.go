@@ -29,8 +29,9 @@ import (
 //	expect error SUBSTRING    the query fails with this text in the error
 //	expect stats matched=N scanned=N
 //
-// Each query runs with blocks of 2 and of 1000 rows and must give the same
-// rows both ways; its String() must parse back to the same String().
+// Each query runs with blocks of 2 and of 1000 rows, and of 3 through a
+// store-like source that drops unrequested columns and skips blocks by the
+// pushed-down predicates, and must give the same rows every way; its String() must parse back to the same String().
 
 type goldenEvent struct {
 	ts     int64
@@ -245,8 +246,12 @@ func runGoldenCase(t *testing.T, c *goldenCase) {
 	}
 	checkRoundTrip(t, q)
 	var first [][]ResultField
-	for _, size := range []int{2, 1000} {
-		src := &BlockSource{Blocks: goldenBlocks(c.events, size), Parallelism: 2}
+	for _, size := range []int{2, 1000, -3} {
+		var src Source = &BlockSource{Blocks: goldenBlocks(c.events, size), Parallelism: 2}
+		if size < 0 {
+			// Blocks of 3 through a store-like source honouring Need and Preds.
+			src = &strictSource{inner: &BlockSource{Blocks: goldenBlocks(c.events, -size), Parallelism: 1}}
+		}
 		req := Request{Query: q, Limit: c.limit, Start: c.start, End: c.end,
 			Targets: []Target{{Group: "g", Log: "123456789012:g", Source: src}},
 			Now:     time.Date(2024, 1, 2, 0, 0, 0, 0, time.UTC)}

@@ -28,7 +28,31 @@ func Parse(src string) (*Query, error) {
 	if err := check(q); err != nil {
 		return nil, err
 	}
+	if err := compileCheck(q); err != nil {
+		return nil, err
+	}
 	return q, nil
+}
+
+// compileCheck compiles every segment once so that errors found while
+// compiling (arguments, CIDRs, regexes, periods) are parse errors too:
+// StartQuery must reject a malformed query before it runs.
+func compileCheck(q *Query) error {
+	pl := newPlan(q, 0)
+	for i, seg := range pl.segs {
+		c := &compiler{pl: pl}
+		if _, err := compileOps(c, seg.ops); err != nil {
+			return err
+		}
+		bar, err := newBarrier(pl, seg, i == 0)
+		if err != nil {
+			return err
+		}
+		if _, err := bar.newWorker(c); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 type parser struct {

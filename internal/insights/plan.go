@@ -364,6 +364,11 @@ func (pl *plan) planScan(cmds []Command) {
 				if !ok {
 					continue
 				}
+				if _, isInt := parseCanonicalInt(text); op != logstore.OpEq && !isInt {
+					// Ranges only on integers: text ordering of string
+					// columns is not the engine's numeric-aware order.
+					continue
+				}
 				if col, ok := definedSoFar[fr.Name]; ok {
 					if col >= 0 {
 						pl.preds = append(pl.preds, logstore.TokenPred{Count: len(pl.tokenParse.Aliases), Col: col, Op: op, Str: text})
@@ -395,7 +400,10 @@ func projectionsOf(c Command) []string {
 	return out
 }
 
-var predOps = map[string]logstore.PredOp{"=": logstore.OpEq, "!=": logstore.OpNe, "<": logstore.OpLt,
+// predOps are the comparisons pushed to the store. != is not: a "-"
+// (null) token is != every number in the engine, and the store may treat
+// nulls as matching nothing.
+var predOps = map[string]logstore.PredOp{"=": logstore.OpEq, "<": logstore.OpLt,
 	"<=": logstore.OpLe, ">": logstore.OpGt, ">=": logstore.OpGe}
 
 func flipOp(op logstore.PredOp) logstore.PredOp {

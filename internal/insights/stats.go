@@ -12,9 +12,9 @@ import (
 type statsBarrier struct {
 	pl       *plan
 	nextSort bool
-	cmd   *StatsCmd
-	calls []*CallExpr // distinct aggregate calls, by String()
-	index map[*CallExpr]int
+	cmd      *StatsCmd
+	calls    []*CallExpr // distinct aggregate calls, by String()
+	index    map[*CallExpr]int
 }
 
 func newStatsBarrier(pl *plan, s *StatsCmd, nextSort bool) (barrier, error) {

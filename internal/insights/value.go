@@ -298,6 +298,11 @@ func orderCompare(a, b Value) (int, bool) {
 		}
 		return 0, true
 	}
+	// A number and text (such as the "-" of NODATA flow records) do not
+	// order: the comparison is false, as for absent fields.
+	if oka != okb && a.K != KIP && b.K != KIP {
+		return 0, false
+	}
 	var ba, bb [64]byte
 	return strings.Compare(string(a.appendText(ba[:0])), string(b.appendText(bb[:0]))), true
 }
