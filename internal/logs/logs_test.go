@@ -510,3 +510,23 @@ func TestTags(t *testing.T) {
 	_, err = f.svc.ListTagsLogGroup(f.ctx, &ListTagsLogGroupInput{LogGroupName: p("nope")})
 	wantAWS(t, err, "ResourceNotFoundException", "log group does not exist")
 }
+
+// TestExtensionHooks: an operations file can attach state at New and stop
+// its work at Close without touching service.go (as insights_ops.go will).
+func TestExtensionHooks(t *testing.T) {
+	type key struct{}
+	saved := setups
+	defer func() { setups = saved }()
+	closed := false
+	registerSetup(func(s *Service) {
+		s.setExt(key{}, "state")
+		s.onClose(func() error { closed = true; return nil })
+	})
+	s := New(Config{Store: logstore.NewMemory()})
+	if s.getExt(key{}) != "state" {
+		t.Fatal("setup hook did not run")
+	}
+	if err := s.Close(); err != nil || !closed {
+		t.Fatal("closer did not run")
+	}
+}

@@ -40,6 +40,37 @@ type Service struct {
 	account string
 	log     *slog.Logger
 	now     func() time.Time
+	// ext is state that operations files attach in their setup hooks (e.g.
+	// the Insights query manager), keyed by a type of their own. It is
+	// written only during New, so reads need no lock.
+	ext     map[any]any
+	closers []func() error
+}
+
+// setups run at the end of New, in registration order; an operations file
+// adds one in init (registerSetup) to create its own state and, when it runs
+// background work, a closer.
+var setups []func(*Service)
+
+func registerSetup(fn func(*Service)) { setups = append(setups, fn) }
+
+// setExt attaches state for key; only setup hooks call it.
+func (s *Service) setExt(key, v any) { s.ext[key] = v }
+
+// getExt returns the state attached for key, or nil.
+func (s *Service) getExt(key any) any { return s.ext[key] }
+
+// onClose registers fn to run at Close (setup hooks only).
+func (s *Service) onClose(fn func() error) { s.closers = append(s.closers, fn) }
+
+// Close stops what the operations files started (running queries, ...).
+// It does not close the store, which the caller owns.
+func (s *Service) Close() error {
+	var errs []error
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		errs = append(errs, s.closers[i]())
+	}
+	return errors.Join(errs...)
 }
 
 // New returns a Service on cfg.Store.
@@ -53,6 +84,10 @@ func New(cfg Config) *Service {
 	}
 	if s.account == "" {
 		s.account = "000000000000"
+	}
+	s.ext = map[any]any{}
+	for _, setup := range setups {
+		setup(s)
 	}
 	return s
 }

@@ -122,6 +122,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	select {
 	case err := <-errc:
+		logsSvc.Close()
 		closeStore()
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
@@ -132,6 +133,9 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("requests still running at shutdown deadline", "err", err)
 		srv.Close()
+	}
+	if err := logsSvc.Close(); err != nil {
+		log.Error("stopping the logs service failed", "err", err)
 	}
 	closeStore()
 	log.Info("stopped")
