@@ -60,7 +60,15 @@ func runImport(args []string) int {
 		fmt.Fprintln(os.Stderr, "flowwatch import:", err)
 		return 1
 	}
-	db, err := logstore.Open(logstore.Options{Dir: *dataDir, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	// Background merges would rewrite parts that the final compaction
+	// rewrites again; a bulk load merges once, at the end.
+	mergeParts := 0
+	if *compact {
+		mergeParts = -1
+	}
+	// NoSync: stream creations need not each wait for an fsync; Close
+	// makes the whole load durable at once.
+	db, err := logstore.Open(logstore.Options{Dir: *dataDir, MergeParts: mergeParts, NoSync: true, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "flowwatch import:", err)
 		return 1
@@ -267,7 +275,9 @@ func (im *importer) read(r io.Reader) error {
 			return err
 		}
 		im.records.Add(int64(len(evs)))
-		pending[s] = make([]logstore.Event, 0, batchSize)
+		// The store copied the events: the slice is free for the next batch.
+		clear(evs)
+		pending[s] = evs[:0]
 		return nil
 	}
 	buf := make([]byte, 4<<20)
@@ -313,11 +323,7 @@ func (im *importer) read(r io.Reader) error {
 				im.skipped.Add(1)
 				continue
 			}
-			p := pending[stream]
-			if p == nil {
-				p = make([]logstore.Event, 0, batchSize)
-			}
-			pending[stream] = append(p, logstore.Event{Timestamp: ts, Message: line})
+			pending[stream] = append(pending[stream], logstore.Event{Timestamp: ts, Message: line})
 			if len(pending[stream]) == batchSize {
 				if err := flushStream(stream); err != nil {
 					return err

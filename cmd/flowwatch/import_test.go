@@ -1,14 +1,18 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/flowwatch/flowwatch/internal/logstore"
+	"github.com/flowwatch/flowwatch/internal/logstore/flowsim"
 	"github.com/klauspost/compress/gzip"
 )
 
@@ -116,4 +120,70 @@ func TestRecordKey(t *testing.T) {
 	if h := headerFields("2 123 eni-1"); h != nil {
 		t.Fatal(h)
 	}
+}
+
+// BenchmarkImport: `flowwatch import` of gzipped default-format records in
+// the S3 layout (FLOWWATCH_BENCH_RECORDS, default 1,000,000), with the
+// final compaction; reports records/s and bytes on disk per record.
+func BenchmarkImport(b *testing.B) {
+	n := 1_000_000
+	if s := os.Getenv("FLOWWATCH_BENCH_RECORDS"); s != "" {
+		fmt.Sscan(s, &n)
+	}
+	dir := b.TempDir()
+	sim := flowsim.New(1, 500)
+	// 24 hourly objects, as a day of S3 delivery.
+	var buf []byte
+	per := (n + 23) / 24
+	for h := 0; h < 24 && h*per < n; h++ {
+		path := filepath.Join(dir, "src", "AWSLogs", "123456789012", "vpcflowlogs", "us-east-1", "2026", "11", "01", fmt.Sprintf("obj%02d.log.gz", h))
+		importMust(b, os.MkdirAll(filepath.Dir(path), 0o755))
+		f, err := os.Create(path)
+		importMust(b, err)
+		zw, _ := gzip.NewWriterLevel(f, gzip.BestSpeed)
+		bw := bufio.NewWriterSize(zw, 1<<20)
+		bw.WriteString("version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status\n")
+		for i := h * per; i < min(n, (h+1)*per); i++ {
+			_, _, buf = sim.Next(buf)
+			bw.Write(buf)
+			bw.WriteByte('\n')
+		}
+		importMust(b, bw.Flush())
+		importMust(b, zw.Close())
+		importMust(b, f.Close())
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		data := filepath.Join(dir, fmt.Sprint("data", i))
+		start, cpu := time.Now(), cpuTime()
+		if code := runImport([]string{"--data-dir", data, "--log-group", "flow", "--quiet", "--compact=true", filepath.Join(dir, "src")}); code != 0 {
+			b.Fatalf("exit %d", code)
+		}
+		b.ReportMetric(float64(n)/time.Since(start).Seconds(), "records/s")
+		b.ReportMetric(float64((cpuTime()-cpu).Nanoseconds())/float64(n), "cpu-ns/record")
+		db, err := logstore.Open(logstore.Options{Dir: data})
+		importMust(b, err)
+		importMust(b, db.Compact())
+		importMust(b, db.Close())
+		b.ReportMetric(float64(dirBytes(data))/float64(n), "bytes/record")
+	}
+}
+
+func dirBytes(dir string) int64 {
+	var n int64
+	filepath.Walk(dir, func(_ string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() {
+			n += info.Size()
+		}
+		return nil
+	})
+	return n
+}
+
+// cpuTime is the process's user+system CPU time: on a shared machine it
+// says more than wall time about the cost of the code measured.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -1,6 +1,7 @@
 package logstore
 
 import (
+	"container/heap"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -34,13 +35,19 @@ type Options struct {
 	// BlockRows is the most rows per part block (default 32768).
 	BlockRows int
 	// MergeParts parts of similar size in one partition are merged into
-	// one (default 4).
+	// one (default 4). Negative: no merges but those Compact asks for (bulk
+	// loads that compact at the end).
 	MergeParts int
 	// MaintenanceInterval is how often retention and merges are checked
 	// even when nothing is written (default 1 minute).
 	MaintenanceInterval time.Duration
 	// Now is the clock retention is measured against (default time.Now).
 	Now func() time.Time
+	// NoSync makes Append and metadata changes return before their WAL
+	// records are fsynced; they become durable at the next flush (Flush,
+	// Close, or a full memtable). For bulk loads only: a crash loses
+	// what was not flushed.
+	NoSync bool
 	// NoBackground turns off background flushes, merges and retention, for
 	// tests that call Flush and Compact themselves.
 	NoBackground bool
@@ -59,7 +66,7 @@ func (o *Options) setDefaults() {
 	if o.BlockRows <= 0 {
 		o.BlockRows = 32768
 	}
-	if o.MergeParts < 2 {
+	if o.MergeParts == 0 || o.MergeParts == 1 {
 		o.MergeParts = 4
 	}
 	if o.MaintenanceInterval <= 0 {
@@ -557,7 +564,7 @@ func (db *DB) recomputeStats(g *dbGroup) {
 func (db *DB) logMetaLocked(m walMeta) func() error {
 	b, _ := json.Marshal(m)
 	t := db.wal.enqueue(append([]byte{recMeta}, b...))
-	return func() error { return db.wal.wait(t) }
+	return func() error { return db.waitWAL(t) }
 }
 
 func (db *DB) writable() error {
@@ -809,9 +816,17 @@ func (db *DB) append(group, stream string, ingest int64, events []Event, durable
 		db.kickBackground()
 	}
 	if durable {
-		return db.wal.wait(ticket)
+		return db.waitWAL(ticket)
 	}
 	return nil
+}
+
+// waitWAL waits for a WAL record to be durable, unless Options.NoSync.
+func (db *DB) waitWAL(ticket uint64) error {
+	if db.opts.NoSync {
+		return db.wal.stickyErr()
+	}
+	return db.wal.wait(ticket)
 }
 
 func (db *DB) kickBackground() {
@@ -1249,7 +1264,7 @@ func choose(ps []*part, full bool, minParts int) []*part {
 		}
 		return nil
 	}
-	if len(ps) < minParts {
+	if minParts < 0 || len(ps) < minParts {
 		return nil
 	}
 	sorted := slices.Clone(ps)
@@ -1269,15 +1284,8 @@ func choose(ps []*part, full bool, minParts int) []*part {
 // mergeParts streams the rows of ps, in part order, into one new part,
 // dropping rows of deleted streams. It returns nil when nothing is left.
 func (db *DB) mergeParts(gid uint64, ps []*part, live map[uint64]bool) (*part, error) {
-	type cur struct {
-		p  *part
-		b  int
-		d  *blockData
-		i  int
-		sh int
-	}
-	var cs []*cur
-	load := func(c *cur) error {
+	var cs []*mergeCur
+	load := func(c *mergeCur) error {
 		for c.b < len(c.p.blocks) {
 			bi := &c.p.blocks[c.b]
 			c.b++
@@ -1292,7 +1300,7 @@ func (db *DB) mergeParts(gid uint64, ps []*part, live map[uint64]bool) (*part, e
 		return nil
 	}
 	for _, p := range ps {
-		c := &cur{p: p}
+		c := &mergeCur{p: p}
 		if err := load(c); err != nil {
 			return nil, err
 		}
@@ -1300,7 +1308,7 @@ func (db *DB) mergeParts(gid uint64, ps []*part, live map[uint64]bool) (*part, e
 			cs = append(cs, c)
 		}
 	}
-	less := func(a, b *cur) bool {
+	less := func(a, b *mergeCur) bool {
 		if a.sh != b.sh {
 			return a.sh < b.sh
 		}
@@ -1330,15 +1338,10 @@ func (db *DB) mergeParts(gid uint64, ps []*part, live map[uint64]bool) (*part, e
 			jobs = nil
 		}
 	}
-	for len(cs) > 0 {
-		// Few inputs: a linear minimum beats a heap's bookkeeping.
-		m := 0
-		for k := 1; k < len(cs); k++ {
-			if less(cs[k], cs[m]) {
-				m = k
-			}
-		}
-		c := cs[m]
+	h := &curHeap{cs: cs, less: less}
+	heap.Init(h)
+	for h.Len() > 0 {
+		c := h.cs[0]
 		d, i := c.d, c.i
 		if live[d.sid[i]] {
 			if c.sh != shape || len(buf) >= db.opts.BlockRows {
@@ -1355,9 +1358,11 @@ func (db *DB) mergeParts(gid uint64, ps []*part, live map[uint64]bool) (*part, e
 				return nil, err
 			}
 			if c.d == nil {
-				cs = append(cs[:m], cs[m+1:]...)
+				heap.Pop(h)
+				continue
 			}
 		}
+		heap.Fix(h, 0)
 	}
 	emit()
 	pw.addBlocks(jobs)
@@ -1367,6 +1372,30 @@ func (db *DB) mergeParts(gid uint64, ps []*part, live map[uint64]bool) (*part, e
 		return nil, nil
 	}
 	return db.finishPart(pw, id, gid, day)
+}
+
+// mergeCur is one input of a merge: a part and its current decoded block.
+type mergeCur struct {
+	p  *part
+	b  int
+	d  *blockData
+	i  int
+	sh int
+}
+
+type curHeap struct {
+	cs   []*mergeCur
+	less func(a, b *mergeCur) bool
+}
+
+func (h *curHeap) Len() int           { return len(h.cs) }
+func (h *curHeap) Less(i, j int) bool { return h.less(h.cs[i], h.cs[j]) }
+func (h *curHeap) Swap(i, j int)      { h.cs[i], h.cs[j] = h.cs[j], h.cs[i] }
+func (h *curHeap) Push(x any)         { h.cs = append(h.cs, x.(*mergeCur)) }
+func (h *curHeap) Pop() any {
+	x := h.cs[len(h.cs)-1]
+	h.cs = h.cs[:len(h.cs)-1]
+	return x
 }
 
 // Close flushes everything and closes the store.

@@ -1,6 +1,7 @@
 package logstore
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -92,4 +93,32 @@ func TestOpenLocksDirectory(t *testing.T) {
 	db, err = Open(Options{Dir: dir, Logger: quietLogger()})
 	must(t, err)
 	must(t, db.Close())
+}
+
+// TestNoSync: with NoSync nothing waits for an fsync, and Close still makes
+// everything durable.
+func TestNoSync(t *testing.T) {
+	mem := vfs.NewMem()
+	var syncs int
+	fs := vfs.Inject(mem, func(op vfs.Op, name string, p []byte) (int, error) {
+		if op == vfs.OpSync {
+			syncs++
+		}
+		return 0, nil
+	})
+	db := openTestDB(t, fs, nil, func(o *Options) { o.NoSync = true })
+	setupGroup(t, db)
+	for i := 0; i < 50; i++ {
+		must(t, db.Append("g", "s1", 1, []Event{{int64(i), fmt.Sprint("m", i)}}))
+		must(t, db.Import("g", "s2", 1, []Event{{int64(i), fmt.Sprint("i", i)}}))
+	}
+	if syncs > 2 {
+		t.Fatalf("%d fsyncs before Close with NoSync", syncs)
+	}
+	must(t, db.Close())
+	db = openTestDB(t, mem.CrashClone(nil), nil, nil)
+	defer db.Close()
+	if n := len(allMessages(t, db, "g")); n != 100 {
+		t.Fatalf("%d events after Close and crash", n)
+	}
 }

@@ -1,6 +1,7 @@
 package logstore
 
 import (
+	"github.com/flowwatch/flowwatch/internal/logstore/flowsim"
 	"slices"
 	"syscall"
 	"testing"
@@ -18,10 +19,10 @@ func cpuTime() time.Duration {
 // BenchmarkEncodeBlock: one block of realistic flow rows, tokenised,
 // encoded and compressed (the CPU cost of a flush per row).
 func BenchmarkEncodeBlock(b *testing.B) {
-	sim := newFlowSim(5, 200)
-	_, batches := sim.batches(32768, 1<<20)
+	sim := flowsim.New(5, 200)
+	_, bs := flowBatches(sim, 32768, 1<<20)
 	var rows []row
-	for _, bt := range batches {
+	for _, bt := range bs {
 		for i, e := range bt {
 			rows = append(rows, row{ts: e.Timestamp, seq: uint64(i), sid: uint64(i % 7), msg: e.Message})
 		}

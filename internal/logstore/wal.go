@@ -130,6 +130,13 @@ func (w *wal) wait(ticket uint64) error {
 	return w.err
 }
 
+// stickyErr is the error that stopped the WAL, if any.
+func (w *wal) stickyErr() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}
+
 // syncLocked writes and fsyncs everything queued; w.mu is held on entry and
 // exit but released during the I/O.
 func (w *wal) syncLocked() {
