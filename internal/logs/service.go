@@ -3,6 +3,13 @@
 // pagination of the 2014-03-28 API. It works on logstore.Store and knows no
 // wire format: inputs and outputs carry the model's member names and
 // awsapi's protocol layer puts them on the wire.
+//
+// Adding operations (e.g. insights_ops.go): declare the input and output
+// types with the model's member names as json tags (pointers for optional
+// members, omitempty on optional outputs), validate with checker (AWS's
+// messages), map store errors with storeErr, and call
+// register("OpName", (*Service).OpName) in init. State and background work
+// of the file go in a registerSetup hook (setExt/getExt, onClose).
 package logs
 
 import (
