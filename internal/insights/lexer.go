@@ -88,12 +88,13 @@ func errAt(src string, off int, format string, args ...any) *ParseError {
 	return &ParseError{Line: line, Column: col, Offset: off, Msg: fmt.Sprintf(format, args...)}
 }
 
+// Identifiers are ASCII letters, digits, _ @ . and any non-ASCII UTF-8.
 func isIdentStart(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || c == '@' || c == '`'
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || c == '@' || c == '`' || c >= 0x80
 }
 
 func isIdentChar(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '@' || c == '.'
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '@' || c == '.' || c >= 0x80
 }
 
 func (l *lexer) skipSpace() {
