@@ -130,7 +130,10 @@ func (v *Verifier) Verify(r *http.Request, body []byte) (Identity, error) {
 	}
 
 	secret, ok := v.Secret(id.AccessKeyID)
-	if !ok {
+	// flowwatch issues no temporary credentials, so a session token (say a
+	// stale AWS_SESSION_TOKEN from a real AWS login) is one we cannot
+	// vouch for, as AWS answers for a token it did not issue.
+	if !ok || r.Header.Get("X-Amz-Security-Token") != "" {
 		return Identity{}, NewError("UnrecognizedClientException", "The security token included in the request is invalid.")
 	}
 

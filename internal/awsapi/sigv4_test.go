@@ -98,6 +98,13 @@ func TestVerifyUnknownKey(t *testing.T) {
 	wantErr(t, err, "UnrecognizedClientException", "The security token included in the request is invalid.")
 }
 
+func TestVerifySessionToken(t *testing.T) {
+	r := signed(t, `{}`, testKey, testSecret, "us-east-1", testNow)
+	r.Header.Set("X-Amz-Security-Token", "FwoGZXIvYXdzEXAMPLE")
+	_, err := testVerifier().Verify(r, []byte(`{}`))
+	wantErr(t, err, "UnrecognizedClientException", "The security token included in the request is invalid.")
+}
+
 func TestVerifyClockSkew(t *testing.T) {
 	r := signed(t, `{}`, testKey, testSecret, "us-east-1", testNow.Add(-16*time.Minute))
 	_, err := testVerifier().Verify(r, []byte(`{}`))
