@@ -1,5 +1,10 @@
 package insights
 
+import (
+	"strings"
+	"unsafe"
+)
+
 // u64Table maps uint64 keys to int32 values with open addressing and
 // linear probing. It holds no pointers, so the garbage collector never
 // scans it, and a probe usually touches one cache line — the group-by and
@@ -97,4 +102,107 @@ func (t *u64Table) each(fn func(k uint64, v int32)) {
 			fn(s.key, s.val)
 		}
 	}
+}
+
+// u128Table maps 128-bit keys to int32 values, like u64Table; a slot with
+// used == false is empty.
+type u128Table struct {
+	slots []u128Slot
+	mask  uint64
+	shift uint
+	n     int
+}
+
+type u128Slot struct {
+	a, b uint64
+	val  int32
+	used bool
+}
+
+func newU128Table() *u128Table {
+	t := &u128Table{}
+	t.resize(64)
+	return t
+}
+
+func (t *u128Table) resize(size int) {
+	old := t.slots
+	t.slots = make([]u128Slot, size)
+	t.mask = uint64(size - 1)
+	t.shift = 64
+	for s := size; s > 1; s >>= 1 {
+		t.shift--
+	}
+	for _, s := range old {
+		if s.used {
+			t.insertNew(s.a, s.b, s.val)
+		}
+	}
+}
+
+func (t *u128Table) hash(a, b uint64) uint64 {
+	return ((a * 0x9E3779B97F4A7C15) ^ (b*0xC2B2AE3D27D4EB4F + b>>29)) * 0x165667B19E3779F9 >> t.shift
+}
+
+func (t *u128Table) insertNew(a, b uint64, v int32) {
+	for i := t.hash(a, b); ; i = (i + 1) & t.mask {
+		if !t.slots[i].used {
+			t.slots[i] = u128Slot{a, b, v, true}
+			return
+		}
+	}
+}
+
+func (t *u128Table) get(a, b uint64) (int32, bool) {
+	for i := t.hash(a, b); ; i = (i + 1) & t.mask {
+		s := &t.slots[i]
+		if !s.used {
+			return 0, false
+		}
+		if s.a == a && s.b == b {
+			return s.val, true
+		}
+	}
+}
+
+func (t *u128Table) put(a, b uint64, v int32) {
+	t.n++
+	if t.n*4 > len(t.slots)*3 {
+		t.resize(len(t.slots) * 2)
+	}
+	t.insertNew(a, b, v)
+}
+
+// interner gives strings small ids. Strings of one block's dictionary
+// share their bytes, so a direct-mapped cache on the data pointer answers
+// most lookups without hashing the text; the cache is reset per block
+// because a later block may reuse the memory for other text.
+type interner struct {
+	ptr  [256]uintptr
+	ln   [256]int
+	id   [256]uint32
+	m    map[string]uint32
+	strs []string
+}
+
+func (c *interner) reset() { clear(c.ptr[:]) }
+
+func (c *interner) get(s string) uint32 {
+	p := uintptr(unsafe.Pointer(unsafe.StringData(s)))
+	h := (p>>4 ^ p>>12 ^ uintptr(len(s))) & 255
+	if p != 0 && c.ptr[h] == p && c.ln[h] == len(s) {
+		return c.id[h]
+	}
+	id, ok := c.m[s]
+	if !ok {
+		if c.m == nil {
+			c.m = map[string]uint32{}
+		}
+		id = uint32(len(c.strs))
+		s = strings.Clone(s)
+		c.m[s] = id
+		c.strs = append(c.strs, s)
+	}
+	c.ptr[h], c.ln[h], c.id[h] = p, len(s), id
+	return id
 }

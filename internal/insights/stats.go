@@ -143,6 +143,7 @@ func (sb *statsBarrier) newWorker(c *compiler) (barrierWorker, error) {
 
 func (w *statsWorker) consume(b *batch, rc *rowCtx) {
 	t := w.t
+	t.intern.reset()
 	nby := len(w.kv)
 	for _, i := range b.sel {
 		b.row(i, rc)
@@ -208,7 +209,13 @@ type groupTable struct {
 	nby    int
 	n      int32
 	m64    [64]*u64Table
-	m2     map[key2]int32
+	// m128 packs up to four keys of 32 bits (IPv4, small ints, interned
+	// text) into 128 bits, one table per combination of kinds.
+	m128    map[uint32]*u128Table
+	lastSig uint32
+	last128 *u128Table
+	intern  interner
+	m2      map[key2]int32
 	ms     map[string]int32
 	kI     []int64 // nby per group
 	kK     []Kind
@@ -266,6 +273,11 @@ func (t *groupTable) lookup(kv []Value) int32 {
 			return g
 		}
 	}
+	if len(kv) <= 4 {
+		if g, ok := t.lookup128(kv); ok {
+			return g
+		}
+	}
 	t.buf = encodeKey(t.buf[:0], kv)
 	if g, found := t.ms[string(t.buf)]; found {
 		return g
@@ -273,6 +285,43 @@ func (t *groupTable) lookup(kv []Value) int32 {
 	g := t.add(kv)
 	t.ms[string(t.buf)] = g
 	return g
+}
+
+// lookup128 handles tuples of up to four values that fit 32 bits each;
+// ok is false for other tuples.
+func (t *groupTable) lookup128(kv []Value) (int32, bool) {
+	var w [4]uint32
+	var sig uint32
+	for i, v := range kv {
+		switch {
+		case v.K == KStr:
+			w[i] = t.intern.get(v.S)
+		case fixedKind(v.K) && uint64(v.I)>>32 == 0:
+			w[i] = uint32(v.I)
+		default:
+			return 0, false
+		}
+		sig |= uint32(v.K) << (4 * i)
+	}
+	sig |= uint32(len(kv)) << 16
+	m := t.last128
+	if m == nil || sig != t.lastSig {
+		if t.m128 == nil {
+			t.m128 = map[uint32]*u128Table{}
+		}
+		if m = t.m128[sig]; m == nil {
+			m = newU128Table()
+			t.m128[sig] = m
+		}
+		t.lastSig, t.last128 = sig, m
+	}
+	a, b := uint64(w[0])<<32|uint64(w[1]), uint64(w[2])<<32|uint64(w[3])
+	if g, found := m.get(a, b); found {
+		return g, true
+	}
+	g := t.add(kv)
+	m.put(a, b, g)
+	return g, true
 }
 
 func encodeKey(b []byte, kv []Value) []byte {
@@ -328,6 +377,9 @@ func (sb *statsBarrier) stream(ws []barrierWorker, emit func(*record)) error {
 	var c *compiler
 	kbuf := make([]Value, len(sb.cmd.By))
 	for _, w := range ws {
+		if t != nil {
+			t.intern.reset()
+		}
 		sw := w.(*statsWorker)
 		if t == nil {
 			t = sw.t
