@@ -22,6 +22,9 @@ type Config struct {
 	// MaxBodyBytes bounds a request body; larger requests are refused before
 	// they are read whole. 0: DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// Authorizer, when set, decides every authenticated request before it
+	// runs (see authz.go); nil: every known key may do everything.
+	Authorizer Authorizer
 }
 
 // DefaultMaxBodyBytes admits the largest legal PutLogEvents batch however
@@ -44,6 +47,9 @@ type Router struct {
 	// protocols maps a SigV4 signing name (e.g. "ec2", "iam") to the
 	// protocol serving it, for requests without X-Amz-Target.
 	protocols map[string]Protocol
+	// resources names the resource of JSON operations per target prefix,
+	// for the Authorizer.
+	resources map[string]ResourceFunc
 }
 
 // Protocol is a wire protocol other than AWS JSON 1.1, such as the Query
@@ -161,6 +167,9 @@ func (rt *Router) serve(w http.ResponseWriter, r *http.Request, info *RequestInf
 	}
 	info.Region, info.AccessKeyID = id.Region, id.AccessKeyID
 	if proto != nil {
+		if err := rt.authorizeProto(r, body, *info, proto); err != nil {
+			return 0, err
+		}
 		return http.StatusOK, proto.Serve(w, r, body, *info)
 	}
 
@@ -178,6 +187,9 @@ func (rt *Router) serve(w http.ResponseWriter, r *http.Request, info *RequestInf
 		return 0, NewError("InvalidSignatureException", "Credential should be scoped to correct service: '%s'. ", want)
 	}
 	info.Operation = opName
+	if err := rt.authorizeJSON(prefix, id.Service, opName, body, *info); err != nil {
+		return 0, err
+	}
 	out, err := h(WithInfo(r.Context(), *info), body)
 	if err != nil {
 		return 0, err

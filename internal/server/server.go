@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/flowwatch/flowwatch/internal/awsapi"
+	"github.com/flowwatch/flowwatch/internal/iam"
 	"github.com/flowwatch/flowwatch/internal/logs"
 	"github.com/flowwatch/flowwatch/internal/logstore"
 )
@@ -80,6 +81,11 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 	}
 
+	iamSvc, err := iam.Open(iam.Config{DataDir: cfg.DataDir, AccountID: cfg.AccountID, Logger: log.With("service", "iam")})
+	if err != nil {
+		closeStore()
+		return fmt.Errorf("serve: %w", err)
+	}
 	router := awsapi.NewRouter(awsapi.Config{
 		AccountID: cfg.AccountID,
 		Logger:    log,
@@ -87,9 +93,13 @@ func Run(ctx context.Context, cfg Config) error {
 			if id == creds.AccessKeyID {
 				return creds.SecretAccessKey, true
 			}
-			return "", false
+			return iamSvc.Secret(id) // IAM users' access keys
 		}),
+		Authorizer: iamSvc.RequestAuthorizer(),
 	})
+	router.HandleProtocol(iam.SigningName, iamSvc.QueryService())
+	router.HandleProtocol(iam.STSSigningName, iamSvc.STSService())
+	router.HandleResources(logs.TargetPrefix, iam.LogsResource)
 	logsSvc := logs.New(logs.Config{Store: store, AccountID: cfg.AccountID, Logger: log.With("service", "logs")})
 	router.HandleJSON(logs.TargetPrefix, logs.SigningName, logsSvc.Operations())
 

@@ -1,0 +1,75 @@
+package awsapi
+
+import "net/http"
+
+// Authorization: the Router asks an Authorizer about every authenticated
+// request before it runs, so a refused request changes nothing. Services
+// only say which resource a request acts on (ResourceFunc for JSON
+// services, QueryService.Resource for Query ones); the decision is the
+// Authorizer's (internal/iam).
+
+// Authorizer decides whether the signer of a request may perform it.
+type Authorizer interface {
+	// Restricted reports whether requests signed with accessKeyID are
+	// subject to policies (false for the root credentials), so that the
+	// resource of an unrestricted request is never computed.
+	Restricted(accessKeyID string) bool
+	// Authorize returns nil when allowed, else an AccessDeniedException
+	// *Error naming the principal, action and resource.
+	Authorize(info RequestInfo, action, resource string) error
+}
+
+// ResourceFunc returns the ARN of the resource a JSON operation acts on,
+// from its request body ("*" when it acts on none in particular).
+type ResourceFunc func(op string, info RequestInfo, body []byte) string
+
+// ActionNamer is implemented by Protocols that can name the action (e.g.
+// "iam:CreateRole", "" for none to check) and resource of a request before
+// serving it.
+type ActionNamer interface {
+	Action(r *http.Request, body []byte, info RequestInfo) (action string, resource func() string, err error)
+}
+
+// HandleResources declares how the resources of the JSON operations under
+// targetPrefix are named for authorization.
+func (rt *Router) HandleResources(targetPrefix string, fn ResourceFunc) {
+	if rt.resources == nil {
+		rt.resources = map[string]ResourceFunc{}
+	}
+	rt.resources[targetPrefix] = fn
+}
+
+// authorizeJSON authorizes a JSON 1.1 request for signingName:op.
+func (rt *Router) authorizeJSON(prefix, signingName, op string, body []byte, info RequestInfo) error {
+	return rt.authorize(info, signingName+":"+op, func() string {
+		if fn := rt.resources[prefix]; fn != nil {
+			if res := fn(op, info, body); res != "" {
+				return res
+			}
+		}
+		return "*"
+	})
+}
+
+// authorizeProto authorizes a request of a Protocol that can name its
+// action; others are not authorized beyond authentication.
+func (rt *Router) authorizeProto(r *http.Request, body []byte, info RequestInfo, p Protocol) error {
+	a := rt.cfg.Authorizer
+	an, ok := p.(ActionNamer)
+	if a == nil || !ok || !a.Restricted(info.AccessKeyID) {
+		return nil
+	}
+	action, resource, err := an.Action(r, body, info)
+	if err != nil || action == "" {
+		return err
+	}
+	return rt.authorize(info, action, resource)
+}
+
+func (rt *Router) authorize(info RequestInfo, action string, resource func() string) error {
+	a := rt.cfg.Authorizer
+	if a == nil || !a.Restricted(info.AccessKeyID) {
+		return nil
+	}
+	return a.Authorize(info, action, resource())
+}
