@@ -190,11 +190,7 @@ func compileOps(c *compiler, cmds []Command) ([]streamOp, error) {
 func compileStreamOp(c *compiler, cmd Command) (streamOp, error) {
 	switch x := cmd.(type) {
 	case *FilterCmd:
-		f, err := c.compile(x.Expr)
-		if err != nil {
-			return nil, err
-		}
-		return &filterOp{fn: f}, nil
+		return compileFilter(c, x)
 	case *FieldsCmd:
 		return compileProjectOp(c, x.Items)
 	case *DisplayCmd:
@@ -207,20 +203,6 @@ func compileStreamOp(c *compiler, cmd Command) (streamOp, error) {
 		return nil, nil
 	}
 	return nil, errAt(c.pl.q.Text, cmd.Pos(), "unsupported command")
-}
-
-type filterOp struct{ fn evalFn }
-
-func (o *filterOp) apply(b *batch, rc *rowCtx) *batch {
-	out := b.sel[:0]
-	for _, i := range b.sel {
-		b.row(i, rc)
-		if o.fn(rc).isTrue() {
-			out = append(out, i)
-		}
-	}
-	b.sel = out
-	return b
 }
 
 type projectOp struct {

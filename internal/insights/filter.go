@@ -1,0 +1,176 @@
+package insights
+
+import (
+	"strings"
+
+	"github.com/flowwatch/flowwatch/internal/logstore"
+)
+
+// filterOp keeps the rows where every conjunct holds, narrowing the
+// selection one conjunct at a time. A conjunct that reads a single field
+// bound to a token column is evaluated on the column: once per dictionary
+// entry for text columns, as a typed loop over ints or IPv4 addresses for
+// `field op constant`, so no row is boxed or rendered.
+type filterOp struct {
+	conjs []conjunct
+	fake  rowCtx  // evaluates a conjunct on one value
+	hit   []bool  // per dictionary code
+	vals  []Value // fake row
+}
+
+type conjunct struct {
+	fn   evalFn
+	slot int // the one slot the conjunct reads, or -1
+	op   string
+	k    Value // constant of `field op k`, when op != ""
+	// nullHit is the conjunct's value on a "-" token, fixed per query.
+	nullHit bool
+}
+
+func compileFilter(c *compiler, x *FilterCmd) (streamOp, error) {
+	op := &filterOp{vals: make([]Value, len(c.pl.names))}
+	for _, e := range conjuncts(x.Expr) {
+		fn, err := c.compile(e)
+		if err != nil {
+			return nil, err
+		}
+		cj := conjunct{fn: fn, slot: singleSlot(c, e)}
+		if b, ok := e.(*BinaryExpr); ok && cj.slot >= 0 {
+			if _, isField := b.L.(*FieldRef); isField {
+				if k, ok := constOf(b.R); ok {
+					switch b.Op {
+					case "=", "!=", "<", "<=", ">", ">=":
+						cj.op, cj.k = b.Op, k
+					}
+				}
+			}
+		}
+		if cj.slot >= 0 {
+			op.vals[cj.slot] = dashVal
+			op.fake.vals, op.fake.env = op.vals, nil
+			cj.nullHit = fn(&op.fake).isTrue()
+			op.vals[cj.slot] = null
+		}
+		op.conjs = append(op.conjs, cj)
+	}
+	return op, nil
+}
+
+// singleSlot is the slot of the only field e reads, or -1.
+func singleSlot(c *compiler, e Expr) int {
+	name, n := "", 0
+	walkExpr(e, func(x Expr) {
+		switch f := x.(type) {
+		case *FieldRef:
+			if f.Name != name {
+				name = f.Name
+				n++
+			}
+		case *CallExpr:
+			switch strings.ToLower(f.Name) {
+			case "bin", "now":
+				n += 2 // reads @timestamp or the clock
+			}
+		}
+	})
+	if n != 1 || c.pathField(name) != nil {
+		return -1
+	}
+	if s, ok := c.pl.slotOf[name]; ok {
+		return s
+	}
+	return -1
+}
+
+func (o *filterOp) apply(b *batch, rc *rowCtx) *batch {
+	o.fake.env = rc.env
+	for k := range o.conjs {
+		if len(b.sel) == 0 {
+			break
+		}
+		cj := &o.conjs[k]
+		if cj.slot >= 0 && b.lazy != nil && b.lazy[cj.slot] != nil {
+			o.onColumn(b, cj, b.lazy[cj.slot].c)
+			continue
+		}
+		out := b.sel[:0]
+		for _, i := range b.sel {
+			b.row(i, rc)
+			if cj.fn(rc).isTrue() {
+				out = append(out, i)
+			}
+		}
+		b.sel = out
+	}
+	return b
+}
+
+func (o *filterOp) onColumn(b *batch, cj *conjunct, c *logstore.TokenColumn) {
+	out := b.sel[:0]
+	switch {
+	case c.Kind == logstore.KindString:
+		// Evaluate once per dictionary entry.
+		o.hit = o.hit[:0]
+		for _, d := range c.Dict {
+			o.vals[cj.slot] = Value{K: KStr, S: d}
+			o.hit = append(o.hit, cj.fn(&o.fake).isTrue())
+		}
+		o.vals[cj.slot] = null
+		for _, i := range b.sel {
+			if o.hit[c.Codes[i]] {
+				out = append(out, i)
+			}
+		}
+	case cj.op != "" && (c.Kind == logstore.KindInt && (cj.k.K == KInt) || c.Kind == logstore.KindIPv4 && cj.k.K == KIP):
+		var ints []int64
+		var ips []uint32
+		if c.Kind == logstore.KindInt {
+			ints = c.Ints
+		} else {
+			ips = c.IPs
+		}
+		k := cj.k.I
+		for _, i := range b.sel {
+			if c.Null != nil && c.Null[i] {
+				if cj.nullHit {
+					out = append(out, i)
+				}
+				continue
+			}
+			var v int64
+			if ints != nil {
+				v = ints[i]
+			} else {
+				v = int64(ips[i])
+			}
+			var ok bool
+			switch cj.op {
+			case "=":
+				ok = v == k
+			case "!=":
+				ok = v != k
+			case "<":
+				ok = v < k
+			case "<=":
+				ok = v <= k
+			case ">":
+				ok = v > k
+			default:
+				ok = v >= k
+			}
+			if ok {
+				out = append(out, i)
+			}
+		}
+	default:
+		l := b.lazy[cj.slot]
+		for _, i := range b.sel {
+			o.vals[cj.slot] = l.value(i)
+			if cj.fn(&o.fake).isTrue() {
+				out = append(out, i)
+			}
+		}
+		o.vals[cj.slot] = null
+	}
+	b.sel = out
+}
