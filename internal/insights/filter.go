@@ -25,6 +25,10 @@ type conjunct struct {
 	k    Value // constant of `field op k`, when op != ""
 	// nullHit is the conjunct's value on a "-" token, fixed per query.
 	nullHit bool
+	// textEq: for = and != against an IPv4 or non-numeric text constant,
+	// equality is equality of canonical text, ktext.
+	textEq bool
+	ktext  string
 }
 
 func compileFilter(c *compiler, x *FilterCmd) (streamOp, error) {
@@ -41,6 +45,9 @@ func compileFilter(c *compiler, x *FilterCmd) (streamOp, error) {
 					switch b.Op {
 					case "=", "!=", "<", "<=", ">", ">=":
 						cj.op, cj.k = b.Op, k
+					}
+					if _, numeric := k.Float(); (b.Op == "=" || b.Op == "!=") && (k.K == KIP || k.K == KStr && !numeric) {
+						cj.textEq, cj.ktext = true, k.String()
 					}
 				}
 			}
@@ -111,9 +118,16 @@ func (o *filterOp) onColumn(b *batch, cj *conjunct, c *logstore.TokenColumn) {
 	case c.Kind == logstore.KindString:
 		// Evaluate once per dictionary entry.
 		o.hit = o.hit[:0]
-		for _, d := range c.Dict {
-			o.vals[cj.slot] = Value{K: KStr, S: d}
-			o.hit = append(o.hit, cj.fn(&o.fake).isTrue())
+		if cj.textEq {
+			ne := cj.op == "!="
+			for _, d := range c.Dict {
+				o.hit = append(o.hit, (d == cj.ktext) != ne)
+			}
+		} else {
+			for _, d := range c.Dict {
+				o.vals[cj.slot] = Value{K: KStr, S: d}
+				o.hit = append(o.hit, cj.fn(&o.fake).isTrue())
+			}
 		}
 		o.vals[cj.slot] = null
 		for _, i := range b.sel {
