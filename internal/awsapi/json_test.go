@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -136,6 +137,14 @@ func TestValidatorMessages(t *testing.T) {
 		"Value '' at 'logEvents.3.member.message' failed to satisfy constraint: Member must have length greater than or equal to 1"
 	if e := AsError(v.Err()); e == nil || e.Message != want || e.Code != "InvalidParameterException" {
 		t.Fatalf("got %v", v.Err())
+	}
+	v = Validator{}
+	for i := 0; i < 10000; i++ {
+		v.Min("logEvents."+strconv.Itoa(i+1)+".member.timestamp", -1, 0)
+	}
+	if msg := AsError(v.Err()).Message; !strings.HasPrefix(msg, "10000 validation errors detected: Value '-1' at 'logEvents.1.member.timestamp'") ||
+		!strings.HasSuffix(msg, "; and 9990 more") || len(msg) > 2000 {
+		t.Fatalf("long list: %.300s", msg)
 	}
 	// Patterns match the whole value, like Java's String.matches.
 	if MustPattern(`[a-z]+`).Match("abc1") || !MustPattern(`[^:*]*`).Match("") {

@@ -20,7 +20,12 @@ import (
 // must be checked here or flowwatch accepts requests AWS rejects.
 type Validator struct {
 	errs []string
+	n    int // violations seen; only the first maxListed are kept
 }
+
+// maxListed bounds the violations spelled out in one message, so that a
+// batch of 10,000 bad events gets a readable error, not a megabyte.
+const maxListed = 10
 
 // maxShown bounds how much of a rejected value is echoed back, so that a
 // 1 MB message does not come back in the error.
@@ -34,13 +39,20 @@ func (v *Validator) add(value, path, constraint string) {
 		}
 		value = value[:cut] + "..."
 	}
-	v.errs = append(v.errs, fmt.Sprintf("Value '%s' at '%s' failed to satisfy constraint: %s", value, path, constraint))
+	v.note(fmt.Sprintf("Value '%s' at '%s' failed to satisfy constraint: %s", value, path, constraint))
+}
+
+func (v *Validator) note(msg string) {
+	v.n++
+	if len(v.errs) < maxListed {
+		v.errs = append(v.errs, msg)
+	}
 }
 
 // Required reports a missing required member.
 func (v *Validator) Required(path string, present bool) bool {
 	if !present {
-		v.errs = append(v.errs, fmt.Sprintf("Value null at '%s' failed to satisfy constraint: Member must not be null", path))
+		v.note(fmt.Sprintf("Value null at '%s' failed to satisfy constraint: Member must not be null", path))
 	}
 	return present
 }
@@ -116,7 +128,7 @@ func (v *Validator) Count(path string, n, min, max int, shown string) {
 func (v *Validator) Errorf(value, path, constraint string) { v.add(value, path, constraint) }
 
 // Failed reports whether any violation was recorded.
-func (v *Validator) Failed() bool { return len(v.errs) > 0 }
+func (v *Validator) Failed() bool { return v.n > 0 }
 
 // Err returns nil or an InvalidParameterException listing every violation,
 // as CloudWatch Logs does (other services use ValidationException: see
@@ -125,13 +137,17 @@ func (v *Validator) Err() error { return v.ErrCode("InvalidParameterException") 
 
 // ErrCode is Err with another exception name.
 func (v *Validator) ErrCode(code string) error {
-	switch len(v.errs) {
+	switch v.n {
 	case 0:
 		return nil
 	case 1:
 		return NewError(code, "%s", "1 validation error detected: "+v.errs[0])
 	}
-	return NewError(code, "%s", strconv.Itoa(len(v.errs))+" validation errors detected: "+strings.Join(v.errs, "; "))
+	msg := strconv.Itoa(v.n) + " validation errors detected: " + strings.Join(v.errs, "; ")
+	if v.n > len(v.errs) {
+		msg += "; and " + strconv.Itoa(v.n-len(v.errs)) + " more"
+	}
+	return NewError(code, "%s", msg)
 }
 
 // Pattern is a model pattern: matched against the whole value (as Java's
