@@ -40,15 +40,27 @@ func newStatsBarrier(pl *plan, s *StatsCmd, nextSort bool) (barrier, error) {
 }
 
 type aggSpec struct {
-	arg  evalFn // nil for count(*)
-	make func() aggregator
+	arg   evalFn // nil for count(*)
+	argSl int    // slot when the argument is a plain field, else -1
+	make  func() aggregator
+}
+
+// p0 strips parentheses.
+func p0(e Expr) Expr {
+	for {
+		p, ok := e.(*ParenExpr)
+		if !ok {
+			return e
+		}
+		e = p.X
+	}
 }
 
 func (sb *statsBarrier) compileAggs(c *compiler) ([]aggSpec, error) {
 	var specs []aggSpec
 	for _, call := range sb.calls {
 		name := strings.ToLower(call.Name)
-		var sp aggSpec
+		sp := aggSpec{argSl: -1}
 		nargs := 1
 		if name == "pct" {
 			nargs = 2
@@ -66,6 +78,11 @@ func (sb *statsBarrier) compileAggs(c *compiler) ([]aggSpec, error) {
 			return nil, err
 		}
 		sp.arg = f
+		if fr, ok := p0(call.Args[0]).(*FieldRef); ok && c.pathField(fr.Name) == nil {
+			if s, ok := c.pl.slotOf[fr.Name]; ok {
+				sp.argSl = s
+			}
+		}
 		switch name {
 		case "count":
 			sp.make = func() aggregator { return &countAgg{field: true} }
@@ -105,10 +122,15 @@ func (sb *statsBarrier) compileAggs(c *compiler) ([]aggSpec, error) {
 type statsWorker struct {
 	sb    *statsBarrier
 	byFns []evalFn
-	bySl  []int // slot of a plain field key, else -1
+	bySl  []int   // slot of a plain field key, else -1
+	binP  []int64 // period of a bin() key over fixed units, else 0
 	specs []aggSpec
 	t     *groupTable
 	kv    []Value
+	// per-batch scratch
+	gids []int32
+	argv []Value
+	kvs  []Value
 }
 
 func (sb *statsBarrier) newWorker(c *compiler) (barrierWorker, error) {
@@ -126,6 +148,15 @@ func (sb *statsBarrier) newWorker(c *compiler) (barrierWorker, error) {
 			}
 		}
 		w.bySl = append(w.bySl, sl)
+		var per int64
+		if call, ok := p0(p.Expr).(*CallExpr); ok && strings.EqualFold(call.Name, "bin") && !sb.pl.defined["@timestamp"] {
+			if d, ok := call.Args[0].(*DurationLit); ok {
+				if u, ok := unitMillis[d.Unit]; ok && d.Unit != "w" {
+					per = u * d.N
+				}
+			}
+		}
+		w.binP = append(w.binP, per)
 	}
 	specs, err := sb.compileAggs(c)
 	if err != nil {
@@ -141,34 +172,118 @@ func (sb *statsBarrier) newWorker(c *compiler) (barrierWorker, error) {
 	return w, nil
 }
 
+// consume aggregates a batch column by column: key values for all rows,
+// then group ids, then each aggregate's input and update loop. Keys and
+// arguments that are fields bound to token columns, or bin() over the
+// block's timestamps, are read in tight loops without per-row closures.
 func (w *statsWorker) consume(b *batch, rc *rowCtx) {
 	t := w.t
 	t.intern.reset()
-	nby := len(w.kv)
-	for _, i := range b.sel {
-		b.row(i, rc)
+	n, nby := len(b.sel), len(w.kv)
+	if cap(w.gids) < n {
+		w.gids, w.argv, w.kvs = make([]int32, n), make([]Value, n), make([]Value, n*max(nby, 1))
+	}
+	gids, argv, kvs := w.gids[:n], w.argv[:n], w.kvs[:n*nby]
+	for k := range nby {
+		w.fillCol(b, rc, w.bySl[k], w.byFns[k], w.binP[k], true, kvs, nby, k)
+	}
+	if nby == 0 && t.n == 0 {
+		t.lookup(nil)
+	}
+	for j, i := range b.sel {
 		var g int32
 		if nby > 0 {
-			for k, f := range w.byFns {
-				if s := w.bySl[k]; s >= 0 {
-					w.kv[k] = normKey(rc.get(s))
-				} else {
-					w.kv[k] = normKey(f(rc))
+			g = t.lookup(kvs[j*nby : (j+1)*nby])
+		}
+		gids[j] = g
+		if ts := b.ts[i]; ts > t.newest[g].ts || ts == t.newest[g].ts && b.seq[i] > t.newest[g].seq {
+			t.newest[g] = tsSeq{ts, b.seq[i]}
+		}
+	}
+	for a, sp := range w.specs {
+		if sp.arg == nil {
+			addBatch(t.aggs[a], gids, nil, b)
+			continue
+		}
+		w.fillCol(b, rc, sp.argSl, sp.arg, 0, false, argv, 1, 0)
+		addBatch(t.aggs[a], gids, argv, b)
+	}
+}
+
+// fillCol evaluates one key or argument for every selected row into
+// dst[j*stride+off].
+func (w *statsWorker) fillCol(b *batch, rc *rowCtx, slot int, fn evalFn, binP int64, norm bool, dst []Value, stride, off int) {
+	switch {
+	case slot >= 0 && b.lazy != nil && b.lazy[slot] != nil:
+		l := b.lazy[slot]
+		for j, i := range b.sel {
+			v := l.value(i)
+			if norm && v.K == KStr {
+				v = normKey(v)
+			}
+			dst[j*stride+off] = v
+		}
+	case slot >= 0:
+		for j, i := range b.sel {
+			v := b.vals[int(i)*b.ns+slot]
+			if norm {
+				v = normKey(v)
+			}
+			dst[j*stride+off] = v
+		}
+	case binP > 0 && b.blk != nil:
+		for j, i := range b.sel {
+			dst[j*stride+off] = Value{K: KTime, I: floorDiv(b.ts[i], binP) * binP}
+		}
+	default:
+		for j, i := range b.sel {
+			b.row(i, rc)
+			v := fn(rc)
+			if norm {
+				v = normKey(v)
+			}
+			dst[j*stride+off] = v
+		}
+	}
+}
+
+// addBatch updates an aggregate for a batch; count and sum loops are
+// devirtualised.
+func addBatch(a aggregator, gids []int32, argv []Value, b *batch) {
+	switch x := a.(type) {
+	case *countAgg:
+		if argv == nil || !x.field {
+			for _, g := range gids {
+				x.n[g]++
+			}
+			return
+		}
+		for j, g := range gids {
+			if argv[j].K != KNull {
+				x.n[g]++
+			}
+		}
+	case *sumAgg:
+		for j, g := range gids {
+			v := argv[j]
+			if s := &x.s[g]; v.K == KInt && !s.flt {
+				if r := s.i + v.I; (r > s.i) == (v.I > 0) {
+					s.i, s.has = r, true
+					continue
 				}
 			}
-			g = t.lookup(w.kv)
-		} else if t.n == 0 {
-			g = t.lookup(nil)
+			x.add(g, v, nil)
 		}
-		if rc.ts > t.newest[g].ts || rc.ts == t.newest[g].ts && rc.seq > t.newest[g].seq {
-			t.newest[g] = tsSeq{rc.ts, rc.seq}
-		}
-		for a, sp := range w.specs {
+	default:
+		var rc rowCtx
+		for j, g := range gids {
+			i := b.sel[j]
+			rc.ts, rc.seq = b.ts[i], b.seq[i]
 			v := null
-			if sp.arg != nil {
-				v = sp.arg(rc)
+			if argv != nil {
+				v = argv[j]
 			}
-			t.aggs[a].add(g, v, rc)
+			a.add(g, v, &rc)
 		}
 	}
 }
