@@ -321,9 +321,9 @@ type key2 struct {
 // struct or byte-encoded key. Keys are stored column-wise, text only when
 // a key has text, so the garbage collector has little to scan.
 type groupTable struct {
-	nby    int
-	n      int32
-	m64    [64]*u64Table
+	nby int
+	n   int32
+	m64 [64]*u64Table
 	// m128 packs up to four keys of 32 bits (IPv4, small ints, interned
 	// text) into 128 bits, one table per combination of kinds.
 	m128    map[uint32]*u128Table
@@ -331,13 +331,13 @@ type groupTable struct {
 	last128 *u128Table
 	intern  interner
 	m2      map[key2]int32
-	ms     map[string]int32
-	kI     []int64 // nby per group
-	kK     []Kind
-	kS     []string // nby per group once any key has text
-	newest []tsSeq
-	aggs   []aggregator
-	buf    []byte
+	ms      map[string]int32
+	kI      []int64 // nby per group
+	kK      []Kind
+	kS      []string // nby per group once any key has text
+	newest  []tsSeq
+	aggs    []aggregator
+	buf     []byte
 }
 
 func newGroupTable(nby int, specs []aggSpec) *groupTable {
