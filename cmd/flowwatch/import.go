@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
@@ -73,6 +74,11 @@ func runImport(args []string) int {
 		fmt.Fprintln(os.Stderr, "flowwatch import:", err)
 		return 1
 	}
+	// The store's memtables are many small pointers; scanning them is most
+	// of a bulk load's GC cost. Collect less often, but within a fixed
+	// budget so the load stays under 1 GiB.
+	defer debug.SetGCPercent(debug.SetGCPercent(400))
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(768 << 20))
 	start := time.Now()
 	st, err := importInto(db, *group, *streamFrom, files)
 	if err == nil && *compact {

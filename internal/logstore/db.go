@@ -86,8 +86,10 @@ type DB struct {
 	walDir, partDir string
 	lock            io.Closer
 
-	// bgMu serialises flushes, merges, purges and META writes.
-	bgMu sync.Mutex
+	// flushMu serialises flushes, mergeMu merges and purges, metaMu META
+	// writes. Flushes and merges run on their own goroutines so that a long
+	// merge never holds up the flush that keeps memory bounded.
+	flushMu, mergeMu, metaMu sync.Mutex
 
 	mu         sync.RWMutex
 	closed     bool
@@ -107,9 +109,10 @@ type DB struct {
 	flushed    chan struct{}
 	obsolete   []*part // dropped from groups, removed once META no longer lists them
 
-	kick chan struct{}
-	quit chan struct{}
-	done chan struct{}
+	kickFlush chan struct{}
+	kickMerge chan struct{}
+	quit      chan struct{}
+	bg        sync.WaitGroup
 }
 
 type dbGroup struct {
@@ -193,7 +196,7 @@ func Open(opts Options) (*DB, error) {
 		walDir: vfs.Join(opts.Dir, "wal"), partDir: vfs.Join(opts.Dir, "parts"),
 		groups: map[string]*dbGroup{}, groupsByID: map[uint64]*dbGroup{},
 		mem: newMemtable(), flushed: make(chan struct{}),
-		kick: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
+		kickFlush: make(chan struct{}, 1), kickMerge: make(chan struct{}, 1), quit: make(chan struct{})}
 	for _, d := range []string{opts.Dir, db.walDir, db.partDir} {
 		if err := db.fs.MkdirAll(d); err != nil {
 			return nil, fmt.Errorf("logstore open: %w", err)
@@ -209,10 +212,10 @@ func Open(opts Options) (*DB, error) {
 		lock.Close()
 		return nil, fmt.Errorf("logstore open %s: %w", opts.Dir, err)
 	}
-	if opts.NoBackground {
-		close(db.done)
-	} else {
-		go db.background()
+	if !opts.NoBackground {
+		db.bg.Add(2)
+		go db.flusher()
+		go db.merger()
 	}
 	return db, nil
 }
@@ -607,7 +610,7 @@ func (db *DB) DeleteGroup(name string) error {
 	wait := db.logMetaLocked(walMeta{Op: "dg", GID: g.id})
 	db.mu.Unlock()
 	err := wait()
-	db.kickBackground() // removes the parts from disk
+	kick(db.kickMerge) // removes the parts from disk
 	return err
 }
 
@@ -633,7 +636,7 @@ func (db *DB) UpdateGroup(name string, fn func(*GroupMeta) error) error {
 	db.mu.Unlock()
 	err := wait()
 	if retentionShrank {
-		db.kickBackground()
+		kick(db.kickMerge)
 	}
 	return err
 }
@@ -778,10 +781,11 @@ func (db *DB) append(group, stream string, ingest int64, events []Event, durable
 	db.mu.Lock()
 	// Backpressure: a full memtable while the previous one is still being
 	// flushed means the disk is behind; wait rather than grow.
-	for db.imm != nil && db.mem.bytes >= db.opts.MemtableBytes && db.writable() == nil {
+	for !db.opts.NoBackground && db.writable() == nil &&
+		(db.imm != nil && db.mem.bytes >= db.opts.MemtableBytes || db.mem.bytes >= 2*db.opts.MemtableBytes) {
 		ch := db.flushed
 		db.mu.Unlock()
-		db.kickBackground()
+		kick(db.kickFlush)
 		<-ch
 		db.mu.Lock()
 	}
@@ -813,7 +817,7 @@ func (db *DB) append(group, stream string, ingest int64, events []Event, durable
 	full := db.mem.bytes >= db.opts.MemtableBytes
 	db.mu.Unlock()
 	if full {
-		db.kickBackground()
+		kick(db.kickFlush)
 	}
 	if durable {
 		return db.waitWAL(ticket)
@@ -829,49 +833,71 @@ func (db *DB) waitWAL(ticket uint64) error {
 	return db.wal.wait(ticket)
 }
 
-func (db *DB) kickBackground() {
+func kick(ch chan struct{}) {
 	select {
-	case db.kick <- struct{}{}:
+	case ch <- struct{}{}:
 	default:
 	}
 }
 
 // ---- background work ----
 
-func (db *DB) background() {
-	defer close(db.done)
+// flusher flushes full memtables.
+func (db *DB) flusher() {
+	defer db.bg.Done()
+	for {
+		select {
+		case <-db.quit:
+			return
+		case <-db.kickFlush:
+		}
+		db.mu.RLock()
+		full := db.mem.bytes >= db.opts.MemtableBytes
+		db.mu.RUnlock()
+		if !full {
+			continue
+		}
+		db.flushMu.Lock()
+		err := db.flush()
+		db.flushMu.Unlock()
+		if err != nil {
+			db.log.Error("logstore: flush failed", "err", err)
+		}
+		kick(db.kickMerge)
+	}
+}
+
+// merger applies retention and merges parts, after flushes and on a timer.
+func (db *DB) merger() {
+	defer db.bg.Done()
 	t := time.NewTicker(db.opts.MaintenanceInterval)
 	defer t.Stop()
 	for {
 		select {
 		case <-db.quit:
 			return
-		case <-db.kick:
+		case <-db.kickMerge:
 		case <-t.C:
 		}
-		if err := db.maintain(false); err != nil {
-			db.log.Error("logstore: background work failed", "err", err)
+		if err := db.maintain(); err != nil {
+			db.log.Error("logstore: background merge failed", "err", err)
 		}
 	}
 }
 
-// maintain flushes a full memtable (or any, when force), applies retention
-// and merges.
-func (db *DB) maintain(force bool) error {
-	db.bgMu.Lock()
-	defer db.bgMu.Unlock()
-	db.mu.RLock()
-	full := db.mem.bytes >= db.opts.MemtableBytes || (force && db.mem.rows > 0)
-	db.mu.RUnlock()
-	if full {
-		if err := db.flush(); err != nil {
-			return err
-		}
-	}
+// maintain applies retention and merges until nothing needs merging.
+func (db *DB) maintain() error {
+	db.mergeMu.Lock()
+	defer db.mergeMu.Unlock()
 	if err := db.purge(); err != nil {
 		return err
 	}
 	for {
+		select {
+		case <-db.quit:
+			return nil // Close: the rest can wait for the next open
+		default:
+		}
 		merged, err := db.mergeOnce(false)
 		if err != nil || !merged {
 			return err
@@ -887,19 +913,22 @@ func (db *DB) Flush() error {
 	if closed {
 		return ErrClosed
 	}
-	db.bgMu.Lock()
-	defer db.bgMu.Unlock()
+	db.flushMu.Lock()
+	defer db.flushMu.Unlock()
 	return db.flush()
 }
 
 // Compact flushes and then merges every partition down to one part, for
 // benchmarks and before backups.
 func (db *DB) Compact() error {
-	db.bgMu.Lock()
-	defer db.bgMu.Unlock()
-	if err := db.flush(); err != nil {
+	db.flushMu.Lock()
+	err := db.flush()
+	db.flushMu.Unlock()
+	if err != nil {
 		return err
 	}
+	db.mergeMu.Lock()
+	defer db.mergeMu.Unlock()
 	for {
 		merged, err := db.mergeOnce(true)
 		if err != nil || !merged {
@@ -917,7 +946,7 @@ func (db *DB) fail(err error) error {
 	return err
 }
 
-// flush turns the memtable into parts. Called with bgMu held.
+// flush turns the memtable into parts. Called with flushMu held.
 func (db *DB) flush() error {
 	db.mu.Lock()
 	if db.failed != nil {
@@ -1117,8 +1146,10 @@ func cmpUint(a, b uint64) int {
 }
 
 // writeMeta commits the current part list and checkpoint atomically, then
-// removes files of parts no longer listed. Called with bgMu held.
+// removes files of parts no longer listed.
 func (db *DB) writeMeta() error {
+	db.metaMu.Lock()
+	defer db.metaMu.Unlock()
 	db.mu.Lock()
 	mf := metaFile{Format: 1, WALStart: db.walStart, NextPart: db.nextPart, Meta: db.cp}
 	for _, g := range db.groupsByID {
@@ -1166,8 +1197,8 @@ func (db *DB) writeMeta() error {
 	return nil
 }
 
-// purge drops parts wholly past their group's retention. Called with bgMu
-// held.
+// purge drops parts wholly past their group's retention. Called with
+// mergeMu held.
 func (db *DB) purge() error {
 	now := db.opts.Now().UnixMilli()
 	db.mu.Lock()
@@ -1197,7 +1228,7 @@ func (db *DB) purge() error {
 // mergeOnce merges one partition's parts, if any partition needs it: all
 // of a partition when full, otherwise MergeParts or more parts whose sizes
 // are within a factor of 4 (size tiers keep write amplification
-// logarithmic). Called with bgMu held.
+// logarithmic). Called with mergeMu held.
 func (db *DB) mergeOnce(full bool) (bool, error) {
 	db.mu.RLock()
 	var pick []*part
@@ -1234,7 +1265,10 @@ func (db *DB) mergeOnce(full bool) (bool, error) {
 			p.unref()
 		}
 	}()
-	out, err := db.mergeParts(gid, pick, live)
+	out, err := db.mergeParts(gid, pick, live, full)
+	if errors.Is(err, errMergeAborted) {
+		return false, nil
+	}
 	if err != nil {
 		return false, db.fail(fmt.Errorf("merge: %w", err))
 	}
@@ -1283,7 +1317,7 @@ func choose(ps []*part, full bool, minParts int) []*part {
 
 // mergeParts streams the rows of ps, in part order, into one new part,
 // dropping rows of deleted streams. It returns nil when nothing is left.
-func (db *DB) mergeParts(gid uint64, ps []*part, live map[uint64]bool) (*part, error) {
+func (db *DB) mergeParts(gid uint64, ps []*part, live map[uint64]bool, full bool) (*part, error) {
 	var cs []*mergeCur
 	load := func(c *mergeCur) error {
 		for c.b < len(c.p.blocks) {
@@ -1340,7 +1374,16 @@ func (db *DB) mergeParts(gid uint64, ps []*part, live map[uint64]bool) (*part, e
 	}
 	h := &curHeap{cs: cs, less: less}
 	heap.Init(h)
-	for h.Len() > 0 {
+	for n := 0; h.Len() > 0; n++ {
+		if n&0xffff == 0 && !full {
+			select {
+			case <-db.quit:
+				pw.f.Close()
+				db.fs.Remove(db.partPath(id))
+				return nil, errMergeAborted
+			default:
+			}
+		}
 		c := h.cs[0]
 		d, i := c.d, c.i
 		if live[d.sid[i]] {
@@ -1373,6 +1416,9 @@ func (db *DB) mergeParts(gid uint64, ps []*part, live map[uint64]bool) (*part, e
 	}
 	return db.finishPart(pw, id, gid, day)
 }
+
+// errMergeAborted: Close interrupted a background merge; its inputs stay.
+var errMergeAborted = errors.New("merge aborted by Close")
 
 // mergeCur is one input of a merge: a part and its current decoded block.
 type mergeCur struct {
@@ -1407,12 +1453,12 @@ func (db *DB) Close() error {
 	}
 	db.closed = true
 	db.mu.Unlock()
-	if !db.opts.NoBackground {
-		close(db.quit)
-	}
-	<-db.done
-	db.bgMu.Lock()
-	defer db.bgMu.Unlock()
+	close(db.quit)
+	db.bg.Wait()
+	db.flushMu.Lock()
+	defer db.flushMu.Unlock()
+	db.mergeMu.Lock()
+	defer db.mergeMu.Unlock()
 	var err error
 	db.mu.RLock()
 	failed := db.failed

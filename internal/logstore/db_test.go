@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,7 +16,7 @@ func openTestDB(t testing.TB, fs vfs.FS, now *int64, tweak func(*Options)) *DB {
 	t.Helper()
 	o := Options{Dir: "/db", FS: fs, NoBackground: true, BlockRows: 64, Logger: quietLogger()}
 	if now != nil {
-		o.Now = func() time.Time { return time.UnixMilli(*now) }
+		o.Now = func() time.Time { return time.UnixMilli(atomic.LoadInt64(now)) }
 	}
 	if tweak != nil {
 		tweak(&o)
@@ -64,7 +65,7 @@ func TestDBContract(t *testing.T) {
 	t.Run("osfs-background", func(t *testing.T) {
 		testStoreContract(t, func(t *testing.T, now *int64) Store {
 			db, err := Open(Options{Dir: t.TempDir(), MemtableBytes: 200, BlockRows: 8,
-				Now: func() time.Time { return time.UnixMilli(*now) }})
+				Now: func() time.Time { return time.UnixMilli(atomic.LoadInt64(now)) }})
 			if err != nil {
 				t.Fatal(err)
 			}
