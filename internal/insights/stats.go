@@ -5,6 +5,8 @@ import (
 	"math"
 	"slices"
 	"strings"
+
+	"github.com/flowwatch/flowwatch/internal/logstore"
 )
 
 // statsBarrier aggregates rows by the `by` keys with a hash table per
@@ -128,6 +130,7 @@ type statsWorker struct {
 	t     *groupTable
 	kv    []Value
 	// per-batch scratch
+	seen []bool
 	gids []int32
 	argv []Value
 	kvs  []Value
@@ -205,8 +208,60 @@ func (w *statsWorker) consume(b *batch, rc *rowCtx) {
 			addBatch(t.aggs[a], gids, nil, b)
 			continue
 		}
+		if d, ok := t.aggs[a].(*distinctAgg); ok && nby == 0 && sp.argSl >= 0 && b.lazy != nil && b.lazy[sp.argSl] != nil {
+			w.distinctColumn(d, b, b.lazy[sp.argSl])
+			continue
+		}
 		w.fillCol(b, rc, sp.argSl, sp.arg, 0, false, argv, 1, 0)
 		addBatch(t.aggs[a], gids, argv, b)
+	}
+}
+
+// distinctColumn feeds count_distinct (without by) straight from a token
+// column: each dictionary code once per block, ints and IPs unboxed.
+func (w *statsWorker) distinctColumn(d *distinctAgg, b *batch, l *lazyCol) {
+	c := l.c
+	if c.Kind == logstore.KindString {
+		if cap(w.seen) < len(c.Dict) {
+			w.seen = make([]bool, len(c.Dict))
+		}
+		seen := w.seen[:len(c.Dict)]
+		clear(seen)
+		for _, i := range b.sel {
+			code := c.Codes[i]
+			if !seen[code] {
+				seen[code] = true
+				d.add(0, Value{K: KStr, S: c.Dict[code]}, nil)
+			}
+		}
+		return
+	}
+	kind, ints := KInt, c.Ints
+	if c.Kind == logstore.KindIPv4 {
+		kind, ints = KIP, nil
+	}
+	if d.sets[0] == nil {
+		d.sets[0] = &distinctSet{}
+	}
+	ds := d.sets[0]
+	if ds.fixed[kind] == nil {
+		ds.fixed[kind] = newU64Table()
+	}
+	tab := ds.fixed[kind]
+	for _, i := range b.sel {
+		if c.Null != nil && c.Null[i] {
+			d.add(0, dashVal, nil)
+			continue
+		}
+		var u uint64
+		if ints != nil {
+			u = uint64(ints[i])
+		} else {
+			u = uint64(c.IPs[i])
+		}
+		if _, ok := tab.get(u); !ok {
+			tab.put(u, 0)
+		}
 	}
 }
 
