@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -131,7 +132,7 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	info := RequestInfo{RequestID: NewRequestID(), AccountID: rt.cfg.AccountID}
 	w.Header().Set("x-amzn-RequestId", info.RequestID)
 	proto := rt.protocolFor(r)
-	status, err := rt.serve(w, r, &info, proto)
+	status, err := rt.serveRecover(w, r, &info, proto)
 	if err != nil {
 		ae := AsError(err)
 		if ae == nil {
@@ -147,6 +148,20 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	rt.log.Debug("request", "request_id", info.RequestID, "op", info.Operation, "status", status,
 		"region", info.Region, "bytes_in", r.ContentLength, "dur", time.Since(start))
+}
+
+// serveRecover turns a panic in an operation into a logged 500 for that
+// request, instead of a dropped connection the client cannot interpret.
+func (rt *Router) serveRecover(w http.ResponseWriter, r *http.Request, info *RequestInfo, proto Protocol) (status int, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			err = fmt.Errorf("panic: %v\n%s", p, debug.Stack())
+		}
+	}()
+	return rt.serve(w, r, info, proto)
 }
 
 func (rt *Router) serve(w http.ResponseWriter, r *http.Request, info *RequestInfo, proto Protocol) (int, error) {

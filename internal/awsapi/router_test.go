@@ -82,3 +82,14 @@ func TestRouterWrongSigningService(t *testing.T) {
 		t.Fatalf("%d %s", w.Code, w.Body)
 	}
 }
+
+func TestRouterPanicIs500(t *testing.T) {
+	rt := NewRouter(Config{Verifier: testVerifier()})
+	rt.HandleJSON("Logs_20140328", "logs", map[string]Handler{
+		"DescribeLogGroups": func(context.Context, []byte) (any, error) { panic("boom") },
+	})
+	rep := call(t, rt, `{}`, nil)
+	if rep.status != 500 || rep.typ != "ServiceUnavailableException" {
+		t.Fatalf("%d %s %s", rep.status, rep.typ, rep.msg)
+	}
+}
