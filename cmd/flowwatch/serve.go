@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"syscall"
 
 	"github.com/flowwatch/flowwatch/internal/server"
@@ -24,7 +26,25 @@ func runServe(args []string) int {
 	account := fs.String("account-id", "000000000000", "AWS account id of every resource")
 	capture := fs.Bool("capture", true, "capture this host's interfaces (needs privileges)")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: flowwatch serve [flags]\n\n"+
+			"Serves the AWS-compatible endpoint (CloudWatch Logs, SigV4-signed) on the embedded store.\n"+
+			"Credentials: FLOWWATCH_ACCESS_KEY_ID/FLOWWATCH_SECRET_ACCESS_KEY, or generated on first start\n"+
+			"into --data-dir and printed once as export lines.\n\nflags:")
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "flowwatch serve: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	if !accountIDRe.MatchString(*account) {
+		fmt.Fprintf(os.Stderr, "flowwatch serve: --account-id must be 12 digits, not %q\n", *account)
 		return 2
 	}
 	var lv slog.Level
@@ -49,6 +69,8 @@ func runServe(args []string) int {
 	}
 	return 0
 }
+
+var accountIDRe = regexp.MustCompile(`^\d{12}$`)
 
 // defaultDataDir is $XDG_DATA_HOME/flowwatch or ~/.local/share/flowwatch.
 func defaultDataDir() string {
