@@ -103,3 +103,24 @@ func TestGeneratedCredentials(t *testing.T) {
 	}
 	srv.stop(t)
 }
+
+// TestAccountIDAndRegion: --account-id and the signing region name the
+// resources.
+func TestAccountIDAndRegion(t *testing.T) {
+	srv := startServerWith(t, "", []string{"--account-id", "123456789012"}, nil)
+	c := cwl.New(cwl.Options{Region: "ap-southeast-2", BaseEndpoint: aws.String(srv.URL), RetryMaxAttempts: 1,
+		Credentials: sdkClient(srv.URL, accessKey, secretKey).Options().Credentials})
+	ctx := context.Background()
+	if _, err := c.CreateLogGroup(ctx, &cwl.CreateLogGroupInput{LogGroupName: aws.String("acct")}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := c.DescribeLogGroups(ctx, &cwl.DescribeLogGroupsInput{})
+	if err != nil || len(out.LogGroups) != 1 || aws.ToString(out.LogGroups[0].Arn) != "arn:aws:logs:ap-southeast-2:123456789012:log-group:acct:*" {
+		t.Fatalf("%+v %v", out, err)
+	}
+	if _, err := c.TagResource(ctx, &cwl.TagResourceInput{ResourceArn: aws.String("arn:aws:logs:ap-southeast-2:123456789012:log-group:acct"),
+		Tags: map[string]string{"k": "v"}}); err != nil {
+		t.Fatal(err)
+	}
+	srv.stop(t)
+}

@@ -68,11 +68,16 @@ func freePort(t testing.TB) int {
 // startServer starts serve on a free loopback port with dataDir ("" for a
 // fresh one) and the test credentials, and waits for /health.
 func startServer(t testing.TB, dataDir string, env ...string) *server {
+	return startServerWith(t, dataDir, nil, env)
+}
+
+// startServerWith is startServer with extra serve flags.
+func startServerWith(t testing.TB, dataDir string, args, env []string) *server {
 	if dataDir == "" {
 		dataDir = t.TempDir()
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	s := &server{cmd: exec.Command(binary, "serve", "--listen", addr, "--data-dir", dataDir, "--capture=false"),
+	s := &server{cmd: exec.Command(binary, append([]string{"serve", "--listen", addr, "--data-dir", dataDir, "--capture=false"}, args...)...),
 		URL: "http://" + addr, DataDir: dataDir, stderr: new(bytes.Buffer), stdout: new(bytes.Buffer), done: make(chan struct{})}
 	s.cmd.Env = append(os.Environ(), "FLOWWATCH_ACCESS_KEY_ID="+accessKey, "FLOWWATCH_SECRET_ACCESS_KEY="+secretKey)
 	s.cmd.Env = append(s.cmd.Env, env...)
