@@ -46,6 +46,9 @@ type segment struct {
 	// afterStats: the rows come from a stats command; nextSort: the next
 	// segment ends in a sort, which makes ordering the stats rows moot.
 	afterStats, nextSort bool
+	// rowsAfter > 0: the next segment is only a row cap of this many rows
+	// (no operators, ending in limit or the end of the query).
+	rowsAfter int
 }
 
 type plan struct {
@@ -240,6 +243,14 @@ func newPlan(q *Query, apiLimit int) *plan {
 	for i := 1; i < len(pl.segs); i++ {
 		_, pl.segs[i].afterStats = pl.segs[i-1].barrier.(*StatsCmd)
 		_, pl.segs[i-1].nextSort = pl.segs[i].barrier.(*SortCmd)
+		if next := pl.segs[i]; len(next.ops) == 0 {
+			switch x := next.barrier.(type) {
+			case nil:
+				pl.segs[i-1].rowsAfter = next.limit
+			case *LimitCmd:
+				pl.segs[i-1].rowsAfter = x.N
+			}
+		}
 	}
 
 	switch {

@@ -17,7 +17,11 @@ const SortAscendingByDefault = true
 func newBarrier(pl *plan, seg segment, first bool) (barrier, error) {
 	switch x := seg.barrier.(type) {
 	case *StatsCmd:
-		return newStatsBarrier(pl, x, seg.nextSort)
+		sb, err := newStatsBarrier(pl, x, seg.nextSort)
+		if err == nil {
+			sb.(*statsBarrier).maxRows = seg.rowsAfter
+		}
+		return sb, err
 	case *SortCmd:
 		return &sortBarrier{pl: pl, keys: x.Keys, k: seg.limit, first: first, statsTie: seg.afterStats}, nil
 	case *LimitCmd:

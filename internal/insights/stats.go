@@ -14,9 +14,12 @@ import (
 type statsBarrier struct {
 	pl       *plan
 	nextSort bool
-	cmd      *StatsCmd
-	calls    []*CallExpr // distinct aggregate calls, by String()
-	index    map[*CallExpr]int
+	// maxRows > 0: only the first maxRows groups in stats order are used
+	// (the rest of the query is just a row cap).
+	maxRows int
+	cmd     *StatsCmd
+	calls   []*CallExpr // distinct aggregate calls, by String()
+	index   map[*CallExpr]int
 }
 
 func newStatsBarrier(pl *plan, s *StatsCmd, nextSort bool) (barrier, error) {
@@ -130,10 +133,13 @@ type statsWorker struct {
 	t     *groupTable
 	kv    []Value
 	// per-batch scratch
-	seen []bool
-	gids []int32
-	argv []Value
-	kvs  []Value
+	seen   []bool
+	gen    uint32 // batch number, stamps dcache entries
+	dcache [][]Value
+	dstamp [][]uint32
+	gids   []int32
+	argv   []Value
+	kvs    []Value
 }
 
 func (sb *statsBarrier) newWorker(c *compiler) (barrierWorker, error) {
@@ -187,7 +193,12 @@ func (w *statsWorker) consume(b *batch, rc *rowCtx) {
 		w.gids, w.argv, w.kvs = make([]int32, n), make([]Value, n), make([]Value, n*max(nby, 1))
 	}
 	gids, argv, kvs := w.gids[:n], w.argv[:n], w.kvs[:n*nby]
+	w.gen++
 	for k := range nby {
+		if s := w.bySl[k]; s >= 0 && b.lazy != nil && b.lazy[s] != nil && b.lazy[s].c.Kind == logstore.KindString {
+			w.dictKeys(k, b.lazy[s].c, b, kvs, nby)
+			continue
+		}
 		w.fillCol(b, rc, w.bySl[k], w.byFns[k], w.binP[k], true, kvs, nby, k)
 	}
 	if nby == 0 && t.n == 0 {
@@ -262,6 +273,25 @@ func (w *statsWorker) distinctColumn(d *distinctAgg, b *batch, l *lazyCol) {
 		if _, ok := tab.get(u); !ok {
 			tab.put(u, 0)
 		}
+	}
+}
+
+// dictKeys fills key k from a text token column, normalising each
+// dictionary entry once per block rather than once per row.
+func (w *statsWorker) dictKeys(k int, c *logstore.TokenColumn, b *batch, dst []Value, stride int) {
+	for len(w.dcache) <= k {
+		w.dcache, w.dstamp = append(w.dcache, nil), append(w.dstamp, nil)
+	}
+	if len(w.dcache[k]) < len(c.Dict) {
+		w.dcache[k], w.dstamp[k] = make([]Value, len(c.Dict)), make([]uint32, len(c.Dict))
+	}
+	cache, stamp, gen := w.dcache[k], w.dstamp[k], w.gen
+	for j, i := range b.sel {
+		code := c.Codes[i]
+		if stamp[code] != gen {
+			cache[code], stamp[code] = normKey(Value{K: KStr, S: c.Dict[code]}), gen
+		}
+		dst[j*stride+k] = cache[code]
 	}
 }
 
@@ -587,7 +617,7 @@ func (sb *statsBarrier) stream(ws []barrierWorker, emit func(*record)) error {
 	// (bin, datefloor), else by their newest event. A sort right after
 	// applies the same order to its ties, so the work is skipped then.
 	if !sb.nextSort {
-		slices.SortFunc(order, func(a, b int32) int {
+		cmp := func(a, b int32) int {
 			for _, k := range timeKeys {
 				if c := cmpInt(t.kI[int(b)*t.nby+k], t.kI[int(a)*t.nby+k]); c != 0 {
 					return c
@@ -603,7 +633,11 @@ func (sb *statsBarrier) stream(ws []barrierWorker, emit func(*record)) error {
 				return 1
 			}
 			return 0
-		})
+		}
+		if k := sb.maxRows; k > 0 && k < len(order) {
+			order = topK(order, k, cmp)
+		}
+		slices.SortFunc(order, cmp)
 	}
 	c = &compiler{pl: sb.pl}
 	cur := make([]Value, len(sb.calls))
@@ -664,6 +698,38 @@ func slotOr(pl *plan, name string) int {
 		return s
 	}
 	return -1
+}
+
+// topK returns the k smallest of order under cmp, unordered, in
+// O(n log k) with a max-heap of the k best so far.
+func topK(order []int32, k int, cmp func(a, b int32) int) []int32 {
+	h := append([]int32(nil), order[:k]...)
+	down := func(i int) {
+		for {
+			l := 2*i + 1
+			if l >= len(h) {
+				return
+			}
+			if r := l + 1; r < len(h) && cmp(h[r], h[l]) > 0 {
+				l = r
+			}
+			if cmp(h[l], h[i]) <= 0 {
+				return
+			}
+			h[i], h[l] = h[l], h[i]
+			i = l
+		}
+	}
+	for i := len(h)/2 - 1; i >= 0; i-- {
+		down(i)
+	}
+	for _, g := range order[k:] {
+		if cmp(g, h[0]) < 0 {
+			h[0] = g
+			down(0)
+		}
+	}
+	return h
 }
 
 // compileItems compiles the stats items with each aggregate call reading
