@@ -26,6 +26,10 @@ func runServe(args []string) int {
 	account := fs.String("account-id", "000000000000", "AWS account id of every resource")
 	capture := fs.Bool("capture", true, "capture this host's interfaces (needs privileges)")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	instanceID := fs.String("instance-id", "", "EC2 instance id of this host (default: derived from /etc/machine-id)")
+	vpcID := fs.String("vpc-id", "", "VPC id of every monitored interface (default: derived per installation)")
+	region := fs.String("region", "us-east-1", "region of the monitored hosts (the EC2 API lists them only there)")
+	az := fs.String("az", "", "availability zone of this host (default: the region followed by a)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: flowwatch serve [flags]\n\n"+
 			"Serves the AWS-compatible endpoint (CloudWatch Logs, SigV4-signed) on the embedded store.\n"+
@@ -61,6 +65,7 @@ func runServe(args []string) int {
 	defer stop()
 	err := server.Run(ctx, server.Config{
 		Listen: *listen, DataDir: *dataDir, AccountID: *account, Capture: *capture,
+		InstanceID: *instanceID, VPCID: *vpcID, Region: *region, AZ: *az,
 		Logger: logger, Stdout: os.Stdout,
 	})
 	if err != nil {

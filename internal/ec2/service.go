@@ -144,6 +144,22 @@ func (s *Service) Serve(w http.ResponseWriter, r *http.Request, body []byte, inf
 	return nil
 }
 
+// Action implements awsapi.ActionNamer, so requests signed with an IAM
+// user's keys are authorized as ec2:<Action> before they run. Flow logs
+// and the inventory are named "*": flowwatch has no resource-level EC2
+// permissions. An unknown action is not authorized here; Serve rejects it.
+func (s *Service) Action(r *http.Request, body []byte, info awsapi.RequestInfo) (string, func() string, error) {
+	p, err := parseParams(string(body), r.URL.Query())
+	if err != nil {
+		return "", nil, err
+	}
+	action := p.get("Action")
+	if s.ops[action] == nil {
+		return "", nil, nil
+	}
+	return "ec2:" + action, func() string { return "*" }, nil
+}
+
 type errorResponse struct {
 	XMLName   xml.Name  `xml:"Response"`
 	Errors    []wireErr `xml:"Errors>Error"`
@@ -196,3 +212,8 @@ func checkDryRun(p params) error {
 func timestamp(t time.Time) string {
 	return t.UTC().Format("2006-01-02T15:04:05.000Z")
 }
+
+var (
+	_ awsapi.Protocol    = (*Service)(nil)
+	_ awsapi.ActionNamer = (*Service)(nil)
+)

@@ -12,10 +12,13 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/flowwatch/flowwatch/internal/awsapi"
+	"github.com/flowwatch/flowwatch/internal/ec2"
 	"github.com/flowwatch/flowwatch/internal/iam"
+	"github.com/flowwatch/flowwatch/internal/inventory"
 	"github.com/flowwatch/flowwatch/internal/logs"
 	"github.com/flowwatch/flowwatch/internal/logstore"
 )
@@ -26,7 +29,11 @@ type Config struct {
 	DataDir   string // required
 	AccountID string // default 000000000000
 	Capture   bool
-	Logger    *slog.Logger
+	// InstanceID, VPCID, Region and AZ fix this host's EC2 identity; ""
+	// derives the ids (design.md "Identity of things") and defaults the
+	// region to us-east-1 and the AZ to the region's "a".
+	InstanceID, VPCID, Region, AZ string
+	Logger                        *slog.Logger
 	// Stdout receives the export lines of freshly generated credentials,
 	// and nothing else.
 	Stdout io.Writer
@@ -102,6 +109,13 @@ func Run(ctx context.Context, cfg Config) error {
 	router.HandleResources(logs.TargetPrefix, iam.LogsResource)
 	logsSvc := logs.New(logs.Config{Store: store, AccountID: cfg.AccountID, Logger: log.With("service", "logs")})
 	router.HandleJSON(logs.TargetPrefix, logs.SigningName, logsSvc.Operations())
+	ec2Svc, err := openEC2(ctx, cfg, log)
+	if err != nil {
+		logsSvc.Close()
+		closeStore()
+		return fmt.Errorf("serve: %w", err)
+	}
+	router.HandleProtocol(ec2.SigningName, ec2Svc)
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -175,4 +189,30 @@ func openStore(dataDir string, log *slog.Logger) (logstore.Store, error) {
 		return nil, err
 	}
 	return db, nil
+}
+
+// openEC2 builds the inventory with this host in it, keeps it current as
+// interfaces come and go, and opens the EC2 service (flow logs persist in
+// DataDir/ec2).
+func openEC2(ctx context.Context, cfg Config, log *slog.Logger) (*ec2.Service, error) {
+	seed := inventory.MachineID()
+	if seed == "" {
+		seed, _ = os.Hostname()
+	}
+	inv, err := inventory.New(inventory.Config{AccountID: cfg.AccountID, Region: cfg.Region, AZ: cfg.AZ, VPCID: cfg.VPCID, Seed: seed})
+	if err != nil {
+		return nil, err
+	}
+	local := func() (inventory.HostInfo, error) { return inventory.LocalHost(cfg.InstanceID) }
+	h, err := local()
+	if err != nil {
+		return nil, err
+	}
+	inst, err := inv.SetHost(h)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("inventory", "instance_id", inst.ID, "vpc_id", inv.VPCID(), "region", inv.Region(), "interfaces", len(inst.Interfaces))
+	go inv.Refresh(ctx, 30*time.Second, log.With("component", "inventory"), local)
+	return ec2.New(ec2.Config{Dir: filepath.Join(cfg.DataDir, "ec2"), AccountID: cfg.AccountID, Inventory: inv, Logger: log.With("service", "ec2")})
 }
