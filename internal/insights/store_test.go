@@ -1,0 +1,92 @@
+package insights
+
+import (
+	"context"
+	"testing"
+
+	"github.com/flowwatch/flowwatch/internal/logstore"
+)
+
+// TestAgainstStores runs queries through the real stores (the durable DB
+// before and after a flush to columnar parts, and the in-memory model) and
+// checks they agree with in-memory blocks built from the same events.
+func TestAgainstStores(t *testing.T) {
+	evs := vpcEvents(500)
+	queries := []string{
+		`stats sum(bytes) as b by srcAddr, dstAddr | sort b desc | limit 5`,
+		`filter action = "REJECT" and dstPort = 22 and bytes > 20000 | stats count(*) as n, sum(packets) as p by interfaceId | sort interfaceId`,
+		`filter srcAddr = "10.0.0.3" | sort start desc | limit 3 | fields start, srcAddr, @logStream`,
+		`stats count(*) as n by bin(1m) | sort n desc, bin(1m) | limit 3`,
+		`parse @message "* * * * * * * * * * * * * *" as v, acct, eni, src, dst, sp, dp, proto, pk, byt, st, en, act, status | filter dp = 22 | stats count_distinct(src) as d, sum(byt) as total`,
+		`fields @timestamp, @message, @ingestionTime | limit 2`,
+	}
+	ref := &BlockSource{Blocks: BlocksOf(evs, 64)}
+	want := map[string]string{}
+	for _, qs := range queries {
+		res, err := (&Engine{}).Run(context.Background(), Request{Query: mustParse(t, qs), Targets: []Target{{Group: "vpc", Source: ref}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[qs] = fmtRows(dropPtr(t, res.Rows))
+		if len(res.Rows) == 0 {
+			t.Fatalf("%s: no rows", qs)
+		}
+	}
+	load := func(t *testing.T, st logstore.Store) {
+		if err := st.CreateGroup("vpc", logstore.GroupMeta{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.CreateStream("vpc", "eni-all", 0); err != nil {
+			t.Fatal(err)
+		}
+		for off := 0; off < len(evs); off += 100 {
+			var batch []logstore.Event
+			for _, e := range evs[off : off+100] {
+				batch = append(batch, logstore.Event{Timestamp: e.Timestamp, Message: e.Message})
+			}
+			if err := st.Append("vpc", "eni-all", evs[off].IngestionTime, batch); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	check := func(t *testing.T, src Source) {
+		for _, qs := range queries {
+			res, err := (&Engine{}).Run(context.Background(), Request{Query: mustParse(t, qs), Targets: []Target{{Group: "vpc", Source: src}}})
+			if err != nil {
+				t.Fatalf("%s: %v", qs, err)
+			}
+			got := fmtRows(dropPtr(t, res.Rows))
+			// Ingestion times differ (the store stamps one per append).
+			if qs == queries[len(queries)-1] {
+				if len(res.Rows) != 2 {
+					t.Errorf("%s: %d rows", qs, len(res.Rows))
+				}
+				continue
+			}
+			if got != want[qs] {
+				t.Errorf("%s:\ngot\n%swant\n%s", qs, got, want[qs])
+			}
+			if res.Statistics.RecordsScanned != float64(len(evs)) && len(Explain(mustParse(t, qs)).Preds) == 0 {
+				t.Errorf("%s: scanned %v", qs, res.Statistics.RecordsScanned)
+			}
+		}
+	}
+	t.Run("memory", func(t *testing.T) {
+		st := logstore.NewMemory()
+		load(t, st)
+		check(t, st)
+	})
+	t.Run("db", func(t *testing.T) {
+		db, err := logstore.Open(logstore.Options{Dir: t.TempDir(), BlockRows: 128, NoSync: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		load(t, db)
+		check(t, db)
+		if err := db.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		check(t, db)
+	})
+}
