@@ -416,13 +416,13 @@ func (s *Service) FilterLogEvents(ctx context.Context, in *FilterLogEventsInput)
 	if in.Limit != nil {
 		q.Limit = int(*in.Limit)
 	}
+	var match func(string) bool
 	if in.FilterPattern != nil && *in.FilterPattern != "" {
-		match, err := compileFilter(*in.FilterPattern)
-		if err != nil {
+		if match, err = compileFilter(*in.FilterPattern); err != nil {
 			return nil, err
 		}
-		q.Match = match
 	}
+	var from *logstore.Cursor
 	if in.NextToken != nil {
 		f, ok := awsapi.DecodeToken(*in.NextToken, filterToken)
 		if !ok || len(f) != 3 || f[0] != group {
@@ -433,35 +433,99 @@ func (s *Service) FilterLogEvents(ctx context.Context, in *FilterLogEventsInput)
 		if err1 != nil || err2 != nil {
 			return nil, awsapi.InvalidToken()
 		}
-		pos := logstore.Cursor{Timestamp: ts, Seq: seq}
-		if newestFirst {
-			q.Before = &pos
-		} else {
-			q.After = &pos
-		}
+		from = &logstore.Cursor{Timestamp: ts, Seq: seq}
 	}
-	evs, more, err := s.store.Events(ctx, q)
+	limit := q.Limit
+	page, resume, err := s.filterScan(ctx, q, match, limit, newestFirst, from)
 	if err != nil {
 		return nil, storeErr(err)
 	}
-	if capped := capPage(evs, newestFirst); len(capped) < len(evs) {
-		evs, more = capped, true
-	}
-	out := &FilterLogEventsOutput{Events: make([]FilteredLogEvent, len(evs)), SearchedLogStreams: []SearchedLogStream{}}
-	for i, e := range evs {
-		j := i
-		if newestFirst {
-			j = len(evs) - 1 - i
-		}
-		out.Events[j] = FilteredLogEvent{LogStreamName: e.Stream, Timestamp: e.Timestamp, Message: e.Message,
+	res := &FilterLogEventsOutput{Events: make([]FilteredLogEvent, len(page)), SearchedLogStreams: []SearchedLogStream{}}
+	for i, e := range page {
+		res.Events[i] = FilteredLogEvent{LogStreamName: e.Stream, Timestamp: e.Timestamp, Message: e.Message,
 			IngestionTime: e.IngestionTime, EventID: fmt.Sprintf("%020d%020d%016d", uint64(e.Timestamp)^1<<63, e.Seq, 0)}
 	}
-	if more && len(evs) > 0 {
-		last := evs[len(evs)-1]
-		if newestFirst {
-			last = evs[0]
-		}
-		out.NextToken = awsapi.EncodeToken(filterToken, group, strconv.FormatInt(last.Timestamp, 10), strconv.FormatUint(last.Seq, 10))
+	if resume != nil {
+		res.NextToken = awsapi.EncodeToken(filterToken, group, strconv.FormatInt(resume.Timestamp, 10), strconv.FormatUint(resume.Seq, 10))
 	}
-	return out, nil
+	return res, nil
+}
+
+// The work one FilterLogEvents call may do before it returns what it has
+// (possibly nothing) with a token, as AWS does for sparse filters, so that
+// no request runs unbounded. Variables so tests can shrink them.
+var (
+	filterChunk    = 10000
+	filterMaxScan  = 1000000
+	filterMaxDelay = 2 * time.Second
+)
+
+// filterScan reads q's events in chunks in reading order (oldest first, or
+// newest first when backward), keeping those match accepts (all when match
+// is nil), until limit events, the 1 MB page cap, the end of the range or
+// the scan budget. It returns the page in reading order and the position to
+// resume from (nil: nothing left).
+//
+// The store could apply match itself (EventQuery.Match), but then a page
+// that matched nothing within MaxScanned events would not say where it
+// stopped; reading chunks here keeps every page's position exact.
+func (s *Service) filterScan(ctx context.Context, q logstore.EventQuery, match func(string) bool, limit int, backward bool, from *logstore.Cursor) ([]logstore.StoredEvent, *logstore.Cursor, error) {
+	deadline := time.Now().Add(filterMaxDelay)
+	var page []logstore.StoredEvent
+	size, scanned := 0, 0
+	pos := from
+	var last logstore.Cursor // position of the last event consumed
+	for {
+		cq := q
+		cq.Match, cq.After, cq.Before, cq.Backward = nil, nil, nil, backward
+		cq.Limit = filterChunk
+		if match == nil {
+			cq.Limit = limit - len(page) // every event is kept: read only what is needed
+		}
+		if backward {
+			cq.Before = pos
+		} else {
+			cq.After = pos
+		}
+		evs, more, err := s.store.Events(ctx, cq)
+		if err != nil {
+			return nil, nil, err
+		}
+		n := len(evs)
+		if n == 0 {
+			return page, nil, nil
+		}
+		for k := 0; k < n; k++ {
+			e := &evs[k]
+			if backward {
+				e = &evs[n-1-k]
+			}
+			scanned++
+			if match != nil && !match(e.Message) {
+				last = logstore.Cursor{Timestamp: e.Timestamp, Seq: e.Seq}
+				continue
+			}
+			if sz := len(e.Message) + eventOverhead; len(page) > 0 && size+sz > maxPageBytes {
+				return page, &last, nil // e is read again by the next page
+			} else {
+				size += sz
+			}
+			page = append(page, *e)
+			last = logstore.Cursor{Timestamp: e.Timestamp, Seq: e.Seq}
+			if len(page) == limit {
+				if k < n-1 || more {
+					return page, &last, nil
+				}
+				return page, nil, nil
+			}
+		}
+		if !more {
+			return page, nil, nil
+		}
+		at := last
+		pos = &at
+		if scanned >= filterMaxScan || time.Now().After(deadline) {
+			return page, pos, nil
+		}
+	}
 }

@@ -530,3 +530,47 @@ func TestExtensionHooks(t *testing.T) {
 		t.Fatal("closer did not run")
 	}
 }
+
+// TestFilterScanBudget: a sparse filter returns (possibly empty) pages with
+// a token when its scan budget runs out, and paging still finds every match
+// exactly once, in both directions.
+func TestFilterScanBudget(t *testing.T) {
+	f := newFixture(t)
+	f.group(t, "g", "s")
+	var batch []logstore.Event
+	for i := 0; i < 25; i++ {
+		msg := fmt.Sprint("noise ", i)
+		if i%7 == 3 {
+			msg = fmt.Sprint("needle ", i)
+		}
+		batch = append(batch, ev(t0.Add(time.Duration(i)*time.Second), msg))
+	}
+	must(f.put(t, "g", "s", batch...))
+	defer func(c, m int) { filterChunk, filterMaxScan = c, m }(filterChunk, filterMaxScan)
+	filterChunk, filterMaxScan = 2, 4
+	for _, newest := range []bool{false, true} {
+		in := &FilterLogEventsInput{LogGroupName: p("g"), FilterPattern: p("needle"), StartFromHead: p(!newest), StartTime: p(t0.UnixMilli()), Limit: p(int64(2))}
+		var got []string
+		pages, empty := 0, 0
+		for ; pages < 50; pages++ {
+			out := must(f.svc.FilterLogEvents(f.ctx, in))
+			if len(out.Events) == 0 {
+				empty++
+			}
+			for _, e := range out.Events {
+				got = append(got, e.Message)
+			}
+			if out.NextToken == "" {
+				break
+			}
+			in.NextToken = p(out.NextToken)
+		}
+		want := "needle 3,needle 10,needle 17,needle 24"
+		if newest {
+			want = "needle 24,needle 17,needle 10,needle 3"
+		}
+		if strings.Join(got, ",") != want || empty == 0 || pages >= 50 {
+			t.Fatalf("newest=%v: %q after %d pages (%d empty)", newest, got, pages, empty)
+		}
+	}
+}
