@@ -43,9 +43,10 @@ type segment struct {
 	ops     []Command
 	barrier Command // nil: end of query
 	limit   int     // for a sort barrier: rows to keep (0: all)
-	// afterStats: the rows come from a stats command; nextSort: the next
-	// segment ends in a sort, which makes ordering the stats rows moot.
-	afterStats, nextSort bool
+	// prevStats: the rows come from this stats command; nextSort: the
+	// next segment ends in a sort, which makes ordering the stats rows moot.
+	prevStats *StatsCmd
+	nextSort  bool
 	// rowsAfter > 0: the next segment is only a row cap of this many rows
 	// (no operators, ending in limit or the end of the query).
 	rowsAfter int
@@ -241,7 +242,7 @@ func newPlan(q *Query, apiLimit int) *plan {
 	seg.limit = pl.cap
 	pl.segs = append(pl.segs, seg)
 	for i := 1; i < len(pl.segs); i++ {
-		_, pl.segs[i].afterStats = pl.segs[i-1].barrier.(*StatsCmd)
+		pl.segs[i].prevStats, _ = pl.segs[i-1].barrier.(*StatsCmd)
 		_, pl.segs[i-1].nextSort = pl.segs[i].barrier.(*SortCmd)
 		if next := pl.segs[i]; len(next.ops) == 0 {
 			switch x := next.barrier.(type) {

@@ -23,7 +23,15 @@ func newBarrier(pl *plan, seg segment, first bool) (barrier, error) {
 		}
 		return sb, err
 	case *SortCmd:
-		return &sortBarrier{pl: pl, keys: x.Keys, k: seg.limit, first: first, statsTie: seg.afterStats}, nil
+		sb := &sortBarrier{pl: pl, keys: x.Keys, k: seg.limit, first: first, statsTie: seg.prevStats != nil}
+		if seg.prevStats != nil {
+			for _, p := range seg.prevStats.By {
+				if s, ok := pl.slotOf[p.Name()]; ok {
+					sb.tieSlots = append(sb.tieSlots, s)
+				}
+			}
+		}
+		return sb, nil
 	case *LimitCmd:
 		return &sortBarrier{pl: pl, k: x.N, first: first}, nil
 	case *DedupCmd:
@@ -44,9 +52,11 @@ type sortBarrier struct {
 	k     int
 	first bool
 	post  func([]record) []record
-	// statsTie: ties keep the stats order (time keys, then newest event
-	// first), which the stats command left to this sort.
+	// statsTie: rows come straight from stats, which left their order to
+	// this sort: ties go newest time bucket first, then by the by-key
+	// values (tieSlots) in ascending sort order.
 	statsTie bool
+	tieSlots []int
 }
 
 type sortWorker struct {
@@ -110,11 +120,19 @@ func (w *sortWorker) less(a, b *record) bool {
 		if a.tk != b.tk {
 			return a.tk > b.tk
 		}
-		if a.ts != b.ts {
-			return a.ts > b.ts
-		}
-		if a.seq != b.seq {
-			return a.seq > b.seq
+		for _, s := range w.sb.tieSlots {
+			av, bv := a.vals[s], b.vals[s]
+			switch {
+			case av.K == KNull && bv.K == KNull:
+				continue
+			case av.K == KNull:
+				return false
+			case bv.K == KNull:
+				return true
+			}
+			if c := sortCompare(av, bv); c != 0 {
+				return c < 0
+			}
 		}
 	}
 	return a.ord < b.ord
@@ -128,6 +146,7 @@ func (w *sortWorker) consume(b *batch, rc *rowCtx) {
 			p.keys[k] = f(rc)
 		}
 		p.ts, p.seq, p.tgt, p.ord, p.tk = rc.ts, rc.seq, rc.tgt, w.ord, rc.tk
+		p.vals = rc.vals // read by statsTie, only after a stats (no lazy slots)
 		w.ord++
 		if len(w.fns) == 0 && !w.sb.first {
 			// Rows already in order: keep the first k as they come.
