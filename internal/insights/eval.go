@@ -442,6 +442,9 @@ func flattenJSON(prefix string, x any, out map[string]Value) {
 			n := k
 			if prefix != "" {
 				n = prefix + "." + k
+			} else if strings.HasPrefix(k, "@") {
+				// Discovered names never shadow system fields: @x is exposed as @@x.
+				n = "@" + k
 			}
 			flattenJSON(n, v, out)
 		}
