@@ -46,7 +46,6 @@ type compiler struct {
 	pl *plan
 	// agg, when set, resolves aggregate calls inside stats items.
 	agg func(c *CallExpr) (evalFn, bool)
-	// inStats allows aggregate calls (checked by the agg hook).
 }
 
 func (c *compiler) errAt(e Expr, format string, args ...any) error {

@@ -135,14 +135,6 @@ func (v Value) clone() Value {
 	return v
 }
 
-func cloneVals(src []Value) []Value {
-	out := make([]Value, len(src))
-	for i, v := range src {
-		out[i] = v.clone()
-	}
-	return out
-}
-
 // streamOp is a row-at-a-time command applied to a whole batch.
 type streamOp interface {
 	apply(b *batch, rc *rowCtx) *batch
@@ -323,7 +315,7 @@ func (o *unnestOp) apply(b *batch, rc *rowCtx) *batch {
 	return nb
 }
 
-// runSegment pushes a batch through the segment's operators into the barrier.
+// runBatch pushes a batch through the segment's operators into the barrier.
 func (w *worker) runBatch(b *batch) {
 	for _, op := range w.ops {
 		if len(b.sel) == 0 {
@@ -389,7 +381,7 @@ func execute(ctx context.Context, env *execEnv, stats *Statistics, progress func
 		if w.bw, err = bar0.newWorker(c); err != nil {
 			return nil, err
 		}
-		w.base = newBaseLoaders(pl, w.ops)
+		w.base = newBaseLoaders(pl)
 		return w, nil
 	}
 	// Compile once up front so errors surface even when there is no data.

@@ -219,8 +219,7 @@ func newPlan(q *Query, apiLimit int) *plan {
 		switch c.(type) {
 		case *StatsCmd, *SortCmd, *LimitCmd, *DedupCmd, *PatternCmd:
 			seg.barrier = c
-			if s, ok := c.(*SortCmd); ok {
-				_ = s
+			if _, ok := c.(*SortCmd); ok {
 				if i+1 < len(cmds) {
 					if l, ok := cmds[i+1].(*LimitCmd); ok {
 						seg.limit = l.N

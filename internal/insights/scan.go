@@ -27,7 +27,7 @@ type baseLoader struct {
 	vpcCol int // -1: not a flow-log field
 }
 
-func newBaseLoaders(pl *plan, _ []streamOp) []baseLoader {
+func newBaseLoaders(pl *plan) []baseLoader {
 	var out []baseLoader
 	for _, n := range pl.base {
 		l := baseLoader{slot: pl.slotOf[n], name: n, vpcCol: -1}
