@@ -154,3 +154,17 @@ func (a requestAuthorizer) Authorize(info awsapi.RequestInfo, action, resource s
 	a.s.log.Info("request denied", "principal", u.Arn, "action", action, "resource", resource, "decision", d.String())
 	return awsapi.NewError("AccessDeniedException", "%s", denial("User", u.Arn, action, resource, d))
 }
+
+// AuthorizeCaller applies the policies of the IAM user who signed a
+// request to an action the operation needs beyond its own, such as
+// iam:PassRole on the role CreateFlowLogs names. Root (any key IAM does
+// not know) is allowed. The error is an AccessDeniedException
+// *awsapi.Error; a service with its own code (EC2: UnauthorizedOperation)
+// renames it.
+func (s *Service) AuthorizeCaller(info awsapi.RequestInfo, action, resource string) error {
+	a := requestAuthorizer{s}
+	if !a.Restricted(info.AccessKeyID) {
+		return nil
+	}
+	return a.Authorize(info, action, resource)
+}

@@ -326,3 +326,51 @@ func TestLogsResource(t *testing.T) {
 		}
 	}
 }
+
+func TestAuthorizeCallerPassRole(t *testing.T) {
+	s := newTestService(t, "")
+	role, _ := s.CreateRole(CreateRoleInput{RoleName: "flowlogsRole", AssumeRolePolicyDocument: trustFlowLogs})
+	if err := s.AuthorizeCaller(awsapi.RequestInfo{AccessKeyID: "AKIAROOT"}, "iam:PassRole", role.Arn); err != nil {
+		t.Fatalf("root: %v", err)
+	}
+	_, _ = s.CreateUser("ops", "", nil)
+	ak, _, _ := s.CreateAccessKey("ops")
+	info := awsapi.RequestInfo{AccessKeyID: ak.AccessKeyID, Region: "us-east-1"}
+	wantAWSError(t, s.AuthorizeCaller(info, "iam:PassRole", role.Arn), 400, "AccessDeniedException",
+		"User: arn:aws:iam::123456789012:user/ops is not authorized to perform: iam:PassRole on resource: arn:aws:iam::123456789012:role/flowlogsRole because no identity-based policy allows the iam:PassRole action")
+	_ = s.PutUserPolicy("ops", "pass", stmt(`{"Effect":"Allow","Action":"iam:PassRole","Resource":"arn:aws:iam::*:role/flowlogs*"}`))
+	if err := s.AuthorizeCaller(info, "iam:PassRole", role.Arn); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Requests are authorized while policies and keys change (run with -race).
+func TestConcurrentAuthorization(t *testing.T) {
+	s := newTestService(t, t.TempDir())
+	_, _ = s.CreateUser("u", "", nil)
+	ak, _, _ := s.CreateAccessKey("u")
+	a := s.RequestAuthorizer()
+	info := awsapi.RequestInfo{AccessKeyID: ak.AccessKeyID, Region: "us-east-1"}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < 20; i++ {
+			if err := s.PutUserPolicy("u", "p", permsFlowLogs); err != nil {
+				t.Error(err)
+			}
+			if err := s.DeleteUserPolicy("u", "p"); err != nil {
+				t.Error(err)
+			}
+		}
+	}()
+	for i := 0; i < 500; i++ {
+		if _, ok := s.Secret(ak.AccessKeyID); !ok {
+			t.Fatal("key lost during policy changes")
+		}
+		err := a.Authorize(info, "logs:PutLogEvents", streamARN)
+		if err != nil && awsapi.AsError(err).Code != "AccessDeniedException" {
+			t.Fatal(err)
+		}
+	}
+	<-done
+}
