@@ -1,0 +1,440 @@
+package capture
+
+import (
+	"encoding/binary"
+	"net/netip"
+
+	"github.com/flowwatch/flowwatch/internal/flowlog"
+)
+
+// Interface is one monitored interface as the flow table sees it.
+type Interface struct {
+	Name string
+	// Meta carries the interface's identity fields (account-id,
+	// interface-id, vpc-id, subnet-id, instance-id, region, az-id); the flow
+	// fields are overwritten for every record.
+	Meta flowlog.Record
+	// Primary4 is written as srcaddr of egress and dstaddr of ingress IPv4
+	// records, whatever address the packet used, as AWS does with the
+	// ENI's primary private IPv4; pkt-srcaddr/pkt-dstaddr keep the real one.
+	Primary4 netip.Addr
+	// Prefixes are the interface's addresses with their on-link prefixes:
+	// they decide direction when the capture does not, and traffic-path 1.
+	Prefixes []netip.Prefix
+	MAC      [6]byte
+	HasMAC   bool
+}
+
+func (it *Interface) isLocal(a netip.Addr) bool {
+	for _, p := range it.Prefixes {
+		if p.Addr() == a {
+			return true
+		}
+	}
+	return false
+}
+
+func (it *Interface) onLink(a netip.Addr) bool {
+	for _, p := range it.Prefixes {
+		if p.Bits() < p.Addr().BitLen() && p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// TableConfig configures a flow table.
+type TableConfig struct {
+	Interval int // aggregation window in seconds: 60 or 600 (default 600, as AWS)
+	// MaxFlows bounds the flows held across interfaces (default 1<<20). A
+	// new flow beyond it evicts the interface's oldest flow, which is
+	// emitted at once; later packets of that flow start a new record.
+	MaxFlows int
+	// WindowBounds writes start/end as the window's bounds (what AWS's
+	// examples show) instead of the first and last packet's second (what
+	// AWS documents).
+	WindowBounds bool
+	// Start (unix ns) is when monitoring began: NODATA records cover idle
+	// windows from here. Zero means the first packet's window.
+	Start int64
+	// Emit receives every record; the pointer is only valid during the call.
+	Emit func(*flowlog.Record)
+}
+
+// Stats counts what the table has seen.
+type Stats struct {
+	Packets  uint64 // packets aggregated
+	Bytes    uint64
+	Records  uint64 // OK records emitted
+	NoData   uint64 // NODATA records emitted
+	Evicted  uint64 // flows emitted early because the table was full
+	Excluded uint64 // packets AWS never logs (DHCP, link-local AWS services)
+	Late     uint64 // packets older than their interface's open window
+}
+
+// flowKey is the 5-tuple and direction packed into five words: source and
+// destination as 16-byte addresses, then ports, protocol and flags.
+type flowKey struct {
+	w [5]uint64
+}
+
+func makeKey(p *Packet, egress bool) flowKey {
+	s, d := p.Src.As16(), p.Dst.As16()
+	var k flowKey
+	k.w[0] = binary.LittleEndian.Uint64(s[0:8])
+	k.w[1] = binary.LittleEndian.Uint64(s[8:16])
+	k.w[2] = binary.LittleEndian.Uint64(d[0:8])
+	k.w[3] = binary.LittleEndian.Uint64(d[8:16])
+	k.w[4] = uint64(p.SrcPort) | uint64(p.DstPort)<<16 | uint64(p.Proto)<<32
+	if !p.Src.Is4() {
+		k.w[4] |= 1 << 40
+	}
+	if egress {
+		k.w[4] |= 1 << 41
+	}
+	return k
+}
+
+func (k *flowKey) addrs() (src, dst netip.Addr, v6 bool) {
+	var s, d [16]byte
+	binary.LittleEndian.PutUint64(s[0:8], k.w[0])
+	binary.LittleEndian.PutUint64(s[8:16], k.w[1])
+	binary.LittleEndian.PutUint64(d[0:8], k.w[2])
+	binary.LittleEndian.PutUint64(d[8:16], k.w[3])
+	src, dst = netip.AddrFrom16(s), netip.AddrFrom16(d)
+	v6 = k.w[4]&(1<<40) != 0
+	if !v6 {
+		src, dst = src.Unmap(), dst.Unmap()
+	}
+	return src, dst, v6
+}
+
+func (k *flowKey) ports() (sport, dport uint16, proto uint8) {
+	return uint16(k.w[4]), uint16(k.w[4] >> 16), uint8(k.w[4] >> 32)
+}
+
+func (k *flowKey) egress() bool { return k.w[4]&(1<<41) != 0 }
+
+type flowEntry struct {
+	key          flowKey
+	hash         uint64
+	first, last  int64 // unix ns
+	packets      uint64
+	bytes        uint64
+	flags        uint8
+	dead         bool
+	egressOnLink bool
+}
+
+type ifState struct {
+	it     *Interface
+	window int64 // index of the open window, -1 before the first
+	idx    flowIndex
+	last   int32 // index of the last flow added to
+	flows  []flowEntry
+	head   int // oldest possibly-live entry, for eviction
+	live   int
+}
+
+// Table aggregates packets into flow records with AWS's semantics: one
+// record per (interface, 5-tuple, direction) per aggregation window.
+// It is not safe for concurrent use; give each capture goroutine its own
+// table or serialise calls.
+type Table struct {
+	cfg     TableConfig
+	ifs     []ifState
+	ivNs    int64
+	live    int
+	stats   Stats
+	started bool
+	// startWindow is the window monitoring began in.
+	startWindow int64
+	rec         flowlog.Record
+}
+
+// NewTable returns a table for the given interfaces; Add's ifIndex indexes
+// this slice.
+func NewTable(cfg TableConfig, ifaces []*Interface) *Table {
+	if cfg.Interval == 0 {
+		cfg.Interval = 600
+	}
+	if cfg.MaxFlows <= 0 {
+		cfg.MaxFlows = 1 << 20
+	}
+	if cfg.Emit == nil {
+		cfg.Emit = func(*flowlog.Record) {}
+	}
+	t := &Table{cfg: cfg, ivNs: int64(cfg.Interval) * 1e9}
+	t.ifs = make([]ifState, len(ifaces))
+	for i, it := range ifaces {
+		t.ifs[i] = ifState{it: it, window: -1}
+		t.ifs[i].idx.init(1024)
+	}
+	if cfg.Start != 0 {
+		t.begin(cfg.Start)
+	}
+	return t
+}
+
+func (t *Table) begin(ns int64) {
+	t.started = true
+	t.startWindow = ns / t.ivNs
+	for i := range t.ifs {
+		t.ifs[i].window = ns / t.ivNs
+	}
+}
+
+// AddInterface adds an interface (one found later in a pcapng file) and
+// returns its index for Add.
+func (t *Table) AddInterface(it *Interface) int {
+	st := ifState{it: it, window: -1}
+	st.idx.init(1024)
+	if t.started {
+		st.window = t.startWindow
+	}
+	t.ifs = append(t.ifs, st)
+	return len(t.ifs) - 1
+}
+
+// Stats returns the counters so far.
+func (t *Table) Stats() Stats { return t.stats }
+
+// Live is the number of flows held.
+func (t *Table) Live() int { return t.live }
+
+// excluded is traffic AWS never logs (spec §3.6) that a Linux host also
+// sees: DHCP and the link-local AWS metadata, DNS and time addresses.
+func excluded(p *Packet) bool {
+	if p.Proto == 17 {
+		s, d := p.SrcPort, p.DstPort
+		if (s == 67 || s == 68) && (d == 67 || d == 68) || (s == 546 || s == 547) && (d == 546 || d == 547) {
+			return true
+		}
+	}
+	return isAWSLinkLocal(p.Src) || isAWSLinkLocal(p.Dst)
+}
+
+func isAWSLinkLocal(a netip.Addr) bool {
+	if !a.Is4() {
+		return false
+	}
+	b := a.As4()
+	return b[0] == 169 && b[1] == 254 && b[2] == 169 && (b[3] == 254 || b[3] == 253 || b[3] == 123)
+}
+
+// Add aggregates one decoded packet seen on interface ifIndex at ts (unix
+// ns). Packets of an interface should come in time order; a packet older
+// than the interface's open window is counted as late and added to it.
+func (t *Table) Add(ifIndex int, ts int64, p *Packet) {
+	if !t.started {
+		t.begin(ts)
+	}
+	st := &t.ifs[ifIndex]
+	if w := ts / t.ivNs; w != st.window {
+		if w > st.window {
+			t.rotate(st, w)
+		} else {
+			t.stats.Late++
+		}
+	}
+	if excluded(p) {
+		t.stats.Excluded++
+		return
+	}
+	it := st.it
+	var egress bool
+	switch {
+	case p.Dir == DirOutgoing:
+		egress = true
+	case p.Dir == DirIncoming:
+		egress = false
+	case it.HasMAC && p.HasMAC && p.SrcMAC == it.MAC:
+		egress = true
+	case it.HasMAC && p.HasMAC && p.DstMAC == it.MAC:
+		egress = false
+	default:
+		egress = it.isLocal(p.Src)
+	}
+	k := makeKey(p, egress)
+	h := hashKey(&k)
+	var idx int32 = -1
+	var slot uint64
+	// Packets come in trains: try the interface's last flow first.
+	if l := st.last; l < int32(len(st.flows)) && st.flows[l].hash == h && st.flows[l].key == k && !st.flows[l].dead {
+		idx = l
+	} else {
+		idx, slot = st.idx.lookup(&k, h, st.flows)
+	}
+	if idx < 0 {
+		if t.live >= t.cfg.MaxFlows {
+			if t.evict(st) == st {
+				// Eviction moved slots of this interface: look again.
+				_, slot = st.idx.lookup(&k, h, st.flows)
+			}
+		}
+		idx = int32(len(st.flows))
+		st.flows = append(st.flows, flowEntry{key: k, hash: h, first: ts})
+		st.idx.insert(slot, idx, h, st.flows)
+		st.live++
+		t.live++
+		if egress && len(it.Prefixes) > 0 {
+			st.flows[idx].egressOnLink = it.onLink(p.Dst)
+		}
+	}
+	st.last = idx
+	e := &st.flows[idx]
+	e.packets++
+	e.bytes += uint64(p.Length)
+	if ts > e.last {
+		e.last = ts
+	} else if ts < e.first {
+		e.first = ts // a late packet
+	}
+	if p.Proto == 6 {
+		// AWS reports FIN, SYN and RST, and ACK only together with SYN
+		// (SYN-ACK = 18); PSH, URG, ECE, CWR and a bare ACK are dropped.
+		f := p.TCPFlags & 0x07
+		if p.TCPFlags&0x12 == 0x12 {
+			f |= 0x10
+		}
+		e.flags |= f
+	}
+	t.stats.Packets++
+	t.stats.Bytes += uint64(p.Length)
+}
+
+// Advance closes every window that ended before now (unix ns), emitting
+// its records and NODATA for idle interfaces. Live capture calls it on a
+// timer; file sources get the same effect from packet times.
+func (t *Table) Advance(now int64) {
+	if !t.started {
+		return
+	}
+	w := now / t.ivNs
+	for i := range t.ifs {
+		if st := &t.ifs[i]; w > st.window {
+			t.rotate(st, w)
+		}
+	}
+}
+
+// Flush emits the records of every open window, as at the end of a file
+// or on SIGTERM.
+func (t *Table) Flush() {
+	if !t.started {
+		return
+	}
+	for i := range t.ifs {
+		st := &t.ifs[i]
+		t.closeWindow(st)
+		st.window++
+	}
+}
+
+// rotate closes st's open window and any idle windows before w.
+func (t *Table) rotate(st *ifState, w int64) {
+	t.closeWindow(st)
+	for x := st.window + 1; x < w; x++ {
+		t.emitNoData(st, x)
+	}
+	st.window = w
+}
+
+func (t *Table) closeWindow(st *ifState) {
+	if st.live == 0 {
+		t.emitNoData(st, st.window)
+	} else {
+		for i := range st.flows {
+			if e := &st.flows[i]; !e.dead {
+				t.emitFlow(st, e)
+			}
+		}
+	}
+	t.live -= st.live
+	st.live, st.head = 0, 0
+	st.flows = st.flows[:0]
+	st.idx.reset()
+}
+
+// evict emits and drops the oldest flow of st (or of the fullest interface
+// when st holds none) and returns the interface it took from.
+func (t *Table) evict(st *ifState) *ifState {
+	victim := st
+	if victim.live == 0 {
+		for i := range t.ifs {
+			if t.ifs[i].live > victim.live {
+				victim = &t.ifs[i]
+			}
+		}
+	}
+	for victim.head < len(victim.flows) && victim.flows[victim.head].dead {
+		victim.head++
+	}
+	if victim.head == len(victim.flows) {
+		return nil
+	}
+	e := &victim.flows[victim.head]
+	t.emitFlow(victim, e)
+	e.dead = true
+	_, slot := victim.idx.lookup(&e.key, e.hash, victim.flows)
+	victim.idx.remove(slot, victim.flows)
+	victim.live--
+	t.live--
+	t.stats.Evicted++
+	return victim
+}
+
+func (t *Table) emitNoData(st *ifState, w int64) {
+	r := &t.rec
+	*r = st.it.Meta
+	r.ClearFlow()
+	r.Start = w * int64(t.cfg.Interval)
+	r.End = r.Start + int64(t.cfg.Interval)
+	r.LogStatus = flowlog.StatusNoData
+	t.stats.NoData++
+	t.cfg.Emit(r)
+}
+
+func (t *Table) emitFlow(st *ifState, e *flowEntry) {
+	r := &t.rec
+	it := st.it
+	*r = it.Meta
+	k := &e.key
+	src, dst, v6 := k.addrs()
+	r.Type = flowlog.TypeIPv4
+	if v6 {
+		r.Type = flowlog.TypeIPv6
+	}
+	r.PktSrcAddr, r.PktDstAddr = src, dst
+	r.SrcAddr, r.DstAddr = src, dst
+	r.TrafficPath = flowlog.NA
+	if k.egress() {
+		r.FlowDirection = flowlog.DirEgress
+		if !v6 && it.Primary4.IsValid() {
+			r.SrcAddr = it.Primary4
+		}
+		if e.egressOnLink {
+			r.TrafficPath = 1
+		}
+	} else {
+		r.FlowDirection = flowlog.DirIngress
+		if !v6 && it.Primary4.IsValid() {
+			r.DstAddr = it.Primary4
+		}
+	}
+	sport, dport, proto := k.ports()
+	r.SrcPort, r.DstPort, r.Protocol = int32(sport), int32(dport), int32(proto)
+	r.Packets, r.Bytes = int64(e.packets), int64(e.bytes)
+	if t.cfg.WindowBounds {
+		r.Start = st.window * int64(t.cfg.Interval)
+		r.End = r.Start + int64(t.cfg.Interval)
+	} else {
+		r.Start, r.End = e.first/1e9, e.last/1e9
+	}
+	r.Action = flowlog.ActionAccept
+	r.LogStatus = flowlog.StatusOK
+	r.TCPFlags = int32(e.flags)
+	r.RejectReason = ""
+	t.stats.Records++
+	t.cfg.Emit(r)
+}
