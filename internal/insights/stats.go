@@ -173,6 +173,7 @@ func (sb *statsBarrier) newWorker(c *compiler) (barrierWorker, error) {
 	}
 	w.specs = specs
 	w.t = newGroupTable(len(sb.cmd.By), specs)
+	w.t.track = !sb.nextSort
 	w.kv = make([]Value, len(sb.cmd.By))
 	// Compile the items too, so that errors in them surface before the scan.
 	if _, err := sb.compileItems(c, new([]Value)); err != nil {
@@ -210,7 +211,7 @@ func (w *statsWorker) consume(b *batch, rc *rowCtx) {
 			g = t.lookup(kvs[j*nby : (j+1)*nby])
 		}
 		gids[j] = g
-		if !w.sb.nextSort {
+		if t.track {
 			if ts := b.ts[i]; ts > t.newest[g].ts || ts == t.newest[g].ts && b.seq[i] > t.newest[g].seq {
 				t.newest[g] = tsSeq{ts, b.seq[i]}
 			}
@@ -421,7 +422,9 @@ type groupTable struct {
 	ms      map[string]int32
 	kI      []int64 // nby per group
 	kK      []Kind
-	kS      []string // nby per group once any key has text
+	// track: newest holds each group's newest event (for the default
+	// order); off when a sort follows.
+	track bool
 	newest  []tsSeq
 	aggs    []aggregator
 	buf     []byte
@@ -544,16 +547,17 @@ func (t *groupTable) add(kv []Value) int32 {
 	g := t.n
 	t.n++
 	for _, v := range kv {
-		t.kI = append(t.kI, v.I)
+		i := v.I
+		if v.K == KStr || v.K == KJSON {
+			// Text is kept once, in the interner; the key holds its id.
+			i = int64(t.intern.get(v.S))
+		}
+		t.kI = append(t.kI, i)
 		t.kK = append(t.kK, v.K)
-		if v.S != "" && t.kS == nil {
-			t.kS = make([]string, len(t.kI)-1, cap(t.kI))
-		}
-		if t.kS != nil {
-			t.kS = append(t.kS, strings.Clone(v.S))
-		}
 	}
-	t.newest = append(t.newest, tsSeq{math.MinInt64, 0})
+	if t.track {
+		t.newest = append(t.newest, tsSeq{math.MinInt64, 0})
+	}
 	for _, a := range t.aggs {
 		a.grow()
 	}
@@ -565,8 +569,8 @@ func (t *groupTable) key(g int32, dst []Value) []Value {
 	o := int(g) * t.nby
 	for k := range dst {
 		dst[k] = Value{K: t.kK[o+k], I: t.kI[o+k]}
-		if t.kS != nil {
-			dst[k].S = t.kS[o+k]
+		if dst[k].K == KStr || dst[k].K == KJSON {
+			dst[k].S, dst[k].I = t.intern.strs[dst[k].I], 0
 		}
 	}
 	return dst
@@ -590,7 +594,7 @@ func (sb *statsBarrier) stream(ws []barrierWorker, emit func(*record)) error {
 		o := sw.t
 		for g := int32(0); g < o.n; g++ {
 			ng := t.lookup(o.key(g, kbuf))
-			if o.newest[g].ts > t.newest[ng].ts || o.newest[g].ts == t.newest[ng].ts && o.newest[g].seq > t.newest[ng].seq {
+			if t.track && (o.newest[g].ts > t.newest[ng].ts || o.newest[g].ts == t.newest[ng].ts && o.newest[g].seq > t.newest[ng].seq) {
 				t.newest[ng] = o.newest[g]
 			}
 			for a := range t.aggs {
@@ -662,7 +666,10 @@ func (sb *statsBarrier) stream(ws []barrierWorker, emit func(*record)) error {
 	r.vals = make([]Value, ns)
 	rc := &rowCtx{}
 	for i, g := range order {
-		r.ts, r.seq, r.ord = t.newest[g].ts, t.newest[g].seq, i
+		r.ord = i
+		if t.track {
+			r.ts, r.seq = t.newest[g].ts, t.newest[g].seq
+		}
 		if len(timeKeys) > 0 {
 			r.tk = t.kI[int(g)*t.nby+timeKeys[0]]
 		}
