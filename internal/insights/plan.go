@@ -220,13 +220,7 @@ func newPlan(q *Query, apiLimit int) *plan {
 		case *StatsCmd, *SortCmd, *LimitCmd, *DedupCmd, *PatternCmd:
 			seg.barrier = c
 			if _, ok := c.(*SortCmd); ok {
-				if i+1 < len(cmds) {
-					if l, ok := cmds[i+1].(*LimitCmd); ok {
-						seg.limit = l.N
-					}
-				} else {
-					seg.limit = pl.cap
-				}
+				seg.limit = sortBound(cmds[i+1:], pl.cap)
 			}
 			if _, ok := c.(*LimitCmd); ok {
 				seg.limit = c.(*LimitCmd).N
@@ -270,6 +264,22 @@ func newPlan(q *Query, apiLimit int) *plan {
 	}
 	pl.planScan(cmds)
 	return pl
+}
+
+// sortBound is how many sorted rows the rest of the query can use: the
+// next limit, or the final row cap, when only commands that keep every
+// row (fields, display, unmask) come in between; 0 when unbounded.
+func sortBound(rest []Command, rowCap int) int {
+	for _, c := range rest {
+		switch x := c.(type) {
+		case *FieldsCmd, *DisplayCmd, *UnmaskCmd:
+		case *LimitCmd:
+			return x.N
+		default:
+			return 0
+		}
+	}
+	return rowCap
 }
 
 func (pl *plan) isJSONPath(n string, defined map[string]bool) bool {
