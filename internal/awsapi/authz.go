@@ -1,6 +1,9 @@
 package awsapi
 
-import "net/http"
+import (
+	"net/http"
+	"net/url"
+)
 
 // Authorization: the Router asks an Authorizer about every authenticated
 // request before it runs, so a refused request changes nothing. Services
@@ -55,17 +58,26 @@ func (rt *Router) authorizeJSON(prefix, signingName, op string, body []byte, inf
 	return a.Authorize(info, signingName+":"+op, resource)
 }
 
-// authorizeProto authorizes a request of a Protocol that can name its
-// action; others are not authorized beyond authentication.
-func (rt *Router) authorizeProto(r *http.Request, body []byte, info RequestInfo, p Protocol) error {
+// authorizeProto authorizes a request of another protocol. One that
+// implements ActionNamer names its action and resource; for others the
+// request's form parameter Action (Query protocols, e.g. EC2) names the
+// action, on resource "*", so that no request of a restricted key goes
+// unchecked.
+func (rt *Router) authorizeProto(r *http.Request, body []byte, info RequestInfo, signingName string, p Protocol) error {
 	a := rt.cfg.Authorizer
-	an, ok := p.(ActionNamer)
-	if a == nil || !ok || !a.Restricted(info.AccessKeyID) {
+	if a == nil || !a.Restricted(info.AccessKeyID) {
 		return nil
 	}
-	action, resource, err := an.Action(r, body, info)
-	if err != nil || action == "" {
-		return err
+	if an, ok := p.(ActionNamer); ok {
+		action, resource, err := an.Action(r, body, info)
+		if err != nil || action == "" {
+			return err
+		}
+		return a.Authorize(info, action, resource())
 	}
-	return a.Authorize(info, action, resource())
+	op := r.URL.Query().Get("Action")
+	if form, err := url.ParseQuery(string(body)); err == nil && form.Get("Action") != "" {
+		op = form.Get("Action")
+	}
+	return a.Authorize(info, signingName+":"+op, "*")
 }

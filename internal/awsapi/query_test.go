@@ -230,10 +230,22 @@ func TestRouterAuthorizes(t *testing.T) {
 	if w.Code != 403 || !strings.Contains(w.Body.String(), "<Code>AccessDenied</Code><Message>User: u is not authorized to perform: iam:DeleteRole on resource: arn:aws:iam::000000000000:role/r</Message>") {
 		t.Fatalf("%d %s", w.Code, w.Body)
 	}
+	// A protocol that cannot name its actions is authorized by its
+	// Action parameter.
+	fq := &fakeQuery{}
+	rt.HandleProtocol("ec2", fq)
+	w = serve(rt, signService(t, "Action=DescribeVpcs&Version=2016-11-15", "ec2", testSecret))
+	if w.Code != 400 || !strings.Contains(w.Body.String(), "<Code>AccessDeniedException</Code>") || len(fq.served) != 0 {
+		t.Fatalf("%d %s %v", w.Code, w.Body, fq.served)
+	}
+	az.allow["ec2:DescribeVpcs"] = true
+	if w = serve(rt, signService(t, "Action=DescribeVpcs&Version=2016-11-15", "ec2", testSecret)); w.Code != 200 || len(fq.served) != 1 {
+		t.Fatalf("%d %s", w.Code, w.Body)
+	}
 	if !reflect.DeepEqual(ran, []string{"DescribeLogGroups", "GetRole"}) {
 		t.Fatalf("denied requests must not run: %v", ran)
 	}
-	if len(az.seen) != 3 {
+	if len(az.seen) != 5 || az.seen[3] != "ec2:DescribeVpcs *" {
 		t.Fatalf("authorizer asked %v", az.seen)
 	}
 }

@@ -182,7 +182,7 @@ func (rt *Router) serve(w http.ResponseWriter, r *http.Request, info *RequestInf
 	}
 	info.Region, info.AccessKeyID = id.Region, id.AccessKeyID
 	if proto != nil {
-		if err := rt.authorizeProto(r, body, *info, proto); err != nil {
+		if err := rt.authorizeProto(r, body, *info, id.Service, proto); err != nil {
 			return 0, err
 		}
 		return http.StatusOK, proto.Serve(w, r, body, *info)
