@@ -219,7 +219,8 @@ func newPlan(q *Query, apiLimit int) *plan {
 		switch c.(type) {
 		case *StatsCmd, *SortCmd, *LimitCmd, *DedupCmd, *PatternCmd:
 			seg.barrier = c
-			if _, ok := c.(*SortCmd); ok {
+			switch c.(type) {
+			case *SortCmd, *DedupCmd:
 				seg.limit = sortBound(cmds[i+1:], pl.cap)
 			}
 			if _, ok := c.(*LimitCmd); ok {

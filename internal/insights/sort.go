@@ -3,7 +3,6 @@ package insights
 import (
 	"container/heap"
 	"sort"
-	"strings"
 )
 
 // SortAscendingByDefault is the direction of a sort key written without
@@ -35,7 +34,7 @@ func newBarrier(pl *plan, seg segment, first bool) (barrier, error) {
 	case *LimitCmd:
 		return &sortBarrier{pl: pl, k: x.N, first: first}, nil
 	case *DedupCmd:
-		return &sortBarrier{pl: pl, first: first, post: func(r []record) []record { return dedup(pl, x, r) }}, nil
+		return &dedupBarrier{pl: pl, cmd: x, k: seg.limit, first: first}, nil
 	case *PatternCmd:
 		return &sortBarrier{pl: pl, first: first, post: func(r []record) []record { return patterns(pl, x, r) }}, nil
 	case nil:
@@ -234,33 +233,4 @@ func (h *recHeap) Pop() any {
 	x := h.r[len(h.r)-1]
 	h.r = h.r[:len(h.r)-1]
 	return x
-}
-
-// dedup keeps the first row of each combination of values; rows missing
-// any of the fields are all kept.
-func dedup(pl *plan, d *DedupCmd, recs []record) []record {
-	seen := map[string]bool{}
-	var out []record
-	var key strings.Builder
-	for _, r := range recs {
-		key.Reset()
-		missing := false
-		for _, f := range d.Fields {
-			v := r.vals[pl.slotOf[f]]
-			if v.K == KNull {
-				missing = true
-				break
-			}
-			key.WriteString(v.String())
-			key.WriteByte(0)
-		}
-		if !missing {
-			if seen[key.String()] {
-				continue
-			}
-			seen[key.String()] = true
-		}
-		out = append(out, r)
-	}
-	return out
 }

@@ -424,10 +424,10 @@ type groupTable struct {
 	kK      []Kind
 	// track: newest holds each group's newest event (for the default
 	// order); off when a sort follows.
-	track bool
-	newest  []tsSeq
-	aggs    []aggregator
-	buf     []byte
+	track  bool
+	newest []tsSeq
+	aggs   []aggregator
+	buf    []byte
 }
 
 func newGroupTable(nby int, specs []aggSpec) *groupTable {
