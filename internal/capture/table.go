@@ -67,6 +67,7 @@ type Stats struct {
 	Bytes    uint64
 	Records  uint64 // OK records emitted
 	NoData   uint64 // NODATA records emitted
+	SkipData uint64 // SKIPDATA records emitted (windows in which the capture lost packets)
 	Evicted  uint64 // flows emitted early because the table was full
 	Excluded uint64 // packets AWS never logs (DHCP, link-local AWS services)
 	Late     uint64 // packets older than their interface's open window
@@ -130,7 +131,9 @@ type ifState struct {
 	it     *Interface
 	window int64 // index of the open window, -1 before the first
 	idx    flowIndex
-	last   int32 // index of the last flow added to
+	last   int32  // index of the last flow added to
+	drops  uint64 // packets the capture lost in the open window
+	active bool   // the open window has had traffic (its flows may all be evicted)
 	flows  []flowEntry
 	head   int // oldest possibly-live entry, for eviction
 	live   int
@@ -282,6 +285,7 @@ func (t *Table) Add(ifIndex int, ts int64, p *Packet) {
 		}
 	}
 	st.last = idx
+	st.active = true
 	e := &st.flows[idx]
 	e.packets++
 	e.bytes += uint64(p.Length)
@@ -340,10 +344,29 @@ func (t *Table) rotate(st *ifState, w int64) {
 	st.window = w
 }
 
+// AddDrops records that the capture of interface ifIndex lost n packets
+// in its open window: the window gets a SKIPDATA record, as AWS writes
+// when it could not capture everything.
+func (t *Table) AddDrops(ifIndex int, n uint64) {
+	t.ifs[ifIndex].drops += n
+}
+
 func (t *Table) closeWindow(st *ifState) {
-	if st.live == 0 {
+	skipped := st.drops > 0
+	if skipped {
+		r := &t.rec
+		*r = st.it.Meta
+		r.ClearFlow()
+		r.Start = st.window * int64(t.cfg.Interval)
+		r.End = r.Start + int64(t.cfg.Interval)
+		r.LogStatus = flowlog.StatusSkipData
+		t.stats.SkipData++
+		t.cfg.Emit(r)
+		st.drops = 0
+	}
+	if !st.active && !skipped {
 		t.emitNoData(st, st.window)
-	} else {
+	} else if st.live > 0 {
 		for i := range st.flows {
 			if e := &st.flows[i]; !e.dead {
 				t.emitFlow(st, e)
@@ -351,7 +374,7 @@ func (t *Table) closeWindow(st *ifState) {
 		}
 	}
 	t.live -= st.live
-	st.live, st.head = 0, 0
+	st.live, st.head, st.active = 0, 0, false
 	st.flows = st.flows[:0]
 	st.idx.reset()
 }

@@ -1,0 +1,163 @@
+package main
+
+import (
+	"bufio"
+	"flag"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/flowwatch/flowwatch/internal/capture"
+	"github.com/flowwatch/flowwatch/internal/capture/pcaptest"
+	"github.com/flowwatch/flowwatch/internal/flowlog"
+)
+
+func init() {
+	register("capture", "capture packets (interfaces or a pcap file) and print flow log records", runCapture)
+}
+
+func runCapture(args []string) int {
+	fs := flag.NewFlagSet("capture", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), `usage: flowwatch capture --interface IF[,IF…] | --pcap FILE [flags]
+
+Prints VPC flow log records to stdout as aggregation windows close; open
+windows are flushed at the end of a file and on SIGINT/SIGTERM.
+
+flags:`)
+		fs.PrintDefaults()
+	}
+	ifaces := fs.String("interface", "", "interfaces to capture on, comma-separated (needs CAP_NET_RAW)")
+	pcap := fs.String("pcap", "", "read packets from a pcap or pcapng file instead")
+	interval := fs.Int("interval", 600, "aggregation interval in seconds: 60 or 600")
+	format := fs.String("format", "default", "LogFormat ('${version} ${srcaddr} …'), or 'default'")
+	startEnd := fs.String("start-end", "packets", "start/end fields: 'packets' (first/last packet, as AWS documents) or 'window' (window bounds, as AWS examples show)")
+	local := fs.String("local", "", "pcap only: the capturing host's addresses (CIDR, comma-separated); inferred when empty")
+	maxFlows := fs.Int("max-flows", 1<<20, "flows held before the oldest is emitted early")
+	account := fs.String("account-id", "", "account id (default 000000000000)")
+	region := fs.String("region", "", "region (default us-east-1)")
+	az := fs.String("az-id", "", "availability zone id (default use1-az1)")
+	vpc := fs.String("vpc-id", "", "VPC id (default derived from the machine id)")
+	instance := fs.String("instance-id", "", "instance id (default derived from the machine id)")
+	stats := fs.Bool("stats", false, "print counters to stderr at the end")
+	synth := fs.String("write-synthetic-pcap", "", "write a synthetic capture to this file and exit (for benchmarks)")
+	synthPackets := fs.Int("packets", 10_000_000, "with --write-synthetic-pcap: number of packets")
+	synthFlows := fs.Int("flows", 10000, "with --write-synthetic-pcap: number of flows")
+	synthSeed := fs.Uint64("seed", 1, "with --write-synthetic-pcap: random seed")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	fail := func(err error) int {
+		fmt.Fprintln(os.Stderr, "flowwatch capture:", err)
+		return 1
+	}
+	if *synth != "" {
+		fh, err := os.Create(*synth)
+		if err != nil {
+			return fail(err)
+		}
+		if err := pcaptest.WriteSynth(fh, pcaptest.SynthConfig{Seed: *synthSeed, Packets: *synthPackets, Flows: *synthFlows}); err != nil {
+			fh.Close()
+			return fail(err)
+		}
+		if err := fh.Close(); err != nil {
+			return fail(err)
+		}
+		return 0
+	}
+	if (*ifaces == "") == (*pcap == "") {
+		fs.Usage()
+		return 2
+	}
+	if *interval != 60 && *interval != 600 {
+		return fail(fmt.Errorf("--interval must be 60 or 600"))
+	}
+	if *startEnd != "packets" && *startEnd != "window" {
+		return fail(fmt.Errorf("--start-end must be 'packets' or 'window'"))
+	}
+	f := flowlog.DefaultFormat
+	if *format != "default" && *format != "" {
+		var err error
+		if f, err = flowlog.ParseFormat(*format); err != nil {
+			return fail(fmt.Errorf("--format: %w (%s)", err, err.(*flowlog.FormatError).Reason))
+		}
+	}
+	id := capture.Identity{AccountID: *account, Region: *region, AZID: *az, VPCID: *vpc, InstanceID: *instance}
+
+	out := bufio.NewWriterSize(os.Stdout, 256<<10)
+	var outMu sync.Mutex
+	var line []byte
+	tcfg := capture.TableConfig{Interval: *interval, MaxFlows: *maxFlows, WindowBounds: *startEnd == "window",
+		Emit: func(r *flowlog.Record) {
+			line = flowlog.AppendText(line[:0], r, f)
+			line = append(line, '\n')
+			outMu.Lock()
+			out.Write(line)
+			outMu.Unlock()
+		}}
+
+	if *pcap != "" {
+		var locals []netip.Prefix
+		for _, s := range strings.Split(*local, ",") {
+			if s = strings.TrimSpace(s); s == "" {
+				continue
+			}
+			p, err := netip.ParsePrefix(s)
+			if err != nil {
+				a, err2 := netip.ParseAddr(s)
+				if err2 != nil {
+					return fail(fmt.Errorf("--local: %w", err))
+				}
+				p = netip.PrefixFrom(a, a.BitLen())
+			}
+			locals = append(locals, p)
+		}
+		res, err := capture.ProcessPcap(*pcap, capture.PcapOptions{Identity: id, Table: tcfg, Local: locals})
+		if ferr := out.Flush(); err == nil {
+			err = ferr
+		}
+		if err != nil {
+			return fail(err)
+		}
+		if *stats {
+			fmt.Fprintf(os.Stderr, "frames %d packets %d bytes %d records %d nodata %d evicted %d excluded %d late %d truncated %d malformed %d non-ip %d\n",
+				res.Frames, res.Packets, res.Bytes, res.Records, res.NoData, res.Evicted, res.Excluded, res.Late, res.Truncated, res.Malformed, res.NotIP)
+		}
+		return 0
+	}
+
+	// Live capture: records are flushed to stdout as each window closes,
+	// so a reader sees them without waiting for exit.
+	flushing := tcfg.Emit
+	tcfg.Emit = func(r *flowlog.Record) {
+		flushing(r)
+		outMu.Lock()
+		out.Flush()
+		outMu.Unlock()
+	}
+	stop := make(chan struct{})
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	go func() { <-sig; close(stop) }()
+	ready := make(chan struct{})
+	go func() {
+		<-ready
+		fmt.Fprintf(os.Stderr, "flowwatch capture: capturing on %s\n", *ifaces)
+	}()
+	res, err := capture.RunLive(stop, strings.Split(*ifaces, ","), capture.LiveOptions{Identity: id, Table: tcfg, Ready: ready})
+	outMu.Lock()
+	out.Flush()
+	outMu.Unlock()
+	if err != nil {
+		return fail(err)
+	}
+	if *stats {
+		fmt.Fprintf(os.Stderr, "frames %d packets %d bytes %d records %d nodata %d skipdata %d kernel-drops %d undecodable %d excluded %d\n",
+			res.Frames, res.Packets, res.Bytes, res.Records, res.NoData, res.SkipData, res.KernelDrops, res.Undecodable, res.Excluded)
+	}
+	return 0
+}
