@@ -36,7 +36,7 @@ func newBarrier(pl *plan, seg segment, first bool) (barrier, error) {
 	case *DedupCmd:
 		return &dedupBarrier{pl: pl, cmd: x, k: seg.limit, first: first}, nil
 	case *PatternCmd:
-		return &sortBarrier{pl: pl, first: first, post: func(r []record) []record { return patterns(pl, x, r) }}, nil
+		return &patternBarrier{pl: pl, cmd: x, first: first}, nil
 	case nil:
 		return &sortBarrier{pl: pl, k: seg.limit, first: first}, nil
 	}
@@ -50,7 +50,6 @@ type sortBarrier struct {
 	keys  []SortKey
 	k     int
 	first bool
-	post  func([]record) []record
 	// statsTie: rows come straight from stats, which left their order to
 	// this sort: ties go newest time bucket first, then by the by-key
 	// values (tieSlots) in ascending sort order.
@@ -212,9 +211,6 @@ func (s *sortBarrier) finish(ws []barrierWorker, _ int) ([]record, error) {
 	}
 	for i := range all {
 		all[i].ord = i
-	}
-	if s.post != nil {
-		all = s.post(all)
 	}
 	return all, nil
 }
