@@ -19,6 +19,9 @@ type LiveOptions struct {
 	Ring  RingConfig
 	// Ready, when set, is closed once every ring is open.
 	Ready chan struct{}
+
+	// stall delays the first poll, so tests can overflow a small ring.
+	stall time.Duration
 }
 
 // LiveStats reports a live capture.
@@ -86,6 +89,7 @@ func RunLive(stop <-chan struct{}, names []string, opt LiveOptions) (LiveStats, 
 				p.Dir = f.Dir
 				tbl.Add(0, f.TS, &p)
 			}
+			time.Sleep(opt.stall)
 			for {
 				select {
 				case <-stop:
