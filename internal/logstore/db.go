@@ -1033,10 +1033,18 @@ func (db *DB) installLocked(add, drop []*part) {
 }
 
 type sortRow struct {
-	day   int64
-	shape int
-	r     row
+	day    int64
+	shape  int
+	bucket int64
+	r      row
 }
+
+// bucketMs is the time slice rows are grouped by inside a part, before the
+// stream: a page of events in time order across all streams
+// (FilterLogEvents) then opens only the blocks of its slice, while one
+// stream's rows (GetLogEvents) still sit together within each slice. Blocks
+// are not cut at slice ends, so sparse data does not fragment.
+const bucketMs = 15 * 60 * 1000
 
 // writeRows writes a group's rows as one part per day. live, when not nil,
 // says which stream ids still exist.
@@ -1046,7 +1054,7 @@ func (db *DB) writeRows(gid uint64, rows []row, live map[uint64]bool) ([]*part, 
 		if live != nil && !live[r.sid] {
 			continue
 		}
-		srs = append(srs, sortRow{day: floorDiv(r.ts, dayMs), shape: shapeOf(r.msg), r: r})
+		srs = append(srs, sortRow{day: floorDiv(r.ts, dayMs), shape: shapeOf(r.msg), bucket: floorDiv(r.ts, bucketMs), r: r})
 	}
 	slices.SortFunc(srs, func(a, b sortRow) int {
 		switch {
@@ -1054,6 +1062,8 @@ func (db *DB) writeRows(gid uint64, rows []row, live map[uint64]bool) ([]*part, 
 			return cmpInt(a.day, b.day)
 		case a.shape != b.shape:
 			return a.shape - b.shape
+		case a.bucket != b.bucket:
+			return cmpInt(a.bucket, b.bucket)
 		case a.r.sid != b.r.sid:
 			return cmpUint(a.r.sid, b.r.sid)
 		case a.r.ts != b.r.ts:
@@ -1345,6 +1355,9 @@ func (db *DB) mergeParts(gid uint64, ps []*part, live map[uint64]bool, full bool
 	less := func(a, b *mergeCur) bool {
 		if a.sh != b.sh {
 			return a.sh < b.sh
+		}
+		if ab, bb := floorDiv(a.d.ts[a.i], bucketMs), floorDiv(b.d.ts[b.i], bucketMs); ab != bb {
+			return ab < bb
 		}
 		as, bs := a.d.sid[a.i], b.d.sid[b.i]
 		if as != bs {

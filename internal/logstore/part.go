@@ -19,7 +19,8 @@ import (
 //
 //	chunk … chunk | index | u64 index offset | u32 index length | u32 CRC-32C(index) | "FWPART01"
 //
-// Rows are sorted by (shape, stream id, timestamp, seq) and cut into blocks
+// Rows are sorted by (shape, 15-minute slice, stream id, timestamp, seq) and
+// cut into blocks
 // of one shape (token count; 0 for raw text), so every block's token
 // columns line up. A block is a fixed set of chunks, each compressed with
 // zstd on its own and checksummed in the index:

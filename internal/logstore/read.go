@@ -145,13 +145,50 @@ type pendingBlock struct {
 // head is one ordered source of a merge: memtable rows, or the selected
 // rows of a decoded block (idx, in reading order).
 type head struct {
-	mem  []row
+	mem []row
+	b   *openBlock
+	idx []int32
+	pos int
+}
+
+// openBlock is a decoded block shared by the heads of its stream runs.
+// Token columns are decoded when a first row is read, and messages built
+// per row, since a page often needs few rows of a block.
+type openBlock struct {
 	p    *part
 	bi   *blockIndex
 	d    *blockData
-	idx  []int32
-	full bool // d has messages
-	pos  int
+	toks bool
+	buf  []byte
+}
+
+func (b *openBlock) message(i int) (string, error) {
+	if !b.toks {
+		d, err := b.p.readBlock(b.bi, ColTokens|ColMessage*boolCol(b.bi.shape == 0))
+		if err != nil {
+			return "", err
+		}
+		b.d.toks, b.d.msgs, b.toks = d.toks, d.msgs, true
+	}
+	if b.d.msgs != nil {
+		return b.d.msgs[i], nil
+	}
+	buf := b.buf[:0]
+	for c := range b.d.toks {
+		if c > 0 {
+			buf = append(buf, ' ')
+		}
+		buf = b.d.toks[c].appendToken(buf, i)
+	}
+	b.buf = buf
+	return string(buf), nil
+}
+
+func boolCol(b bool) Columns {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func (h *head) cursor() Cursor {
@@ -159,7 +196,7 @@ func (h *head) cursor() Cursor {
 		return Cursor{h.mem[h.pos].ts, h.mem[h.pos].seq}
 	}
 	i := h.idx[h.pos]
-	return Cursor{h.d.ts[i], h.d.seq[i]}
+	return Cursor{h.b.d.ts[i], h.b.d.seq[i]}
 }
 
 func (h *head) len() int {
@@ -194,33 +231,42 @@ func (m *mergeIter) Pop() any {
 	return x
 }
 
-func (m *mergeIter) open(pb pendingBlock) (*head, error) {
+// open decodes a block's timestamps, seq and stream ids and returns one
+// head per run of rows already in (timestamp, seq) order: parts keep each
+// stream's rows of a time slice sorted, so no sort is needed.
+func (m *mergeIter) open(pb pendingBlock) ([]*head, error) {
 	d, err := pb.p.readBlock(pb.bi, ColIngestion)
 	if err != nil {
 		return nil, err
 	}
-	h := &head{p: pb.p, bi: pb.bi, d: d}
+	b := &openBlock{p: pb.p, bi: pb.bi, d: d}
+	var heads []*head
+	var cur *head
+	var prev Cursor
 	for i := 0; i < d.rows; i++ {
-		if _, ok := m.v.names[d.sid[i]]; !ok || d.ts[i] < m.v.cutoff {
-			continue
-		}
 		c := Cursor{d.ts[i], d.seq[i]}
-		if c.Less(m.lo) || m.hi.Less(c) {
+		if cur != nil && (d.sid[i] != d.sid[i-1] || !prev.Less(c)) {
+			cur = nil // a new run
+		}
+		prev = c
+		if _, ok := m.v.names[d.sid[i]]; !ok || d.ts[i] < m.v.cutoff || c.Less(m.lo) || m.hi.Less(c) {
+			if cur != nil && len(cur.idx) > 0 {
+				cur = nil // keep runs contiguous so reversing them stays ordered
+			}
 			continue
 		}
-		h.idx = append(h.idx, int32(i))
+		if cur == nil {
+			cur = &head{b: b}
+			heads = append(heads, cur)
+		}
+		cur.idx = append(cur.idx, int32(i))
 	}
-	slices.SortFunc(h.idx, func(a, b int32) int {
-		c := cmpInt(d.ts[a], d.ts[b])
-		if c == 0 {
-			c = cmpUint(d.seq[a], d.seq[b])
+	if m.backward {
+		for _, h := range heads {
+			slices.Reverse(h.idx)
 		}
-		if m.backward {
-			return -c
-		}
-		return c
-	})
-	return h, nil
+	}
+	return heads, nil
 }
 
 func (m *mergeIter) next() (StoredEvent, bool, error) {
@@ -233,11 +279,11 @@ func (m *mergeIter) next() (StoredEvent, bool, error) {
 			}
 		}
 		m.next_++
-		h, err := m.open(pb)
+		hs, err := m.open(pb)
 		if err != nil {
 			return StoredEvent{}, false, err
 		}
-		if h.len() > 0 {
+		for _, h := range hs {
 			heap.Push(m, h)
 		}
 	}
@@ -250,16 +296,13 @@ func (m *mergeIter) next() (StoredEvent, bool, error) {
 		r := &h.mem[h.pos]
 		e = StoredEvent{Stream: m.v.names[r.sid], Timestamp: r.ts, IngestionTime: r.ingest, Seq: r.seq, Message: r.msg}
 	} else {
-		if !h.full {
-			d, err := h.p.readBlock(h.bi, ColIngestion|ColMessage)
-			if err != nil {
-				return StoredEvent{}, false, err
-			}
-			h.d, h.full = d, true
-		}
 		i := h.idx[h.pos]
-		d := h.d
-		e = StoredEvent{Stream: m.v.names[d.sid[i]], Timestamp: d.ts[i], IngestionTime: d.ingest[i], Seq: d.seq[i], Message: d.msgs[i]}
+		msg, err := h.b.message(int(i))
+		if err != nil {
+			return StoredEvent{}, false, err
+		}
+		d := h.b.d
+		e = StoredEvent{Stream: m.v.names[d.sid[i]], Timestamp: d.ts[i], IngestionTime: d.ingest[i], Seq: d.seq[i], Message: msg}
 	}
 	h.pos++
 	if h.pos == h.len() {
