@@ -205,10 +205,17 @@ func (w *statsWorker) consume(b *batch, rc *rowCtx) {
 	if nby == 0 && t.n == 0 {
 		t.lookup(nil)
 	}
+	prev := int32(-1)
 	for j, i := range b.sel {
 		var g int32
 		if nby > 0 {
-			g = t.lookup(kvs[j*nby : (j+1)*nby])
+			// Runs of equal keys (time buckets, sorted data) skip the hash.
+			if kv := kvs[j*nby : (j+1)*nby]; prev >= 0 && slices.Equal(kv, kvs[(j-1)*nby:j*nby]) {
+				g = prev
+			} else {
+				g = t.lookup(kv)
+			}
+			prev = g
 		}
 		gids[j] = g
 		if t.track {
