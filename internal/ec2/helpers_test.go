@@ -28,7 +28,7 @@ func pfx(s ...string) []netip.Prefix {
 // fixture is a service on an inventory of two hosts: web-1 with eth0
 // (10.0.1.0/24) and eth1 (10.0.2.0/24), db-1 with ens5 in 10.0.1.0/24.
 type fixture struct {
-	t    *testing.T
+	t    testing.TB
 	svc  *Service
 	inv  *inventory.Inventory
 	dir  string
@@ -40,7 +40,7 @@ type fixture struct {
 	ens5 inventory.Interface
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	f := &fixture{t: t, dir: t.TempDir(), now: time.Date(2026, 3, 4, 5, 6, 7, 891_000_000, time.UTC)}
 	inv, err := inventory.New(inventory.Config{VPCID: testVPC, Now: func() time.Time { return f.now }})
