@@ -292,3 +292,34 @@ func TestProgressAndNow(t *testing.T) {
 	}
 	_ = calls // progress is rate-limited; calling it is optional on short scans
 }
+
+func TestDiscoverFields(t *testing.T) {
+	evs := vpcEvents(30)
+	evs = append(evs,
+		logstore.StoredEvent{Timestamp: 1, Seq: 100, Message: `{"a":{"b":1},"c":[true],"@x":"y"}`},
+		logstore.StoredEvent{Timestamp: 2, Seq: 101, Message: `plain text`})
+	for _, size := range []int{4, 100} {
+		got, err := DiscoverFields(context.Background(), &BlockSource{Blocks: BlocksOf(evs, size)}, "g", 0, 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]int{"@timestamp": 100, "@message": 100, "@logStream": 100, "@log": 100, "@ingestionTime": 100,
+			"a.b": 3, "c.0": 3, "@@x": 3}
+		for _, f := range VPCFieldNames {
+			want[f] = 94 // 30 of 32 events
+		}
+		if len(got) != len(want) {
+			t.Fatalf("size %d: got %v", size, got)
+		}
+		for _, f := range got {
+			if want[f.Name] != f.Percent {
+				t.Errorf("size %d: %s = %d%%, want %d%%", size, f.Name, f.Percent, want[f.Name])
+			}
+		}
+	}
+	// Sampling stops early.
+	got, err := DiscoverFields(context.Background(), &BlockSource{Blocks: BlocksOf(evs, 4), Parallelism: 1}, "g", 0, 0, 5)
+	if err != nil || len(got) == 0 {
+		t.Fatalf("sampled: %v %v", got, err)
+	}
+}
