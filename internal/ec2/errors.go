@@ -70,7 +70,9 @@ func wireError(e *awsapi.Error) *awsapi.Error {
 	case "MissingAuthenticationTokenException":
 		return ec2Error(http.StatusUnauthorized, "MissingAuthenticationToken", "The request must contain either a valid (registered) AWS access key ID or X.509 certificate.")
 	case "AccessDeniedException":
-		return ec2Error(http.StatusForbidden, "UnauthorizedOperation", "You are not authorized to perform this operation.")
+		// EC2 prefixes IAM's sentence ("User: … is not authorized to
+		// perform: … on resource: …") with its own.
+		return ec2Error(http.StatusForbidden, "UnauthorizedOperation", "You are not authorized to perform this operation. %s", e.Message)
 	case "ServiceUnavailableException", "InternalFailure", "InternalServerException":
 		return ec2Error(http.StatusInternalServerError, "InternalError", "An internal error has occurred")
 	case "SerializationException":

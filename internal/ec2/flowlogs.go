@@ -447,6 +447,18 @@ func (s *Service) createFlowLogs(rq *request) (response, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Handing a role to the flow logs service needs iam:PassRole on it
+	// (spec §4.2), checked before DryRun as AWS's permission check is.
+	if s.authz != nil {
+		for _, role := range []string{in.fl.DeliverLogsPermissionArn, in.fl.DeliverCrossAccountRole} {
+			if role == "" {
+				continue
+			}
+			if err := s.authz(rq.info, "iam:PassRole", role); err != nil {
+				return nil, err
+			}
+		}
+	}
 	if err := checkDryRun(rq.p); err != nil {
 		return nil, err
 	}

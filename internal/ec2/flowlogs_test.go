@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/flowwatch/flowwatch/internal/awsapi"
 	"github.com/flowwatch/flowwatch/internal/flowlog"
 )
 
@@ -371,4 +372,28 @@ func TestProtocolErrors(t *testing.T) {
 	f.fails(400, "MissingParameter", "Action")
 	f.fails(400, "MissingParameter", "FlowLogId", "Action", "DeleteFlowLogs")
 	f.fails(400, "InvalidParameterValue", "Value null at 'flowLogId'", "Action", "DeleteFlowLogs", "FlowLogId.1", "")
+}
+
+func TestCreateFlowLogsNeedsPassRole(t *testing.T) {
+	f := newFixture(t)
+	var asked []string
+	f.svc.authz = func(info awsapi.RequestInfo, action, resource string) error {
+		asked = append(asked, action+" "+resource)
+		if resource == "arn:aws:iam::000000000000:role/denied" {
+			return awsapi.NewError("AccessDeniedException", "User: arn:aws:iam::000000000000:user/bob is not authorized to perform: %s on resource: %s", action, resource)
+		}
+		return nil
+	}
+	args := cwl("VPC", "ALL", "g", testVPC)
+	args[len(args)-3] = "arn:aws:iam::000000000000:role/denied" // DeliverLogsPermissionArn
+	f.fails(403, "UnauthorizedOperation", "You are not authorized to perform this operation. User: arn:aws:iam::000000000000:user/bob is not authorized to perform: iam:PassRole on resource: arn:aws:iam::000000000000:role/denied", args...)
+	if len(f.svc.FlowLogs()) != 0 {
+		t.Fatal("a refused request created a flow log")
+	}
+	if c := f.create(cwl("VPC", "ALL", "g", testVPC)...); len(c.IDs) != 1 {
+		t.Fatalf("%+v", c)
+	}
+	if fmt.Sprint(asked) != "[iam:PassRole arn:aws:iam::000000000000:role/denied iam:PassRole arn:aws:iam::000000000000:role/flowlogsRole]" {
+		t.Fatalf("asked %v", asked)
+	}
 }

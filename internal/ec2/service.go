@@ -43,6 +43,10 @@ type Config struct {
 	Logger    *slog.Logger
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// AuthorizeCaller, when set, checks an action a request needs beyond
+	// its own (iam:PassRole on the delivery role of CreateFlowLogs) against
+	// the caller's policies; nil allows everything.
+	AuthorizeCaller func(info awsapi.RequestInfo, action, resource string) error
 }
 
 // Service implements the EC2 operations. It is an awsapi.Protocol.
@@ -53,6 +57,7 @@ type Service struct {
 	now     func() time.Time
 	reg     *registry
 	ops     map[string]opFunc
+	authz   func(info awsapi.RequestInfo, action, resource string) error
 }
 
 // request is what an operation gets: its parameters and who asked where.
@@ -92,7 +97,7 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{account: cfg.AccountID, inv: cfg.Inventory, log: cfg.Logger, now: cfg.Now, reg: reg}
+	s := &Service{account: cfg.AccountID, inv: cfg.Inventory, log: cfg.Logger, now: cfg.Now, reg: reg, authz: cfg.AuthorizeCaller}
 	s.ops = map[string]opFunc{
 		"DescribeVpcs":              (*Service).describeVpcs,
 		"DescribeSubnets":           (*Service).describeSubnets,

@@ -109,7 +109,7 @@ func Run(ctx context.Context, cfg Config) error {
 	router.HandleResources(logs.TargetPrefix, iam.LogsResource)
 	logsSvc := logs.New(logs.Config{Store: store, AccountID: cfg.AccountID, Logger: log.With("service", "logs")})
 	router.HandleJSON(logs.TargetPrefix, logs.SigningName, logsSvc.Operations())
-	ec2Svc, err := openEC2(ctx, cfg, log)
+	ec2Svc, err := openEC2(ctx, cfg, log, iamSvc.AuthorizeCaller)
 	if err != nil {
 		logsSvc.Close()
 		closeStore()
@@ -194,7 +194,7 @@ func openStore(dataDir string, log *slog.Logger) (logstore.Store, error) {
 // openEC2 builds the inventory with this host in it, keeps it current as
 // interfaces come and go, and opens the EC2 service (flow logs persist in
 // DataDir/ec2).
-func openEC2(ctx context.Context, cfg Config, log *slog.Logger) (*ec2.Service, error) {
+func openEC2(ctx context.Context, cfg Config, log *slog.Logger, authz func(awsapi.RequestInfo, string, string) error) (*ec2.Service, error) {
 	seed := inventory.MachineID()
 	if seed == "" {
 		seed, _ = os.Hostname()
@@ -214,5 +214,6 @@ func openEC2(ctx context.Context, cfg Config, log *slog.Logger) (*ec2.Service, e
 	}
 	log.Info("inventory", "instance_id", inst.ID, "vpc_id", inv.VPCID(), "region", inv.Region(), "interfaces", len(inst.Interfaces))
 	go inv.Refresh(ctx, 30*time.Second, log.With("component", "inventory"), local)
-	return ec2.New(ec2.Config{Dir: filepath.Join(cfg.DataDir, "ec2"), AccountID: cfg.AccountID, Inventory: inv, Logger: log.With("service", "ec2")})
+	return ec2.New(ec2.Config{Dir: filepath.Join(cfg.DataDir, "ec2"), AccountID: cfg.AccountID, Inventory: inv,
+		Logger: log.With("service", "ec2"), AuthorizeCaller: authz})
 }

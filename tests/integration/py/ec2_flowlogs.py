@@ -2,6 +2,7 @@
 
 Usage: ec2_flowlogs.py ENDPOINT ACCESS_KEY SECRET_KEY VPC_ID INSTANCE_ID  (run by ec2_test.go)
 """
+import json
 import sys
 
 import boto3
@@ -107,5 +108,29 @@ out = ec2.delete_flow_logs(FlowLogIds=all_ids + ["fl-00000000000000000"])
 check([u["ResourceId"] for u in out["Unsuccessful"]] == ["fl-00000000000000000"]
       and out["Unsuccessful"][0]["Error"]["Code"] == "InvalidFlowLogId.NotFound", "delete %r" % out)
 check(ec2.describe_flow_logs()["FlowLogs"] == [], "all deleted")
+
+# An IAM user's keys: EC2 actions and iam:PassRole are authorized by the
+# user's policies, and refusals are EC2's UnauthorizedOperation (HTTP 403).
+iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1",
+                   aws_access_key_id=key, aws_secret_access_key=secret, config=cfg)
+iam.create_user(UserName="ec2-bob")
+ak = iam.create_access_key(UserName="ec2-bob")["AccessKey"]
+iam.put_user_policy(UserName="ec2-bob", PolicyName="ec2", PolicyDocument=json.dumps({
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": ["ec2:Describe*", "ec2:CreateFlowLogs"], "Resource": "*"}]}))
+bob = boto3.client("ec2", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id=ak["AccessKeyId"],
+                   aws_secret_access_key=ak["SecretAccessKey"], config=cfg)
+check(bob.describe_vpcs()["Vpcs"][0]["VpcId"] == vpc_id, "bob describes")
+r = fails("UnauthorizedOperation", "iam:PassRole", bob.create_flow_logs, ResourceType="VPC", ResourceIds=[vpc_id],
+          TrafficType="ALL", LogGroupName="/bob", DeliverLogsPermissionArn=ROLE)
+check(r["ResponseMetadata"]["HTTPStatusCode"] == 403, "403 %r" % r["ResponseMetadata"])
+fails("UnauthorizedOperation", "ec2:DeleteFlowLogs", bob.delete_flow_logs, FlowLogIds=["fl-00000000000000000"])
+check(ec2.describe_flow_logs()["FlowLogs"] == [], "refused create changed nothing")
+iam.put_user_policy(UserName="ec2-bob", PolicyName="pass", PolicyDocument=json.dumps({
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "iam:PassRole", "Resource": ROLE}]}))
+out = bob.create_flow_logs(ResourceType="VPC", ResourceIds=[vpc_id], TrafficType="ALL", LogGroupName="/bob",
+                           DeliverLogsPermissionArn=ROLE)
+check(len(out["FlowLogIds"]) == 1, "bob creates with PassRole %r" % out)
 
 print("boto3 ec2: all checks passed (%d)" % checks)
