@@ -1,6 +1,8 @@
 package inventory
 
 import (
+	"context"
+	"errors"
 	"net/netip"
 	"regexp"
 	"testing"
@@ -256,4 +258,39 @@ func TestLocalDiscovery(t *testing.T) {
 			t.Fatalf("bad ids %+v", i)
 		}
 	}
+}
+
+func TestRefreshFollowsInterfaces(t *testing.T) {
+	inv := newInv(t, Config{})
+	h := fakeHost()
+	results := make(chan HostInfo, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		inv.Refresh(ctx, time.Millisecond, nil, func() (HostInfo, error) {
+			select {
+			case r := <-results:
+				return r, nil
+			default:
+				return HostInfo{}, errors.New("nothing new")
+			}
+		})
+		close(done)
+	}()
+	ch, stop := inv.Subscribe()
+	defer stop()
+	results <- h
+	<-ch
+	if n := len(inv.Interfaces()); n != 2 {
+		t.Fatalf("%d interfaces after the first refresh", n)
+	}
+	// eth1 goes away.
+	h.NICs = h.NICs[1:]
+	results <- h
+	<-ch
+	if got := inv.Interfaces(); len(got) != 1 || got[0].Name != "eth0" {
+		t.Fatalf("after eth1 left: %+v", got)
+	}
+	cancel()
+	<-done
 }
