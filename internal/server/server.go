@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/flowwatch/flowwatch/internal/awsapi"
+	"github.com/flowwatch/flowwatch/internal/delivery"
 	"github.com/flowwatch/flowwatch/internal/ec2"
 	"github.com/flowwatch/flowwatch/internal/iam"
 	"github.com/flowwatch/flowwatch/internal/inventory"
@@ -116,6 +117,19 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("serve: %w", err)
 	}
 	router.HandleProtocol(ec2.SigningName, ec2Svc)
+	// Delivery puts flow logs to work until shutdown; it stops before the
+	// store closes. Capture feeds it closed windows through dlv.Deliver.
+	dlv, err := delivery.New(delivery.Config{DataDir: cfg.DataDir, FlowLogs: ec2Svc, Roles: iamSvc, Logs: logsSvc, Groups: store, Logger: log.With("component", "delivery")})
+	if err != nil {
+		logsSvc.Close()
+		closeStore()
+		return fmt.Errorf("serve: %w", err)
+	}
+	dctx, stopDelivery := context.WithCancel(context.Background())
+	deliveryDone := make(chan struct{})
+	go func() { defer close(deliveryDone); dlv.Run(dctx) }()
+	closeStoreOnly := closeStore
+	closeStore = func() { stopDelivery(); <-deliveryDone; closeStoreOnly() }
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -158,6 +172,8 @@ func Run(ctx context.Context, cfg Config) error {
 		log.Warn("requests still running at shutdown deadline", "err", err)
 		srv.Close()
 	}
+	stopDelivery()
+	<-deliveryDone
 	if err := logsSvc.Close(); err != nil {
 		log.Error("stopping the logs service failed", "err", err)
 	}
