@@ -244,9 +244,10 @@ func (c *Condition) holds(ctx map[string]string, subst func(string) string) bool
 		return false
 	}
 	if !present {
-		// Absent key: IfExists makes the condition hold; the negated
-		// operators hold too (nothing to be unequal to), the others not.
-		return c.ifExists || negated(c.base)
+		// Absent key: IfExists and ForAllValues (every one of no values)
+		// make the condition hold; the negated operators hold too
+		// (nothing to be unequal to), the others not.
+		return c.ifExists || c.forAll || negated(c.base)
 	}
 	hit := false
 	for _, want := range c.Values {

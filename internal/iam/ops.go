@@ -73,6 +73,21 @@ func (c *params) str(name, member string, required bool, min, max int, pat *awsa
 	return s
 }
 
+// noBoundary refuses a PermissionsBoundary: flowwatch has no managed
+// policies, so none exists to be a boundary, and ignoring one would grant
+// more than the caller meant.
+func (c *params) noBoundary() error {
+	b, ok := c.p.Get("PermissionsBoundary")
+	if !ok {
+		return nil
+	}
+	c.v.String("permissionsBoundary", b, 20, 2048, nil)
+	if err := c.err(); err != nil {
+		return err
+	}
+	return noSuchEntity("Scope ARN: %s does not exist or is not attachable.", b)
+}
+
 func (c *params) err() error {
 	if !c.v.Failed() {
 		return nil
@@ -223,6 +238,9 @@ func (s *Service) opCreateRole(ctx context.Context, p awsapi.QueryParams) (any, 
 	}
 	in.Tags = c.tags()
 	if err := c.err(); err != nil {
+		return nil, err
+	}
+	if err := c.noBoundary(); err != nil {
 		return nil, err
 	}
 	r, err := s.CreateRole(in)
@@ -399,6 +417,9 @@ func (s *Service) opCreateUser(ctx context.Context, p awsapi.QueryParams) (any, 
 	path := c.str("Path", "path", false, 1, 512, pathPattern)
 	tags := c.tags()
 	if err := c.err(); err != nil {
+		return nil, err
+	}
+	if err := c.noBoundary(); err != nil {
 		return nil, err
 	}
 	u, err := s.CreateUser(name, path, tags)

@@ -50,6 +50,7 @@ type Condition struct {
 	Operator string // as written, e.g. "ForAnyValue:StringLikeIfExists"
 	base     string // operator without qualifier and IfExists, e.g. "StringLike"
 	ifExists bool
+	forAll   bool // ForAllValues: holds vacuously when the key is absent
 	Key      string
 	Values   []string
 }
@@ -380,9 +381,9 @@ func parseConditions(v json.RawMessage) ([]Condition, error) {
 	sort.Strings(ops)
 	var out []Condition
 	for _, op := range ops {
-		base := op
+		base, forAll := op, false
 		if q, rest, ok := strings.Cut(base, ":"); ok && (q == "ForAnyValue" || q == "ForAllValues") {
-			base = rest
+			base, forAll = rest, q == "ForAllValues"
 		}
 		base, ifExists := strings.CutSuffix(base, "IfExists")
 		if !conditionOperators[base] {
@@ -401,7 +402,7 @@ func parseConditions(v json.RawMessage) ([]Condition, error) {
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, Condition{Operator: op, base: base, ifExists: ifExists, Key: k, Values: vals})
+			out = append(out, Condition{Operator: op, base: base, ifExists: ifExists, forAll: forAll, Key: k, Values: vals})
 		}
 	}
 	return out, nil

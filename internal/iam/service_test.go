@@ -203,6 +203,10 @@ func TestQueryOperations(t *testing.T) {
 	_, err = query(t, q, "root", "Action=CreateRole&RoleName=r")
 	wantAWSError(t, err, 400, "ValidationError", "1 validation error detected: Value null at 'assumeRolePolicyDocument' failed to satisfy constraint: Member must not be null")
 
+	_, err = query(t, q, "root", "Action=CreateRole&RoleName=r&AssumeRolePolicyDocument="+trust+"&PermissionsBoundary=arn:aws:iam::aws:policy/ReadOnlyAccess")
+	wantAWSError(t, err, 404, "NoSuchEntity", "Scope ARN: arn:aws:iam::aws:policy/ReadOnlyAccess does not exist or is not attachable.")
+	_, err = query(t, q, "root", "Action=CreateUser&UserName=u&PermissionsBoundary=arn:aws:iam::123456789012:policy/b")
+	wantAWSError(t, err, 404, "NoSuchEntity", "Scope ARN: arn:aws:iam::123456789012:policy/b does not exist or is not attachable.")
 	out, err := query(t, q, "root", "Action=CreateRole&RoleName=r&Path=%2Fa%2F&AssumeRolePolicyDocument="+trust+"&Tags.member.1.Key=team&Tags.member.1.Value=net")
 	if err != nil {
 		t.Fatal(err)
