@@ -323,3 +323,48 @@ func TestDiscoverFields(t *testing.T) {
 		t.Fatalf("sampled: %v %v", got, err)
 	}
 }
+
+// TestParallelMerge has enough groups for the partitioned merge of the
+// workers' tables and checks it against one worker and a direct count.
+func TestParallelMerge(t *testing.T) {
+	const n, keys = 40000, 20000
+	evs := make([]logstore.StoredEvent, n)
+	sums := map[int]int{}
+	for i := range evs {
+		k := (i * 7919) % keys
+		evs[i] = logstore.StoredEvent{Timestamp: int64(i), Seq: uint64(i + 1), Message: "k=" + strconv.Itoa(k) + " v=" + strconv.Itoa(i) + " t=" + []string{"x", "y"}[k%2]}
+		sums[k] += i
+	}
+	queries := []string{
+		`parse "k=* v=* t=*" as k, v, t | stats sum(v) as s, count(*) as n by k, t | sort s desc | limit 3`,
+		`parse "k=* v=* t=*" as k, v, t | stats sum(v) as s by k | stats count(*) as groups, sum(s) as total`,
+		`parse "k=* v=* t=*" as k, v, t | stats count(*) as n, avg(v) as a, count_distinct(v) as d by t | sort t`,
+		`parse "k=* v=* t=*" as k, v, t | stats max(v) as m by k | limit 2`,
+	}
+	for _, qs := range queries {
+		var out [2]string
+		for i, par := range []int{1, 2} {
+			res, err := (&Engine{}).Run(context.Background(), Request{Query: mustParse(t, qs),
+				Targets: []Target{{Group: "g", Source: &BlockSource{Blocks: BlocksOf(evs, 1000), Parallelism: par}}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[i] = fmtRows(res.Rows)
+		}
+		if out[0] != out[1] {
+			t.Errorf("%s:\none worker:\n%stwo workers:\n%s", qs, out[0], out[1])
+		}
+	}
+	total := 0
+	for _, s := range sums {
+		total += s
+	}
+	res, err := (&Engine{}).Run(context.Background(), Request{Query: mustParse(t, queries[1]),
+		Targets: []Target{{Group: "g", Source: &BlockSource{Blocks: BlocksOf(evs, 1000), Parallelism: 2}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := fmtRows(res.Rows), "  groups="+strconv.Itoa(len(sums))+" | total="+strconv.Itoa(total)+"\n"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
