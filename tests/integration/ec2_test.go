@@ -217,8 +217,8 @@ func TestEC2CLI(t *testing.T) {
 	}
 	c.fails("InvalidParameterValue", "The filter 'colour' is invalid", "describe-flow-logs", "--filter", "Name=colour,Values=red")
 
-	// Flow logs are durable: a restart keeps them.
-	srv.stop(t)
+	// Acknowledged flow logs survive kill -9.
+	srv.kill()
 	srv = startServerWith(t, srv.DataDir, ec2Flags, nil)
 	c.url = srv.URL
 	if got := list(t, c.ok("describe-flow-logs"), "FlowLogs"); len(got) != 2 {
