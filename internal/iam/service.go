@@ -179,6 +179,9 @@ func (s *Service) mutate(fn func(st *state) error) error {
 	}
 	s.st = next
 	s.indexKeys()
+	// Drop parsed forms of documents that may no longer be stored, so the
+	// cache holds at most what the state holds.
+	s.parsed.Clear()
 	return nil
 }
 
