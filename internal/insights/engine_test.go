@@ -324,8 +324,8 @@ func TestDiscoverFields(t *testing.T) {
 	}
 }
 
-// TestParallelMerge has enough groups for the partitioned merge of the
-// workers' tables and checks it against one worker and a direct count.
+// TestParallelMerge merges many groups from two workers and checks the
+// result against one worker and a direct count.
 func TestParallelMerge(t *testing.T) {
 	const n, keys = 40000, 20000
 	evs := make([]logstore.StoredEvent, n)

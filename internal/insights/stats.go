@@ -2,13 +2,9 @@ package insights
 
 import (
 	"encoding/binary"
-	"hash/maphash"
 	"math"
-	"math/bits"
-	"runtime"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/flowwatch/flowwatch/internal/logstore"
 )
@@ -702,76 +698,27 @@ func slotOr(pl *plan, name string) int {
 	return -1
 }
 
-// mergeTables combines the workers' group tables. Large tables merge in
-// parallel, one goroutine per hash partition of the keys, and the disjoint
-// partitions are then appended without hashing.
+// mergeTables combines the workers' group tables into the first one.
+// (A merge partitioned over goroutines was tried: re-inserting every
+// group into fresh partition tables costs more CPU than it saves on two
+// cores.)
 func mergeTables(ws []barrierWorker) *groupTable {
 	if len(ws) == 0 {
 		return nil
 	}
-	tabs := make([]*groupTable, len(ws))
-	total := 0
-	for i, w := range ws {
-		tabs[i] = w.(*statsWorker).t
-		total += int(tabs[i].n)
-	}
-	if len(tabs) == 1 {
-		return tabs[0]
-	}
-	nby := tabs[0].nby
-	kbuf := make([]Value, nby)
-	P := runtime.GOMAXPROCS(0)
-	if P < 2 || total < 1<<14 || nby == 0 {
-		t := tabs[0]
-		for _, o := range tabs[1:] {
-			t.intern.reset()
-			mergeInto(t, o, kbuf, func([]Value) bool { return true })
-		}
-		return t
-	}
-	specs := ws[0].(*statsWorker).specs
-	parts := make([]*groupTable, P)
-	var wg sync.WaitGroup
-	for p := range P {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			nt := newGroupTable(nby, specs)
-			nt.track = tabs[0].track
-			kb := make([]Value, nby)
-			mine := func(kv []Value) bool { return partitionOf(kv, P) == p }
-			for _, o := range tabs {
-				nt.intern.reset()
-				mergeInto(nt, o, kb, mine)
-			}
-			parts[p] = nt
-		}()
-	}
-	wg.Wait()
-	t := parts[0]
-	for _, o := range parts[1:] {
+	t := ws[0].(*statsWorker).t
+	kbuf := make([]Value, t.nby)
+	for _, w := range ws[1:] {
 		t.intern.reset()
-		for g := int32(0); g < o.n; g++ {
-			ng := t.add(o.key(g, kbuf))
-			if t.track {
-				t.newest[ng] = o.newest[g]
-			}
-			for a := range t.aggs {
-				t.aggs[a].merge(ng, o.aggs[a], g)
-			}
-		}
+		mergeInto(t, w.(*statsWorker).t, kbuf)
 	}
 	return t
 }
 
-// mergeInto adds o's groups whose keys pass keep into t.
-func mergeInto(t, o *groupTable, kbuf []Value, keep func([]Value) bool) {
+// mergeInto adds o's groups into t.
+func mergeInto(t, o *groupTable, kbuf []Value) {
 	for g := int32(0); g < o.n; g++ {
-		kv := o.key(g, kbuf)
-		if !keep(kv) {
-			continue
-		}
-		ng := t.lookup(kv)
+		ng := t.lookup(o.key(g, kbuf))
 		if t.track && (o.newest[g].ts > t.newest[ng].ts || o.newest[g].ts == t.newest[ng].ts && o.newest[g].seq > t.newest[ng].seq) {
 			t.newest[ng] = o.newest[g]
 		}
@@ -779,22 +726,6 @@ func mergeInto(t, o *groupTable, kbuf []Value, keep func([]Value) bool) {
 			t.aggs[a].merge(ng, o.aggs[a], g)
 		}
 	}
-}
-
-var partitionSeed = maphash.MakeSeed()
-
-// partitionOf spreads key tuples over p partitions.
-func partitionOf(kv []Value, p int) int {
-	var h uint64
-	for _, v := range kv {
-		x := uint64(v.I)
-		if v.K == KStr || v.K == KJSON {
-			x = maphash.String(partitionSeed, v.S)
-		}
-		h = (h^x^uint64(v.K)<<56)*0x9E3779B97F4A7C15 + 0x632BE59BD9B4E019
-	}
-	hi, _ := bits.Mul64(h, uint64(p))
-	return int(hi)
 }
 
 // topK returns the k smallest of order under cmp, unordered, in
