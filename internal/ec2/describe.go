@@ -169,6 +169,7 @@ type subnetXML struct {
 	Ipv6CidrBlockAssociationSet itemList[ipv6AssocXML] `xml:"ipv6CidrBlockAssociationSet"`
 	AvailableIPAddressCount     int                    `xml:"availableIpAddressCount"`
 	AvailabilityZone            string                 `xml:"availabilityZone"`
+	AvailabilityZoneID          string                 `xml:"availabilityZoneId"`
 	DefaultForAz                bool                   `xml:"defaultForAz"`
 	MapPublicIPOnLaunch         bool                   `xml:"mapPublicIpOnLaunch"`
 	AssignIpv6AddressOnCreation bool                   `xml:"assignIpv6AddressOnCreation"`
@@ -192,19 +193,20 @@ func (s *subnetView) arn() string {
 }
 
 var subnetFilters = filterSet[subnetView]{
-	"subnet-id":         func(s *subnetView) []string { return []string{s.ID} },
-	"vpc-id":            func(s *subnetView) []string { return []string{s.VPCID} },
-	"cidr-block":        func(s *subnetView) []string { return prefixStr(s.CIDR) },
-	"cidr":              func(s *subnetView) []string { return prefixStr(s.CIDR) },
-	"cidrBlock":         func(s *subnetView) []string { return prefixStr(s.CIDR) },
-	"availability-zone": func(s *subnetView) []string { return []string{s.AZ} },
-	"availabilityZone":  func(s *subnetView) []string { return []string{s.AZ} },
-	"state":             func(s *subnetView) []string { return []string{"available"} },
-	"owner-id":          func(s *subnetView) []string { return []string{s.owner} },
-	"default-for-az":    func(s *subnetView) []string { return []string{"false"} },
-	"defaultForAz":      func(s *subnetView) []string { return []string{"false"} },
-	"subnet-arn":        func(s *subnetView) []string { return []string{s.arn()} },
-	"ipv6-native":       func(s *subnetView) []string { return []string{strconv.FormatBool(!s.CIDR.IsValid())} },
+	"subnet-id":            func(s *subnetView) []string { return []string{s.ID} },
+	"vpc-id":               func(s *subnetView) []string { return []string{s.VPCID} },
+	"cidr-block":           func(s *subnetView) []string { return prefixStr(s.CIDR) },
+	"cidr":                 func(s *subnetView) []string { return prefixStr(s.CIDR) },
+	"cidrBlock":            func(s *subnetView) []string { return prefixStr(s.CIDR) },
+	"availability-zone":    func(s *subnetView) []string { return []string{s.AZ} },
+	"availabilityZone":     func(s *subnetView) []string { return []string{s.AZ} },
+	"availability-zone-id": func(s *subnetView) []string { return []string{s.AZID} },
+	"state":                func(s *subnetView) []string { return []string{"available"} },
+	"owner-id":             func(s *subnetView) []string { return []string{s.owner} },
+	"default-for-az":       func(s *subnetView) []string { return []string{"false"} },
+	"defaultForAz":         func(s *subnetView) []string { return []string{"false"} },
+	"subnet-arn":           func(s *subnetView) []string { return []string{s.arn()} },
+	"ipv6-native":          func(s *subnetView) []string { return []string{strconv.FormatBool(!s.CIDR.IsValid())} },
 	"ipv6-cidr-block-association.ipv6-cidr-block": func(s *subnetView) []string { return prefixStr(s.IPv6CIDR) },
 }
 
@@ -253,7 +255,7 @@ func (s *Service) describeSubnets(rq *request) (response, error) {
 	out := &describeSubnetsResponse{SubnetSet: itemList[subnetXML]{Items: []subnetXML{}}, NextToken: next}
 	for _, v := range pg {
 		x := subnetXML{SubnetID: v.ID, SubnetArn: v.arn(), State: "available", VpcID: v.VPCID, OwnerID: s.account,
-			AvailableIPAddressCount: usableAddresses(v.CIDR), AvailabilityZone: v.AZ, Ipv6Native: !v.CIDR.IsValid(),
+			AvailableIPAddressCount: usableAddresses(v.CIDR), AvailabilityZone: v.AZ, AvailabilityZoneID: v.AZID, Ipv6Native: !v.CIDR.IsValid(),
 			TagSet: tagsXML(nil), Ipv6CidrBlockAssociationSet: itemList[ipv6AssocXML]{Items: []ipv6AssocXML{}}}
 		if v.CIDR.IsValid() {
 			x.CidrBlock = v.CIDR.String()

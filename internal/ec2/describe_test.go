@@ -132,6 +132,7 @@ func TestDescribeVpcsSubnetsInstances(t *testing.T) {
 			CIDR      string `xml:"cidrBlock"`
 			IPv6      string `xml:"ipv6CidrBlockAssociationSet>item>ipv6CidrBlock"`
 			AZ        string `xml:"availabilityZone"`
+			AZID      string `xml:"availabilityZoneId"`
 			Available int    `xml:"availableIpAddressCount"`
 			ARN       string `xml:"subnetArn"`
 		} `xml:"subnetSet>item"`
@@ -141,7 +142,7 @@ func TestDescribeVpcsSubnetsInstances(t *testing.T) {
 		t.Fatalf("subnets %+v", subs)
 	}
 	s := subs.Subnets[0]
-	if s.ID != f.eth0.SubnetID || s.CIDR != "10.0.1.0/24" || s.IPv6 != "fd00::/64" || s.AZ != "us-east-1b" /* db-1 (first by id) */ || s.Available != 251 ||
+	if s.ID != f.eth0.SubnetID || s.CIDR != "10.0.1.0/24" || s.IPv6 != "fd00::/64" || s.AZ != "us-east-1b" /* db-1 (first by id) */ || s.AZID != "use1-az2" || s.Available != 251 ||
 		s.ARN != "arn:aws:ec2:us-east-1:000000000000:subnet/"+s.ID {
 		t.Fatalf("subnet %+v", s)
 	}

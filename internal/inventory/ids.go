@@ -13,6 +13,7 @@ package inventory
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"strconv"
 	"strings"
 )
 
@@ -87,4 +88,40 @@ func ValidID(prefix, s string) bool {
 		}
 	}
 	return true
+}
+
+// compass abbreviates the direction words of region names as AWS's zone
+// ids do (us-east-1 → use1, ap-southeast-2 → apse2).
+var compass = map[string]string{
+	"east": "e", "west": "w", "north": "n", "south": "s", "central": "c",
+	"northeast": "ne", "northwest": "nw", "southeast": "se", "southwest": "sw",
+}
+
+// AZID returns the zone id of an availability zone name: the region's
+// short form, "-az" and the zone letter's position (us-east-1a →
+// use1-az1). AWS maps letters to ids per account; flowwatch has one
+// account per installation, so the identity mapping is as good as any.
+// Names that are not REGION+letter are returned unchanged.
+func AZID(az string) string {
+	if len(az) < 2 {
+		return az
+	}
+	letter := az[len(az)-1]
+	parts := strings.Split(az[:len(az)-1], "-")
+	if letter < 'a' || letter > 'z' || len(parts) < 3 {
+		return az
+	}
+	var b strings.Builder
+	b.WriteString(parts[0])
+	for _, p := range parts[1 : len(parts)-1] {
+		if c, ok := compass[p]; ok {
+			b.WriteString(c)
+		} else {
+			b.WriteString(p)
+		}
+	}
+	b.WriteString(parts[len(parts)-1])
+	b.WriteString("-az")
+	b.WriteString(strconv.Itoa(int(letter-'a') + 1))
+	return b.String()
 }

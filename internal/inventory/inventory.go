@@ -36,6 +36,7 @@ type Instance struct {
 	SubnetID     string // of the primary interface; "" without interfaces
 	PrivateIP    netip.Addr
 	AZ, Region   string
+	AZID         string    // zone id of AZ (use1-az1), the ${az-id} of records
 	LaunchTime   time.Time // when the inventory first saw the host
 	Remote       bool
 	Interfaces   []string // interface ids by device index
@@ -48,6 +49,7 @@ type Interface struct {
 	SubnetID      string
 	VPCID         string
 	AZ, Region    string
+	AZID          string // zone id of AZ (use1-az1), the ${az-id} of records
 	DeviceIndex   int
 	MTU           int
 	Up            bool
@@ -74,6 +76,7 @@ func (i *Interface) PrimaryIP() netip.Addr {
 type Subnet struct {
 	ID, VPCID  string
 	AZ, Region string
+	AZID       string
 	CIDR       netip.Prefix // IPv4; invalid for an IPv6-only subnet
 	IPv6CIDR   netip.Prefix // invalid when none
 }
@@ -178,7 +181,7 @@ func buildHost(id string, h HostInfo, az, region, vpcID string, now time.Time, o
 		}
 		return nics[a].Name < nics[b].Name
 	})
-	nh := &host{inst: Instance{ID: id, Hostname: h.Hostname, VPCID: vpcID, AZ: az, Region: region, LaunchTime: launch, Remote: h.Remote}}
+	nh := &host{inst: Instance{ID: id, Hostname: h.Hostname, VPCID: vpcID, AZ: az, AZID: AZID(az), Region: region, LaunchTime: launch, Remote: h.Remote}}
 	for _, n := range nics {
 		if n.Loopback && !h.IncludeLoopback {
 			continue
@@ -198,7 +201,7 @@ func buildHost(id string, h HostInfo, az, region, vpcID string, now time.Time, o
 		ifc := Interface{
 			ID: InterfaceID(id, n.Name, n.MAC), Name: n.Name, MAC: strings.ToLower(n.MAC),
 			InstanceID: id, SubnetID: SubnetID(vpcID, subnetPrefix.String()), VPCID: vpcID,
-			AZ: az, Region: region, DeviceIndex: len(nh.ifaces), MTU: n.MTU, Up: n.Up, Hostname: h.Hostname,
+			AZ: az, AZID: AZID(az), Region: region, DeviceIndex: len(nh.ifaces), MTU: n.MTU, Up: n.Up, Hostname: h.Hostname,
 		}
 		if len(v4) > 0 {
 			ifc.SubnetCIDR = v4[0].Masked()
@@ -353,7 +356,7 @@ func (inv *Inventory) subnetsLocked() []Subnet {
 		for _, i := range inv.hosts[hid].ifaces {
 			s := byID[i.SubnetID]
 			if s == nil {
-				s = &Subnet{ID: i.SubnetID, VPCID: i.VPCID, AZ: i.AZ, Region: i.Region}
+				s = &Subnet{ID: i.SubnetID, VPCID: i.VPCID, AZ: i.AZ, AZID: i.AZID, Region: i.Region}
 				byID[i.SubnetID] = s
 			}
 			// The subnet id derives from the first IPv4 prefix (or the
@@ -404,6 +407,18 @@ func cover(a, b netip.Prefix) netip.Prefix {
 	}
 	p, _ := a.Addr().Prefix(0)
 	return p
+}
+
+// LocalInstance returns the instance of the host flowwatch serve runs on
+// (the one host not registered by an agent), for capture to name its
+// interfaces.
+func (inv *Inventory) LocalInstance() (Instance, bool) {
+	for _, in := range inv.Instances() {
+		if !in.Remote {
+			return in, true
+		}
+	}
+	return Instance{}, false
 }
 
 // Instance returns one instance.

@@ -294,3 +294,22 @@ func TestRefreshFollowsInterfaces(t *testing.T) {
 	cancel()
 	<-done
 }
+
+func TestAZID(t *testing.T) {
+	for az, want := range map[string]string{
+		"us-east-1a": "use1-az1", "us-west-2c": "usw2-az3", "eu-central-1b": "euc1-az2", "ap-southeast-2a": "apse2-az1",
+		"ap-northeast-1d": "apne1-az4", "sa-east-1a": "sae1-az1", "lab": "lab", "x": "x", "us-east-1": "us-east-1",
+	} {
+		if got := AZID(az); got != want {
+			t.Errorf("AZID(%q) = %q, want %q", az, got, want)
+		}
+	}
+	inv := newInv(t, Config{Region: "eu-west-1", AZ: "eu-west-1b"})
+	inst, _ := inv.SetHost(fakeHost())
+	if inst.AZID != "euw1-az2" || inv.Interfaces()[0].AZID != "euw1-az2" || inv.Subnets()[0].AZID != "euw1-az2" {
+		t.Fatalf("az ids %+v", inst)
+	}
+	if l, ok := inv.LocalInstance(); !ok || l.ID != inst.ID {
+		t.Fatalf("local instance %+v", l)
+	}
+}
