@@ -337,10 +337,15 @@ func (pl *plan) planScan(cmds []Command) {
 	if discovered {
 		need |= logstore.ColMessage | logstore.ColTokens
 	}
-	// The first segment's parse of @message.
+	// The first segment's parse of @message, unless a command redefined
+	// @message before it.
+	redefined := false
 	for _, c := range pl.segs[0].ops {
+		for _, n := range projectionsOf(c) {
+			redefined = redefined || n == "@message"
+		}
 		if p, ok := c.(*ParseCmd); ok && parseField(p) == "@message" {
-			if tokenPattern(p) && pl.tokenParse == nil {
+			if tokenPattern(p) && pl.tokenParse == nil && !redefined {
 				pl.tokenParse = p
 				need |= logstore.ColTokens
 			}
