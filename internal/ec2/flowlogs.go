@@ -150,7 +150,7 @@ func (s *Service) parseCreate(rq *request) (*createInput, error) {
 		}
 		fl.LogGroupName = group
 	case DestS3:
-		bucket, prefix, ok := parseS3ARN(dest)
+		prefix, ok := parseS3ARN(dest)
 		if !ok {
 			return nil, invalidParameter("Invalid LogDestination %s: it must be arn:aws:s3:::BUCKET or arn:aws:s3:::BUCKET/PREFIX/", dest)
 		}
@@ -159,7 +159,6 @@ func (s *Service) parseCreate(rq *request) (*createInput, error) {
 		if first, _, _ := strings.Cut(strings.Trim(prefix, "/"), "/"); first == "AWSLogs" {
 			return nil, invalidParameter("LogDestination %s: the prefix AWSLogs is reserved", dest)
 		}
-		_ = bucket
 	case DestFirehose:
 		if !strings.HasPrefix(dest, "arn:aws:firehose:") || !strings.Contains(dest, ":deliverystream") {
 			return nil, invalidParameter("Invalid LogDestination %s: it must be the ARN of a Kinesis Data Firehose delivery stream", dest)
@@ -313,23 +312,24 @@ func validGroupName(s string) bool {
 	return true
 }
 
-// parseS3ARN splits arn:aws:s3:::BUCKET[/PREFIX].
-func parseS3ARN(s string) (bucket, prefix string, ok bool) {
+// parseS3ARN checks arn:aws:s3:::BUCKET[/PREFIX] (a bucket name of S3's
+// characters and length) and returns the prefix.
+func parseS3ARN(s string) (prefix string, ok bool) {
 	rest, ok := strings.CutPrefix(s, "arn:aws:s3:::")
 	if !ok {
-		return "", "", false
+		return "", false
 	}
-	bucket, prefix, _ = strings.Cut(rest, "/")
+	bucket, prefix, _ := strings.Cut(rest, "/")
 	if len(bucket) < 3 || len(bucket) > 63 {
-		return "", "", false
+		return "", false
 	}
 	for i := 0; i < len(bucket); i++ {
 		c := bucket[i]
 		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.') {
-			return "", "", false
+			return "", false
 		}
 	}
-	return bucket, prefix, true
+	return prefix, true
 }
 
 // fingerprint identifies a request's parameters for ClientToken

@@ -73,8 +73,9 @@ func (p params) integer(name string) (n int, ok bool, err error) {
 	return n, true, nil
 }
 
-// indexed returns the N of keys "prefix.N" or "prefix.N.rest" (rest being
-// returned too), in numeric order, each N once.
+// indexes returns the N of the keys "prefix.N" and "prefix.N.rest", in
+// numeric order, each N once. Clients number from 1 without gaps, but
+// order, not contiguity, is what matters.
 func (p params) indexes(prefix string) []int {
 	seen := map[int]bool{}
 	for k := range p.v {
