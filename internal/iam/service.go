@@ -1,9 +1,3 @@
-// Package iam is flowwatch's IAM and STS: users, access keys, roles, inline
-// policies, policy document validation as IAM validates, and policy
-// evaluation. Its state (which holds secret keys) is one JSON file in the
-// data dir, written atomically with mode 0600. It authorizes the requests
-// signed with IAM users' keys (Authorizer) and answers the delivery
-// engine's questions about roles (AssumableBy, Authorize).
 package iam
 
 import (
