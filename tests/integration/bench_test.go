@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	cwl "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
@@ -41,10 +40,11 @@ func BenchmarkIngest(b *testing.B) {
 		Region: region, BaseEndpoint: aws.String(srv.URL),
 		Credentials:      credentials.NewStaticCredentialsProvider(accessKey, secretKey, ""),
 		RetryMaxAttempts: 1,
-		HTTPClient: awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
-			t.MaxIdleConnsPerHost = clients
-			t.WriteBufferSize = 256 << 10 // a 1 MB batch in a few writes, not 250
-		}),
+		// As sdkClient, with the connection pool sized for the clients.
+		HTTPClient: &http.Client{Transport: ownBody{&http.Transport{
+			MaxIdleConnsPerHost: clients,
+			WriteBufferSize:     256 << 10, // a 1 MB batch in a few writes, not 250
+		}}},
 	})
 	g := aws.String("/bench/flowlogs")
 	if _, err := c.CreateLogGroup(ctx, &cwl.CreateLogGroupInput{LogGroupName: g}); err != nil {

@@ -108,8 +108,9 @@ func TestGeneratedCredentials(t *testing.T) {
 // resources.
 func TestAccountIDAndRegion(t *testing.T) {
 	srv := startServerWith(t, "", []string{"--account-id", "123456789012"}, nil)
+	base := sdkClient(srv.URL, accessKey, secretKey).Options()
 	c := cwl.New(cwl.Options{Region: "ap-southeast-2", BaseEndpoint: aws.String(srv.URL), RetryMaxAttempts: 1,
-		Credentials: sdkClient(srv.URL, accessKey, secretKey).Options().Credentials})
+		Credentials: base.Credentials, HTTPClient: base.HTTPClient})
 	ctx := context.Background()
 	if _, err := c.CreateLogGroup(ctx, &cwl.CreateLogGroupInput{LogGroupName: aws.String("acct")}); err != nil {
 		t.Fatal(err)

@@ -1,9 +1,12 @@
 package integration
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -20,8 +23,34 @@ func sdkClient(url, key, secret string) *cwl.Client {
 		Region:           region,
 		BaseEndpoint:     aws.String(url),
 		Credentials:      credentials.NewStaticCredentialsProvider(key, secret, ""),
-		RetryMaxAttempts: 1, // errors must surface as they are, not be retried
+		RetryMaxAttempts: 1, // errors surface as they are, and no event is sent twice
+		HTTPClient:       &http.Client{Transport: ownBody{http.DefaultTransport}},
 	})
+}
+
+// ownBody gives the transport its own copy of each request body. The SDK
+// closes its body as soon as the response arrives, and net/http may still be
+// reading it (the check for bytes beyond Content-Length); a server on
+// loopback answers fast enough to win that race, and the transport then
+// closes the connection under the response: "use of closed network
+// connection" on a 200 (aws/aws-sdk-go-v2#2737). Real AWS is never that
+// fast; without retries, tests must not depend on it.
+type ownBody struct{ next http.RoundTripper }
+
+func (o ownBody) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return o.next.RoundTrip(r)
+	}
+	buf, err := io.ReadAll(r.Body)
+	r.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	c := r.Clone(r.Context())
+	c.Body = io.NopCloser(bytes.NewReader(buf))
+	c.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf)), nil }
+	c.ContentLength = int64(len(buf))
+	return o.next.RoundTrip(c)
 }
 
 func wantAPIError(t *testing.T, err error, code, msg string) {
