@@ -48,6 +48,7 @@ flags:`)
 	synthPackets := fs.Int("packets", 10_000_000, "with --write-synthetic-pcap: number of packets")
 	synthFlows := fs.Int("flows", 10000, "with --write-synthetic-pcap: number of flows")
 	synthSeed := fs.Uint64("seed", 1, "with --write-synthetic-pcap: random seed")
+	synthSnap := fs.Int("snaplen", 128, "with --write-synthetic-pcap: bytes kept of each frame, as flow capture tools use (0: whole frames)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -60,7 +61,7 @@ flags:`)
 		if err != nil {
 			return fail(err)
 		}
-		if err := pcaptest.WriteSynth(fh, pcaptest.SynthConfig{Seed: *synthSeed, Packets: *synthPackets, Flows: *synthFlows}); err != nil {
+		if err := pcaptest.WriteSynth(fh, pcaptest.SynthConfig{Seed: *synthSeed, Packets: *synthPackets, Flows: *synthFlows, Snaplen: *synthSnap}); err != nil {
 			fh.Close()
 			return fail(err)
 		}

@@ -174,16 +174,39 @@ func ProcessPcap(path string, opt PcapOptions) (PcapResult, error) {
 		return res, err
 	}
 	defer fh.Close()
-	src, link, name, err := openPcap(fh)
-	if err != nil {
+	// Classic pcap is read in place from a memory mapping; pcapng (and
+	// anything mmap refuses) goes through pcapgo.
+	var next func() ([]byte, int64, int, error)
+	var link func(int) layers.LinkType
+	var name func(int) string
+	if m, err := openMmapPcap(fh); err == nil {
+		defer m.close()
+		next = func() ([]byte, int64, int, error) {
+			d, ts, err := m.next()
+			return d, ts, 0, err
+		}
+		link = func(int) layers.LinkType { return m.link }
+		name = func(i int) string { return fmt.Sprintf("pcap%d", i) }
+	} else if errors.Is(err, ErrLinkType) {
 		return res, err
+	} else {
+		var src pcapSource
+		if src, link, name, err = openPcap(fh); err != nil {
+			return res, err
+		}
+		next = func() ([]byte, int64, int, error) {
+			d, ci, err := src.ZeroCopyReadPacketData()
+			return d, ci.Timestamp.UnixNano(), ci.InterfaceIndex, err
+		}
 	}
 	tbl := NewTable(opt.Table, nil)
-	slots := map[int]int{} // pcap interface index → table index
-	links := map[int]layers.LinkType{}
+	// Interfaces are looked up by pcap index in a small slice, not a map:
+	// this loop runs for every packet.
+	var slots []int
+	var links []layers.LinkType
 	var p Packet
 	for {
-		data, ci, err := src.ZeroCopyReadPacketData()
+		data, ts, ifIndex, err := next()
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				break
@@ -195,21 +218,29 @@ func ProcessPcap(path string, opt PcapOptions) (PcapResult, error) {
 			return res, err
 		}
 		res.Frames++
-		slot, ok := slots[ci.InterfaceIndex]
-		if !ok {
+		if ifIndex < 0 || ifIndex > 1<<16 {
+			res.Malformed++
+			continue
+		}
+		for ifIndex >= len(slots) {
+			slots = append(slots, -1)
+			links = append(links, 0)
+		}
+		slot := slots[ifIndex]
+		if slot < 0 {
 			var it *Interface
-			if in := infer[ci.InterfaceIndex]; in != nil {
+			if in := infer[ifIndex]; in != nil {
 				mac, hasMAC, prefixes := in.local()
-				it = NewInterface(id, name(ci.InterfaceIndex), mac, hasMAC, prefixes)
+				it = NewInterface(id, name(ifIndex), mac, hasMAC, prefixes)
 			} else {
-				it = NewInterface(id, name(ci.InterfaceIndex), [6]byte{}, false, opt.Local)
+				it = NewInterface(id, name(ifIndex), [6]byte{}, false, opt.Local)
 			}
 			slot = tbl.AddInterface(it)
-			slots[ci.InterfaceIndex] = slot
-			links[ci.InterfaceIndex] = link(ci.InterfaceIndex)
+			slots[ifIndex] = slot
+			links[ifIndex] = link(ifIndex)
 			res.Interfaces = append(res.Interfaces, it)
 		}
-		if err := Decode(links[ci.InterfaceIndex], data, &p); err != nil {
+		if err := Decode(links[ifIndex], data, &p); err != nil {
 			switch err {
 			case ErrTruncated:
 				res.Truncated++
@@ -220,7 +251,7 @@ func ProcessPcap(path string, opt PcapOptions) (PcapResult, error) {
 			}
 			continue
 		}
-		tbl.Add(slot, ci.Timestamp.UnixNano(), &p)
+		tbl.Add(slot, ts, &p)
 	}
 	tbl.Flush()
 	res.Stats = tbl.Stats()

@@ -2,6 +2,7 @@ package capture
 
 import (
 	"encoding/binary"
+	"math"
 	"net/netip"
 
 	"github.com/flowwatch/flowwatch/internal/flowlog"
@@ -116,16 +117,22 @@ func (k *flowKey) ports() (sport, dport uint16, proto uint8) {
 
 func (k *flowKey) egress() bool { return k.w[4]&(1<<41) != 0 }
 
+// flowEntry is one 64-byte cache line: key, times, counters and flags.
 type flowEntry struct {
-	key          flowKey
-	hash         uint64
-	first, last  int64 // unix ns
-	packets      uint64
-	bytes        uint64
-	flags        uint8
-	dead         bool
-	egressOnLink bool
+	key     flowKey // 40 bytes
+	first   uint32  // unix seconds of the first and last packet
+	last    uint32
+	bytes   uint64
+	packets uint32 // a full counter is emitted early, see Add
+	flags   uint8  // TCP flags as AWS reports them
+	bits    uint8  // entryDead, entryOnLink
+	_       [2]byte
 }
+
+const (
+	entryDead   = 1 << iota // emitted early and removed from the index
+	entryOnLink             // egress to an address on the interface's subnet
+)
 
 type ifState struct {
 	it     *Interface
@@ -134,9 +141,13 @@ type ifState struct {
 	last   int32  // index of the last flow added to
 	drops  uint64 // packets the capture lost in the open window
 	active bool   // the open window has had traffic (its flows may all be evicted)
-	flows  []flowEntry
-	head   int // oldest possibly-live entry, for eviction
-	live   int
+	// sec is the unix second of the previous packet, which began at
+	// secStart (ns); a packet in the same second skips the divisions.
+	sec      uint32
+	secStart int64
+	flows    []flowEntry
+	head     int // oldest possibly-live entry, for eviction
+	live     int
 }
 
 // Table aggregates packets into flow records with AWS's semantics: one
@@ -170,7 +181,7 @@ func NewTable(cfg TableConfig, ifaces []*Interface) *Table {
 	t := &Table{cfg: cfg, ivNs: int64(cfg.Interval) * 1e9}
 	t.ifs = make([]ifState, len(ifaces))
 	for i, it := range ifaces {
-		t.ifs[i] = ifState{it: it, window: -1}
+		t.ifs[i] = ifState{it: it, window: -1, secStart: math.MinInt64 / 2}
 		t.ifs[i].idx.init(1024)
 	}
 	if cfg.Start != 0 {
@@ -190,7 +201,7 @@ func (t *Table) begin(ns int64) {
 // AddInterface adds an interface (one found later in a pcapng file) and
 // returns its index for Add.
 func (t *Table) AddInterface(it *Interface) int {
-	st := ifState{it: it, window: -1}
+	st := ifState{it: it, window: -1, secStart: math.MinInt64 / 2}
 	st.idx.init(1024)
 	if t.started {
 		st.window = t.startWindow
@@ -233,13 +244,23 @@ func (t *Table) Add(ifIndex int, ts int64, p *Packet) {
 		t.begin(ts)
 	}
 	st := &t.ifs[ifIndex]
-	if w := ts / t.ivNs; w != st.window {
-		if w > st.window {
-			t.rotate(st, w)
-		} else {
-			t.stats.Late++
+	// Divisions are the costliest arithmetic here: only divide when the
+	// packet leaves the second (and window) the previous one fell in.
+	if uint64(ts-st.secStart) >= 1e9 {
+		if w := ts / t.ivNs; w != st.window {
+			if w > st.window {
+				t.rotate(st, w)
+			} else {
+				t.stats.Late++
+			}
+		}
+		st.sec = uint32(ts / 1e9)
+		st.secStart = int64(st.sec) * 1e9
+		if ts < st.secStart {
+			st.secStart = ts // before 1970: keep the slow path
 		}
 	}
+	sec := st.sec
 	if excluded(p) {
 		t.stats.Excluded++
 		return
@@ -263,7 +284,7 @@ func (t *Table) Add(ifIndex int, ts int64, p *Packet) {
 	var idx int32 = -1
 	var slot uint64
 	// Packets come in trains: try the interface's last flow first.
-	if l := st.last; l < int32(len(st.flows)) && st.flows[l].hash == h && st.flows[l].key == k && !st.flows[l].dead {
+	if l := st.last; l < int32(len(st.flows)) && st.flows[l].key == k && st.flows[l].bits&entryDead == 0 {
 		idx = l
 	} else {
 		idx, slot = st.idx.lookup(&k, h, st.flows)
@@ -276,23 +297,29 @@ func (t *Table) Add(ifIndex int, ts int64, p *Packet) {
 			}
 		}
 		idx = int32(len(st.flows))
-		st.flows = append(st.flows, flowEntry{key: k, hash: h, first: ts})
-		st.idx.insert(slot, idx, h, st.flows)
+		st.flows = append(st.flows, flowEntry{key: k, first: sec, last: sec})
+		st.idx.insert(slot, idx, h)
 		st.live++
 		t.live++
-		if egress && len(it.Prefixes) > 0 {
-			st.flows[idx].egressOnLink = it.onLink(p.Dst)
+		if egress && len(it.Prefixes) > 0 && it.onLink(p.Dst) {
+			st.flows[idx].bits |= entryOnLink
 		}
 	}
 	st.last = idx
 	st.active = true
 	e := &st.flows[idx]
+	if e.packets == 1<<32-1 {
+		// The counter is full: emit what it holds, as AWS's variable
+		// windows would, and count on from zero.
+		t.emitFlow(st, e)
+		e.packets, e.bytes, e.flags, e.first = 0, 0, 0, sec
+	}
 	e.packets++
 	e.bytes += uint64(p.Length)
-	if ts > e.last {
-		e.last = ts
-	} else if ts < e.first {
-		e.first = ts // a late packet
+	if sec > e.last {
+		e.last = sec
+	} else if sec < e.first {
+		e.first = sec // a late packet
 	}
 	if p.Proto == 6 {
 		// AWS reports FIN, SYN and RST, and ACK only together with SYN
@@ -368,7 +395,7 @@ func (t *Table) closeWindow(st *ifState) {
 		t.emitNoData(st, st.window)
 	} else if st.live > 0 {
 		for i := range st.flows {
-			if e := &st.flows[i]; !e.dead {
+			if e := &st.flows[i]; e.bits&entryDead == 0 {
 				t.emitFlow(st, e)
 			}
 		}
@@ -390,7 +417,7 @@ func (t *Table) evict(st *ifState) *ifState {
 			}
 		}
 	}
-	for victim.head < len(victim.flows) && victim.flows[victim.head].dead {
+	for victim.head < len(victim.flows) && victim.flows[victim.head].bits&entryDead != 0 {
 		victim.head++
 	}
 	if victim.head == len(victim.flows) {
@@ -398,9 +425,9 @@ func (t *Table) evict(st *ifState) *ifState {
 	}
 	e := &victim.flows[victim.head]
 	t.emitFlow(victim, e)
-	e.dead = true
-	_, slot := victim.idx.lookup(&e.key, e.hash, victim.flows)
-	victim.idx.remove(slot, victim.flows)
+	e.bits |= entryDead
+	_, slot := victim.idx.lookup(&e.key, hashKey(&e.key), victim.flows)
+	victim.idx.remove(slot)
 	victim.live--
 	t.live--
 	t.stats.Evicted++
@@ -436,7 +463,7 @@ func (t *Table) emitFlow(st *ifState, e *flowEntry) {
 		if !v6 && it.Primary4.IsValid() {
 			r.SrcAddr = it.Primary4
 		}
-		if e.egressOnLink {
+		if e.bits&entryOnLink != 0 {
 			r.TrafficPath = 1
 		}
 	} else {
@@ -452,7 +479,7 @@ func (t *Table) emitFlow(st *ifState, e *flowEntry) {
 		r.Start = st.window * int64(t.cfg.Interval)
 		r.End = r.Start + int64(t.cfg.Interval)
 	} else {
-		r.Start, r.End = e.first/1e9, e.last/1e9
+		r.Start, r.End = int64(e.first), int64(e.last)
 	}
 	r.Action = flowlog.ActionAccept
 	r.LogStatus = flowlog.StatusOK

@@ -151,6 +151,9 @@ type SynthConfig struct {
 	// (P(rank) ∝ 1/rank), as on real links where a few flows carry most
 	// packets.
 	Uniform bool
+	// Snaplen cuts each frame to its first Snaplen bytes (0: whole frames),
+	// as flow capture tools do; the IP length still gives the full size.
+	Snaplen int
 }
 
 // WriteSynth writes cfg.Packets frames of cfg.Flows TCP, UDP and ICMP
@@ -197,7 +200,11 @@ func WriteSynth(w io.Writer, cfg SynthConfig) error {
 	bw := bufio.NewWriterSize(w, 1<<20)
 	w = bw
 	pw := pcapgo.NewWriterNanos(w)
-	if err := pw.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
+	snap := uint32(65535)
+	if cfg.Snaplen > 0 {
+		snap = uint32(cfg.Snaplen)
+	}
+	if err := pw.WriteFileHeader(snap, layers.LinkTypeEthernet); err != nil {
 		return err
 	}
 	// pcapgo.WritePacket writes header and data separately; do it by hand
@@ -212,16 +219,20 @@ func WriteSynth(w io.Writer, cfg SynthConfig) error {
 			u := float64(x>>11) / (1 << 53)
 			fi = uint64(math.Pow(float64(len(frames)), u)) - 1
 		}
-		f := frames[fi][x&1]
+		f := frames[fi][next()&1]
 		ts := t0 + int64(float64(i)*step)
 		binary.LittleEndian.PutUint32(hdr[0:], uint32(ts/1e9))
 		binary.LittleEndian.PutUint32(hdr[4:], uint32(ts%1e9))
-		binary.LittleEndian.PutUint32(hdr[8:], uint32(len(f)))
+		caplen := len(f)
+		if cfg.Snaplen > 0 && caplen > cfg.Snaplen {
+			caplen = cfg.Snaplen
+		}
+		binary.LittleEndian.PutUint32(hdr[8:], uint32(caplen))
 		binary.LittleEndian.PutUint32(hdr[12:], uint32(len(f)))
 		if _, err := w.Write(hdr[:]); err != nil {
 			return err
 		}
-		if _, err := w.Write(f); err != nil {
+		if _, err := w.Write(f[:caplen]); err != nil {
 			return err
 		}
 	}
