@@ -22,6 +22,8 @@ func FuzzServe(f *testing.F) {
 		"Action=DescribeNetworkInterfaces&Filter.1.Name=tag:Name&Filter.1.Value.1=%5C",
 		"Action=CreateTags&ResourceId.1=fl-0&Tag.1.Key=a",
 		"%zz",
+		"Action=FlowwatchRegisterHost&InstanceId=i-00000000000000001&NetworkInterface.1.Name=eth0&NetworkInterface.1.Address.1=10.0.0.1%2F24",
+		"Action=FlowwatchDeregisterHost&InstanceId=i-00000000000000001",
 	} {
 		f.Add(s)
 	}

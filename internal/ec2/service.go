@@ -7,7 +7,8 @@
 // data directory. It speaks EC2's Query protocol with XML responses
 // (Version 2016-11-15) behind awsapi.Router.HandleProtocol.
 //
-// Delivery reads the registry through FlowLogs, Subscribe and
+// Agents add their hosts to the inventory with FlowwatchRegisterHost
+// (hosts.go). Delivery reads the registry through FlowLogs, Subscribe and
 // InterfacesUnder and reports back with SetDeliveryStatus.
 package ec2
 
@@ -56,6 +57,7 @@ type Service struct {
 	log     *slog.Logger
 	now     func() time.Time
 	reg     *registry
+	hosts   *hostStore
 	ops     map[string]opFunc
 	authz   func(info awsapi.RequestInfo, action, resource string) error
 }
@@ -97,7 +99,11 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{account: cfg.AccountID, inv: cfg.Inventory, log: cfg.Logger, now: cfg.Now, reg: reg, authz: cfg.AuthorizeCaller}
+	hosts, err := openHosts(cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{account: cfg.AccountID, inv: cfg.Inventory, log: cfg.Logger, now: cfg.Now, reg: reg, hosts: hosts, authz: cfg.AuthorizeCaller}
 	s.ops = map[string]opFunc{
 		"DescribeVpcs":              (*Service).describeVpcs,
 		"DescribeSubnets":           (*Service).describeSubnets,
@@ -108,6 +114,11 @@ func New(cfg Config) (*Service, error) {
 		"DeleteFlowLogs":            (*Service).deleteFlowLogs,
 		"CreateTags":                (*Service).createTags,
 		"DeleteTags":                (*Service).deleteTags,
+		"FlowwatchRegisterHost":     (*Service).registerHost,
+		"FlowwatchDeregisterHost":   (*Service).deregisterHost,
+	}
+	if err := s.restoreHosts(); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
