@@ -113,7 +113,7 @@ func BenchmarkImport(b *testing.B) {
 	for it := 0; it < b.N; it++ {
 		dir := b.TempDir()
 		db := setupFlowDB(b, dir, sim)
-		start := time.Now()
+		start, cpu := time.Now(), cpuTime()
 		for k, batch := range batches {
 			if err := db.Import("flow", streams[k], 1, batch); err != nil {
 				b.Fatal(err)
@@ -124,6 +124,8 @@ func BenchmarkImport(b *testing.B) {
 		}
 		el := time.Since(start)
 		b.ReportMetric(float64(n)/el.Seconds(), "records/s")
+		b.ReportMetric(float64((cpuTime()-cpu).Nanoseconds())/float64(n), "cpu-ns/record")
+		b.ReportMetric(float64(dirSize(dir))/float64(n), "flushed-bytes/record")
 		if err := db.Compact(); err != nil {
 			b.Fatal(err)
 		}

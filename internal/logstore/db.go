@@ -1032,13 +1032,6 @@ func (db *DB) installLocked(add, drop []*part) {
 	}
 }
 
-type sortRow struct {
-	day    int64
-	shape  int
-	bucket int64
-	r      row
-}
-
 // bucketMs is the time slice rows are grouped by inside a part, before the
 // stream: a page of events in time order across all streams
 // (FilterLogEvents) then opens only the blocks of its slice, while one
@@ -1049,33 +1042,44 @@ const bucketMs = 15 * 60 * 1000
 // writeRows writes a group's rows as one part per day. live, when not nil,
 // says which stream ids still exist.
 func (db *DB) writeRows(gid uint64, rows []row, live map[uint64]bool) ([]*part, error) {
-	srs := make([]sortRow, 0, len(rows))
-	for _, r := range rows {
+	// Sort pointer-free keys rather than rows: no write barriers while
+	// swapping, nothing for the GC to scan, and 40-byte elements.
+	type sortKey struct {
+		k   int64 // (day×128 + shape)×128 + slice of the day: |day| < 2^37, no overflow
+		sid uint64
+		ts  int64
+		seq uint64
+		i   uint32
+	}
+	keys := make([]sortKey, 0, len(rows))
+	shapes := make([]uint8, len(rows))
+	for i := range rows {
+		r := &rows[i]
 		if live != nil && !live[r.sid] {
 			continue
 		}
-		srs = append(srs, sortRow{day: floorDiv(r.ts, dayMs), shape: shapeOf(r.msg), bucket: floorDiv(r.ts, bucketMs), r: r})
+		sh := shapeOf(r.msg)
+		shapes[i] = uint8(sh)
+		day := floorDiv(r.ts, dayMs)
+		k := ((day*128)+int64(sh))*128 + floorDiv(r.ts, bucketMs) - day*(dayMs/bucketMs)
+		keys = append(keys, sortKey{k: k, sid: r.sid, ts: r.ts, seq: r.seq, i: uint32(i)})
 	}
-	slices.SortFunc(srs, func(a, b sortRow) int {
+	slices.SortFunc(keys, func(a, b sortKey) int {
 		switch {
-		case a.day != b.day:
-			return cmpInt(a.day, b.day)
-		case a.shape != b.shape:
-			return a.shape - b.shape
-		case a.bucket != b.bucket:
-			return cmpInt(a.bucket, b.bucket)
-		case a.r.sid != b.r.sid:
-			return cmpUint(a.r.sid, b.r.sid)
-		case a.r.ts != b.r.ts:
-			return cmpInt(a.r.ts, b.r.ts)
+		case a.k != b.k:
+			return cmpInt(a.k, b.k)
+		case a.sid != b.sid:
+			return cmpUint(a.sid, b.sid)
+		case a.ts != b.ts:
+			return cmpInt(a.ts, b.ts)
 		}
-		return cmpUint(a.r.seq, b.r.seq)
+		return cmpUint(a.seq, b.seq)
 	})
 	var out []*part
-	for len(srs) > 0 {
-		day := srs[0].day
+	for len(keys) > 0 {
+		day := floorDiv(keys[0].ts, dayMs)
 		n := 1
-		for n < len(srs) && srs[n].day == day {
+		for n < len(keys) && floorDiv(keys[n].ts, dayMs) == day {
 			n++
 		}
 		pw, id, err := db.newPart(false)
@@ -1084,16 +1088,16 @@ func (db *DB) writeRows(gid uint64, rows []row, live map[uint64]bool) ([]*part, 
 		}
 		rs := make([]row, n)
 		for i := range rs {
-			rs[i] = srs[i].r
+			rs[i] = rows[keys[i].i]
 		}
 		var jobs []blockJob
 		for i := 0; i < n; {
-			shape := srs[i].shape
+			shape := shapes[keys[i].i]
 			j := i
-			for j < n && srs[j].shape == shape && j-i < db.opts.BlockRows {
+			for j < n && shapes[keys[j].i] == shape && j-i < db.opts.BlockRows {
 				j++
 			}
-			jobs = append(jobs, blockJob{rows: rs[i:j], shape: shape})
+			jobs = append(jobs, blockJob{rows: rs[i:j], shape: int(shape)})
 			i = j
 		}
 		pw.addBlocks(jobs)
@@ -1102,7 +1106,7 @@ func (db *DB) writeRows(gid uint64, rows []row, live map[uint64]bool) ([]*part, 
 			return out, err
 		}
 		out = append(out, p)
-		srs = srs[n:]
+		keys = keys[n:]
 	}
 	return out, nil
 }
