@@ -49,21 +49,22 @@ func (s *Service) AssumableBy(roleArn, servicePrincipal, sourceAccount, sourceAr
 	return nil
 }
 
-// Authorize evaluates the identity-based (inline) policies of the user or
-// role principalArn for action on resource with condition context ctx
+// Authorize evaluates the identity-based policies (inline and attached
+// managed) of the user or role principalArn for action on resource with condition context ctx
 // (may be nil). When denied, reason is IAM's sentence ("User: … is not
 // authorized to perform: … because …"). Policies are read at each call, so
 // a policy change applies to the next call.
 func (s *Service) Authorize(principalArn, action, resource string, ctx map[string]string) (allowed bool, reason string) {
 	s.mu.RLock()
 	var docs map[string]string
+	var attached []string
 	kind := ""
 	if r := s.roleByArn(principalArn); r != nil {
-		docs, kind = r.Policies, "Role"
+		docs, attached, kind = r.Policies, r.Attached, "Role"
 	} else if u := s.userByArn(principalArn); u != nil {
-		docs, kind = u.Policies, "User"
+		docs, attached, kind = u.Policies, u.Attached, "User"
 	}
-	pols := s.policies(docs)
+	pols := append(s.policies(docs), s.attachedDocs(attached)...)
 	s.mu.RUnlock()
 	if kind == "" {
 		return false, fmt.Sprintf("User: %s is not authorized to perform: %s on resource: %s because the principal does not exist", principalArn, action, resource)

@@ -38,6 +38,15 @@ func (s *Service) QueryService() *awsapi.QueryService {
 	for name, fn := range ops {
 		q.Ops[name] = fn
 	}
+	for name, h := range map[string]awsapi.QueryHandler{
+		"CreatePolicy": s.opCreatePolicy, "GetPolicy": s.opGetPolicy, "GetPolicyVersion": s.opGetPolicyVersion,
+		"ListPolicies": s.opListPolicies, "DeletePolicy": s.opDeletePolicy,
+		"AttachRolePolicy": s.attachOp(true, false), "DetachRolePolicy": s.attachOp(true, true),
+		"AttachUserPolicy": s.attachOp(false, false), "DetachUserPolicy": s.attachOp(false, true),
+		"ListAttachedRolePolicies": s.listAttachedOp(true), "ListAttachedUserPolicies": s.listAttachedOp(false),
+	} {
+		q.Ops[name] = h
+	}
 	return q
 }
 

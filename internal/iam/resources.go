@@ -16,6 +16,12 @@ import (
 // listings.
 func (s *Service) iamResource(ctx context.Context, action string, p awsapi.QueryParams) string {
 	switch {
+	case action == "ListPolicies":
+		return s.arn("policy", "/", "")
+	case action == "CreatePolicy":
+		return s.arn("policy", pathOr(p.Value("Path")), p.Value("PolicyName"))
+	case action == "GetPolicy", action == "GetPolicyVersion", action == "DeletePolicy":
+		return p.Value("PolicyArn")
 	case strings.Contains(action, "Role"):
 		name := p.Value("RoleName")
 		if name == "" {

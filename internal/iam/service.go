@@ -59,8 +59,9 @@ type policyKey struct {
 }
 
 type state struct {
-	Users map[string]*User `json:"users"` // by lower-case name: IAM names are unique ignoring case
-	Roles map[string]*Role `json:"roles"`
+	Users    map[string]*User          `json:"users"` // by lower-case name: IAM names are unique ignoring case
+	Roles    map[string]*Role          `json:"roles"`
+	Policies map[string]*ManagedPolicy `json:"policies,omitempty"` // customer managed, by lower-case name
 }
 
 // User is an IAM user.
@@ -73,6 +74,7 @@ type User struct {
 	Tags       []Tag             `json:"tags,omitempty"`
 	Policies   map[string]string `json:"policies,omitempty"` // inline: name -> document as sent
 	AccessKeys []*AccessKey      `json:"accessKeys,omitempty"`
+	Attached   []string          `json:"attached,omitempty"` // managed policy ARNs
 }
 
 // AccessKey is a user's key pair.
@@ -95,6 +97,7 @@ type Role struct {
 	MaxSessionDuration       int               `json:"maxSessionDuration"`
 	Tags                     []Tag             `json:"tags,omitempty"`
 	Policies                 map[string]string `json:"policies,omitempty"`
+	Attached                 []string          `json:"attached,omitempty"` // managed policy ARNs
 }
 
 // Tag is a key/value tag of a user or role.
@@ -399,6 +402,9 @@ func (s *Service) DeleteRole(name string) error {
 		if len(r.Policies) > 0 {
 			return deleteConflict("Cannot delete entity, must delete policies first.")
 		}
+		if len(r.Attached) > 0 {
+			return deleteConflict("Cannot delete entity, must detach all policies first.")
+		}
 		delete(st.Roles, k)
 		return nil
 	})
@@ -564,6 +570,8 @@ func (s *Service) DeleteUser(name string) error {
 			return deleteConflict("Cannot delete entity, must delete access keys first.")
 		case len(u.Policies) > 0:
 			return deleteConflict("Cannot delete entity, must delete policies first.")
+		case len(u.Attached) > 0:
+			return deleteConflict("Cannot delete entity, must detach all policies first.")
 		}
 		delete(st.Users, k)
 		return nil
@@ -725,7 +733,7 @@ func (s *Service) userByKey(accessKeyID string) (User, []*Policy, bool) {
 	if u == nil {
 		return User{}, nil, false
 	}
-	return publicUser(u), s.policies(u.Policies), true
+	return publicUser(u), append(s.policies(u.Policies), s.attachedDocs(u.Attached)...), true
 }
 
 func (s *Service) policies(docs map[string]string) []*Policy {
