@@ -43,6 +43,7 @@ flags:`)
 	az := fs.String("az-id", "", "availability zone id (default use1-az1)")
 	vpc := fs.String("vpc-id", "", "VPC id (default derived from the machine id)")
 	instance := fs.String("instance-id", "", "instance id (default derived from the machine id)")
+	trafficType := fs.String("traffic-type", "ALL", "ALL, ACCEPT or REJECT: which records to keep (NODATA and SKIPDATA are always written)")
 	stats := fs.Bool("stats", false, "print counters to stderr at the end")
 	synth := fs.String("write-synthetic-pcap", "", "write a synthetic capture to this file and exit (for benchmarks)")
 	synthPackets := fs.Int("packets", 10_000_000, "with --write-synthetic-pcap: number of packets")
@@ -80,6 +81,17 @@ flags:`)
 	if *startEnd != "packets" && *startEnd != "window" {
 		return fail(fmt.Errorf("--start-end must be 'packets' or 'window'"))
 	}
+	var keep func(flowlog.Action) bool
+	switch strings.ToUpper(*trafficType) {
+	case "ALL":
+		keep = func(flowlog.Action) bool { return true }
+	case "ACCEPT":
+		keep = func(a flowlog.Action) bool { return a != flowlog.ActionReject }
+	case "REJECT":
+		keep = func(a flowlog.Action) bool { return a != flowlog.ActionAccept }
+	default:
+		return fail(fmt.Errorf("--traffic-type must be ALL, ACCEPT or REJECT"))
+	}
 	f := flowlog.DefaultFormat
 	if *format != "default" && *format != "" {
 		var err error
@@ -94,6 +106,9 @@ flags:`)
 	var line []byte
 	tcfg := capture.TableConfig{Interval: *interval, MaxFlows: *maxFlows, WindowBounds: *startEnd == "window",
 		Emit: func(r *flowlog.Record) {
+			if !keep(r.Action) {
+				return
+			}
 			line = flowlog.AppendText(line[:0], r, f)
 			line = append(line, '\n')
 			outMu.Lock()

@@ -3,6 +3,7 @@ package capture
 import (
 	"fmt"
 	"net/netip"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -193,4 +194,35 @@ func benchDecodeAggregate(b *testing.B, uniform bool) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "packets/s")
+}
+
+// TestTableMemory1MFlows holds a million concurrent flows and checks the
+// table stays well under the 256 MiB bound.
+func TestTableMemory1MFlows(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocates a million flows")
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	tb, _ := collect(TableConfig{Interval: 600, MaxFlows: 1 << 21}, testFormat)
+	p := pkt("10.1.0.20", "10.1.0.10", 6, 0, 443, 0x10, 52)
+	for i := 0; i < 1_000_000; i++ {
+		b := p.Src.As4()
+		b[2], b[3] = byte(i>>16), byte(i>>8)
+		p.Src = netip.AddrFrom4(b)
+		p.SrcPort = uint16(i)
+		tb.Add(0, t0+int64(i), p)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if tb.Live() != 1_000_000 {
+		t.Fatalf("live flows %d", tb.Live())
+	}
+	used := after.HeapInuse - before.HeapInuse
+	t.Logf("1M flows: %d MiB heap", used>>20)
+	if used > 256<<20 {
+		t.Errorf("table uses %d MiB for 1M flows", used>>20)
+	}
+	runtime.KeepAlive(tb)
 }
