@@ -23,7 +23,7 @@ const (
 // QueryService returns the IAM Query service, for
 // Router.HandleProtocol(SigningName, …).
 func (s *Service) QueryService() *awsapi.QueryService {
-	ops := map[string]func(context.Context, awsapi.QueryParams) (any, error){
+	ops := map[string]awsapi.QueryHandler{
 		"CreateRole": s.opCreateRole, "GetRole": s.opGetRole, "ListRoles": s.opListRoles, "DeleteRole": s.opDeleteRole,
 		"UpdateAssumeRolePolicy": s.opUpdateAssumeRolePolicy,
 		"PutRolePolicy":          s.opPutRolePolicy, "GetRolePolicy": s.opGetRolePolicy,
@@ -32,21 +32,13 @@ func (s *Service) QueryService() *awsapi.QueryService {
 		"CreateAccessKey": s.opCreateAccessKey, "ListAccessKeys": s.opListAccessKeys, "DeleteAccessKey": s.opDeleteAccessKey,
 		"PutUserPolicy": s.opPutUserPolicy, "GetUserPolicy": s.opGetUserPolicy,
 		"ListUserPolicies": s.opListUserPolicies, "DeleteUserPolicy": s.opDeleteUserPolicy,
-	}
-	q := &awsapi.QueryService{SigningName: SigningName, Namespace: Namespace, Version: Version,
-		Ops: map[string]awsapi.QueryHandler{}, Resource: s.iamResource}
-	for name, fn := range ops {
-		q.Ops[name] = fn
-	}
-	for name, h := range map[string]awsapi.QueryHandler{
 		"CreatePolicy": s.opCreatePolicy, "GetPolicy": s.opGetPolicy, "GetPolicyVersion": s.opGetPolicyVersion,
 		"ListPolicies": s.opListPolicies, "DeletePolicy": s.opDeletePolicy,
 		"AttachRolePolicy": s.attachOp(true, false), "DetachRolePolicy": s.attachOp(true, true),
 		"AttachUserPolicy": s.attachOp(false, false), "DetachUserPolicy": s.attachOp(false, true),
 		"ListAttachedRolePolicies": s.listAttachedOp(true), "ListAttachedUserPolicies": s.listAttachedOp(false),
-	} {
-		q.Ops[name] = h
 	}
+	q := &awsapi.QueryService{SigningName: SigningName, Namespace: Namespace, Version: Version, Ops: ops, Resource: s.iamResource}
 	return q
 }
 
