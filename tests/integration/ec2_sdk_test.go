@@ -2,12 +2,23 @@ package integration
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"net/http"
+	"net/netip"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	fwec2 "github.com/flowwatch/flowwatch/internal/ec2"
+	"github.com/flowwatch/flowwatch/internal/inventory"
 )
 
 // TestEC2SDK drives the EC2 operations with aws-sdk-go-v2, whose ec2query
@@ -78,5 +89,45 @@ func TestEC2SDK(t *testing.T) {
 	del, err := c.DeleteFlowLogs(ctx, &ec2.DeleteFlowLogsInput{FlowLogIds: out.FlowLogIds})
 	if err != nil || len(del.Unsuccessful) != 0 {
 		t.Fatalf("delete %+v %v", del, err)
+	}
+}
+
+// TestEC2RegisterHost registers an agent's host over signed HTTP, as
+// `flowwatch agent` does, and finds it with the SDK, also after a restart.
+func TestEC2RegisterHost(t *testing.T) {
+	srv := startServerWith(t, "", ec2Flags, nil)
+	agent := inventory.HostInfo{MachineID: "it-agent", Hostname: "agent-1", NICs: []inventory.NIC{
+		{Name: "ens5", Index: 2, MAC: "02:00:00:00:09:01", MTU: 9001, Up: true, Addrs: []netip.Prefix{netip.MustParsePrefix("10.77.1.5/24")}},
+	}}
+	body := fwec2.RegisterHostForm(agent).Encode()
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
+	sum := sha256.Sum256([]byte(body))
+	if err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: accessKey, SecretAccessKey: secretKey},
+		req, hex.EncodeToString(sum[:]), "ec2", region, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	eni := inventory.InterfaceID(agent.ID(), "ens5", "02:00:00:00:09:01")
+	if resp.StatusCode != 200 || !strings.Contains(string(b), "<networkInterfaceId>"+eni+"</networkInterfaceId>") {
+		t.Fatalf("register: %d %s", resp.StatusCode, b)
+	}
+	for round := 0; round < 2; round++ {
+		c := ec2.New(ec2.Options{Region: region, BaseEndpoint: aws.String(srv.URL),
+			Credentials: credentials.NewStaticCredentialsProvider(accessKey, secretKey, ""), RetryMaxAttempts: 1})
+		out, err := c.DescribeNetworkInterfaces(context.Background(), &ec2.DescribeNetworkInterfacesInput{NetworkInterfaceIds: []string{eni}})
+		if err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		if e := out.NetworkInterfaces[0]; aws.ToString(e.PrivateIpAddress) != "10.77.1.5" || aws.ToString(e.Attachment.InstanceId) != agent.ID() || aws.ToString(e.VpcId) != itVPC {
+			t.Fatalf("round %d: %+v", round, e)
+		}
+		srv.stop(t)
+		srv = startServerWith(t, srv.DataDir, ec2Flags, nil)
 	}
 }
