@@ -140,3 +140,85 @@ func BenchmarkQ6DistinctSources(b *testing.B) {
 func BenchmarkQ7ParseCustom(b *testing.B) {
 	runBench(b, true, kcParse+` | stats sum(bytes) by srcaddr, dstaddr, flow_direction`)
 }
+
+// storeBench loads the default-format records into a durable store
+// (FLOWWATCH_BENCH_STORE=1), compacted, so the Q benchmarks can also run
+// through the store's own Scan: projection, decoding and block skipping.
+var (
+	storeOnce sync.Once
+	storeDB   *logstore.DB
+)
+
+func benchStore(b *testing.B) *logstore.DB {
+	if os.Getenv("FLOWWATCH_BENCH_STORE") == "" {
+		b.Skip("set FLOWWATCH_BENCH_STORE=1 to benchmark through the durable store")
+	}
+	d := loadBench(b, false)
+	storeOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "insights-bench")
+		if err != nil {
+			b.Fatal(err)
+		}
+		db, err := logstore.Open(logstore.Options{Dir: dir, NoSync: true, MergeParts: -1})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := db.CreateGroup("vpc", logstore.GroupMeta{}); err != nil {
+			b.Fatal(err)
+		}
+		streams := map[string]bool{}
+		for _, blk := range d.blocks {
+			byStream := map[string][]logstore.Event{}
+			for i := 0; i < blk.Len; i++ {
+				s := blk.StreamNames[blk.StreamIdx[i]]
+				byStream[s] = append(byStream[s], logstore.Event{Timestamp: blk.Timestamps[i], Message: blk.Messages[i]})
+			}
+			for s, evs := range byStream {
+				if !streams[s] {
+					streams[s] = true
+					if err := db.CreateStream("vpc", s, 0); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if err := db.Import("vpc", s, evs[0].Timestamp, evs); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		if err := db.Compact(); err != nil {
+			b.Fatal(err)
+		}
+		storeDB = db
+	})
+	return storeDB
+}
+
+func runStoreBench(b *testing.B, query string) {
+	db := benchStore(b)
+	d := loadBench(b, false)
+	q, err := Parse(strings.ReplaceAll(query, "RARE", d.rare))
+	if err != nil {
+		b.Fatal(err)
+	}
+	req := Request{Query: q, Targets: []Target{{Group: "vpc", Log: "0:vpc", Source: db}}}
+	b.ResetTimer()
+	for range b.N {
+		if _, err := (&Engine{}).Run(context.Background(), req); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(d.n), "ns/record")
+}
+
+func BenchmarkStoreQ1(b *testing.B) {
+	runStoreBench(b, `stats sum(bytes) as b by srcaddr, dstaddr | sort b desc | limit 10`)
+}
+func BenchmarkStoreQ2(b *testing.B) {
+	runStoreBench(b, `filter action="REJECT" and protocol=6 and dstport=22 | stats sum(bytes) as b by srcaddr | sort b desc | limit 10`)
+}
+func BenchmarkStoreQ3(b *testing.B) { runStoreBench(b, `stats sum(bytes) by bin(1m)`) }
+func BenchmarkStoreQ4(b *testing.B) {
+	runStoreBench(b, `filter srcaddr = "RARE" | sort start desc | limit 20`)
+}
+func BenchmarkStoreQ5(b *testing.B) { runStoreBench(b, `stats count(*)`) }
+func BenchmarkStoreQ6(b *testing.B) { runStoreBench(b, `stats count_distinct(srcaddr)`) }

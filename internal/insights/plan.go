@@ -317,6 +317,14 @@ func tokenPattern(p *ParseCmd) bool {
 	return p.Pattern == strings.Repeat("* ", len(p.Aliases)-1)+"*"
 }
 
+// messageFallback is what the engine asks for when it reads token columns
+// and needs messages only for blocks that have none (mixed shapes, JSON).
+// The Block contract has no such column yet, so it asks for every message,
+// and the store rebuilds them from tokens for token blocks — most of the
+// scan cost of flow-log queries through the store. A column bit meaning
+// "messages of untokenized blocks only" belongs here once logstore has it.
+const messageFallback = logstore.ColMessage
+
 // planScan derives the store projection and pushed-down predicates.
 func (pl *plan) planScan(cmds []Command) {
 	need := logstore.Columns(0)
@@ -335,7 +343,7 @@ func (pl *plan) planScan(cmds []Command) {
 		}
 	}
 	if discovered {
-		need |= logstore.ColMessage | logstore.ColTokens
+		need |= messageFallback | logstore.ColTokens
 	}
 	// The first segment's parse of @message, unless a command redefined
 	// @message before it.
@@ -347,7 +355,8 @@ func (pl *plan) planScan(cmds []Command) {
 		if p, ok := c.(*ParseCmd); ok && parseField(p) == "@message" {
 			if tokenPattern(p) && pl.tokenParse == nil && !redefined {
 				pl.tokenParse = p
-				need |= logstore.ColTokens
+				need |= logstore.ColTokens | messageFallback
+				continue
 			}
 			need |= logstore.ColMessage
 		}
