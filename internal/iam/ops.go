@@ -37,6 +37,10 @@ func (s *Service) QueryService() *awsapi.QueryService {
 		"AttachRolePolicy": s.attachOp(true, false), "DetachRolePolicy": s.attachOp(true, true),
 		"AttachUserPolicy": s.attachOp(false, false), "DetachUserPolicy": s.attachOp(false, true),
 		"ListAttachedRolePolicies": s.listAttachedOp(true), "ListAttachedUserPolicies": s.listAttachedOp(false),
+		"UpdateAccessKey": s.opUpdateAccessKey, "UpdateRole": s.opUpdateRole,
+		"TagRole": s.tagOp(true, false), "UntagRole": s.tagOp(true, true), "ListRoleTags": s.listTagsOp(true),
+		"TagUser": s.tagOp(false, false), "UntagUser": s.tagOp(false, true), "ListUserTags": s.listTagsOp(false),
+		"ListInstanceProfilesForRole": s.opListInstanceProfilesForRole,
 	}
 	q := &awsapi.QueryService{SigningName: SigningName, Namespace: Namespace, Version: Version, Ops: ops, Resource: s.iamResource}
 	return q
