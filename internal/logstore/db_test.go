@@ -123,3 +123,56 @@ func TestNoSync(t *testing.T) {
 		t.Fatalf("%d events after Close and crash", n)
 	}
 }
+
+func partFiles(t *testing.T, fs vfs.FS) int {
+	t.Helper()
+	names, err := fs.List("/db/parts")
+	must(t, err)
+	return len(names)
+}
+
+// TestRetentionRemovesParts: expired days leave the disk in the
+// background, stream statistics follow, and both survive a reopen.
+func TestRetentionRemovesParts(t *testing.T) {
+	mem := vfs.NewMem()
+	now := int64(100 * dayMs)
+	db := openTestDB(t, mem, &now, func(o *Options) { o.MaintenanceInterval = 5 * time.Millisecond; o.NoBackground = false })
+	must(t, db.CreateGroup("g", GroupMeta{}))
+	must(t, db.CreateGroup("other", GroupMeta{}))
+	must(t, db.CreateStream("g", "s", 0))
+	must(t, db.CreateStream("other", "s", 0))
+	for d := int64(90); d < 100; d++ {
+		must(t, db.Append("g", "s", now, []Event{{d*dayMs + 1, fmt.Sprint("day ", d)}}))
+		must(t, db.Append("other", "s", now, []Event{{d*dayMs + 1, "kept"}}))
+	}
+	must(t, db.Flush())
+	if n := partFiles(t, mem); n != 20 {
+		t.Fatalf("%d part files, want one per group and day", n)
+	}
+	must(t, db.UpdateGroup("g", func(m *GroupMeta) error { m.RetentionDays = 3; return nil }))
+	deadline := time.Now().Add(5 * time.Second)
+	for partFiles(t, mem) != 13 { // g keeps days 97, 98, 99
+		if time.Now().After(deadline) {
+			t.Fatalf("%d part files after retention", partFiles(t, mem))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	ss, _ := db.Streams("g")
+	if ss[0].FirstEventTimestamp != 97*dayMs+1 || ss[0].StoredBytes != int64(3*len("day 99")) {
+		t.Fatalf("stream after purge: %+v", ss[0])
+	}
+	must(t, db.DeleteGroup("other"))
+	for partFiles(t, mem) != 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d part files after DeleteGroup", partFiles(t, mem))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	must(t, db.Close())
+	db = openTestDB(t, mem, &now, nil)
+	defer db.Close()
+	ss, _ = db.Streams("g")
+	if got := allMessages(t, db, "g"); len(got) != 3 || ss[0].StoredBytes != int64(3*len("day 99")) {
+		t.Fatalf("after reopen: %v %+v", got, ss)
+	}
+}
