@@ -58,13 +58,15 @@ func (s *Service) Authorize(principalArn, action, resource string, ctx map[strin
 	s.mu.RLock()
 	var docs map[string]string
 	var attached []string
+	var boundary string
 	kind := ""
 	if r := s.roleByArn(principalArn); r != nil {
-		docs, attached, kind = r.Policies, r.Attached, "Role"
+		docs, attached, boundary, kind = r.Policies, r.Attached, r.Boundary, "Role"
 	} else if u := s.userByArn(principalArn); u != nil {
-		docs, attached, kind = u.Policies, u.Attached, "User"
+		docs, attached, boundary, kind = u.Policies, u.Attached, u.Boundary, "User"
 	}
 	pols := append(s.policies(docs), s.attachedDocs(attached)...)
+	bound := s.boundary(boundary)
 	s.mu.RUnlock()
 	if kind == "" {
 		return false, fmt.Sprintf("User: %s is not authorized to perform: %s on resource: %s because the principal does not exist", principalArn, action, resource)
@@ -73,20 +75,44 @@ func (s *Service) Authorize(principalArn, action, resource string, ctx map[strin
 	for k, v := range ctx {
 		full[k] = v
 	}
-	d := Evaluate(Request{Action: action, Resource: resource, Context: full}, pols...)
+	d, by := decide(Request{Action: action, Resource: resource, Context: full}, pols, bound)
 	if d == Allowed {
 		return true, ""
 	}
-	return false, denial("User", principalArn, action, resource, d)
+	return false, denial("User", principalArn, action, resource, d, by)
+}
+
+// decide combines identity policies with a permissions boundary (nil:
+// none): allowed only when both allow, and an explicit deny in either
+// wins. by names the kind of policy that refused.
+func decide(req Request, identity []*Policy, boundary *Policy) (d Decision, by string) {
+	d = Evaluate(req, identity...)
+	if boundary == nil || d == ExplicitDeny {
+		return d, "identity-based policy"
+	}
+	b := Evaluate(req, boundary)
+	switch {
+	case b == ExplicitDeny:
+		return b, "permissions boundary"
+	case d != Allowed:
+		return d, "identity-based policy"
+	case b != Allowed:
+		return b, "permissions boundary"
+	}
+	return Allowed, ""
 }
 
 // denial is IAM's AccessDenied sentence.
-func denial(kind, principal, action, resource string, d Decision) string {
+func denial(kind, principal, action, resource string, d Decision, by string) string {
 	msg := kind + ": " + principal + " is not authorized to perform: " + action + " on resource: " + resource
 	if d == ExplicitDeny {
-		return msg + " with an explicit deny in an identity-based policy"
+		article := "a "
+		if by == "identity-based policy" {
+			article = "an "
+		}
+		return msg + " with an explicit deny in " + article + by
 	}
-	return msg + " because no identity-based policy allows the " + action + " action"
+	return msg + " because no " + by + " allows the " + action + " action"
 }
 
 func (s *Service) roleByArn(arn string) *Role {
@@ -136,7 +162,7 @@ func (a requestAuthorizer) Restricted(accessKeyID string) bool {
 }
 
 func (a requestAuthorizer) Authorize(info awsapi.RequestInfo, action, resource string) error {
-	u, pols, ok := a.s.userByKey(info.AccessKeyID)
+	u, pols, bound, ok := a.s.userByKey(info.AccessKeyID)
 	if !ok {
 		// The key was deleted after the signature was checked.
 		return awsapi.NewError("UnrecognizedClientException", "The security token included in the request is invalid.")
@@ -148,12 +174,12 @@ func (a requestAuthorizer) Authorize(info awsapi.RequestInfo, action, resource s
 		"aws:CurrentTime": now.Format(time.RFC3339), "aws:EpochTime": strconv.FormatInt(now.Unix(), 10),
 		"aws:SecureTransport": "false",
 	}
-	d := Evaluate(Request{Action: action, Resource: resource, Context: ctx}, pols...)
+	d, by := decide(Request{Action: action, Resource: resource, Context: ctx}, pols, bound)
 	if d == Allowed {
 		return nil
 	}
 	a.s.log.Info("request denied", "principal", u.Arn, "action", action, "resource", resource, "decision", d.String())
-	return awsapi.NewError("AccessDeniedException", "%s", denial("User", u.Arn, action, resource, d))
+	return awsapi.NewError("AccessDeniedException", "%s", denial("User", u.Arn, action, resource, d, by))
 }
 
 // AuthorizeCaller applies the policies of the IAM user who signed a

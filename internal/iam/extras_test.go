@@ -36,7 +36,7 @@ func TestExtras(t *testing.T) {
 		t.Fatalf("%s %v", out, err)
 	}
 
-	_, _ = s.CreateUser("u", "", nil)
+	_, _ = s.CreateUser("u", "", nil, "")
 	ak, _, _ := s.CreateAccessKey("u")
 	_, err = query(t, q, "root", "Action=UpdateAccessKey&UserName=u&AccessKeyId="+ak.AccessKeyID+"&Status=Off")
 	wantAWSError(t, err, 400, "ValidationError", "1 validation error detected: Value 'Off' at 'status' failed to satisfy constraint: Member must satisfy enum value set: [Active, Inactive]")

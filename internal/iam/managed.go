@@ -77,15 +77,15 @@ func (s *Service) CreatePolicy(name, path, description, doc string, tags []Tag) 
 }
 
 // GetPolicy returns a managed policy and how many roles and users it is
-// attached to.
-func (s *Service) GetPolicy(arn string) (ManagedPolicy, int, error) {
+// attached to, and is the boundary of.
+func (s *Service) GetPolicy(arn string) (mp ManagedPolicy, attached, boundaries int, err error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	p := policyByArn(s.st, arn)
 	if p == nil {
-		return ManagedPolicy{}, 0, policyNotFound(arn)
+		return ManagedPolicy{}, 0, 0, policyNotFound(arn)
 	}
-	return *p, attachments(s.st, arn), nil
+	return *p, attachments(s.st, arn), boundaryUses(s.st, arn), nil
 }
 
 func attachments(st *state, arn string) int {
@@ -133,7 +133,7 @@ func (s *Service) DeletePolicy(arn string) error {
 		if p == nil {
 			return policyNotFound(arn)
 		}
-		if attachments(st, arn) > 0 {
+		if attachments(st, arn) > 0 || boundaryUses(st, arn) > 0 {
 			return deleteConflict("Cannot delete a policy attached to entities.")
 		}
 		delete(st.Policies, strings.ToLower(p.PolicyName))
@@ -243,9 +243,9 @@ type policyXML struct {
 	Tags                          *tagList `xml:"Tags,omitempty"`
 }
 
-func toPolicyXML(p ManagedPolicy, attached int) policyXML {
+func toPolicyXML(p ManagedPolicy, attached, boundaries int) policyXML {
 	return policyXML{PolicyName: p.PolicyName, PolicyID: p.PolicyID, Arn: p.Arn, Path: p.Path, DefaultVersionID: "v1",
-		AttachmentCount: attached, IsAttachable: true, Description: p.Description,
+		AttachmentCount: attached, PermissionsBoundaryUsageCount: boundaries, IsAttachable: true, Description: p.Description,
 		CreateDate: isoTime(p.CreateDate), UpdateDate: isoTime(p.CreateDate), Tags: tagsXML(p.Tags)}
 }
 
@@ -267,7 +267,7 @@ func (s *Service) opCreatePolicy(ctx context.Context, p awsapi.QueryParams) (any
 	if err != nil {
 		return nil, err
 	}
-	x := toPolicyXML(mp, 0)
+	x := toPolicyXML(mp, 0, 0)
 	x.Description = "" // CreatePolicy's result leaves it out
 	return struct {
 		Policy policyXML `xml:"Policy"`
@@ -280,13 +280,13 @@ func (s *Service) opGetPolicy(ctx context.Context, p awsapi.QueryParams) (any, e
 	if err := c.err(); err != nil {
 		return nil, err
 	}
-	mp, n, err := s.GetPolicy(arn)
+	mp, n, b, err := s.GetPolicy(arn)
 	if err != nil {
 		return nil, err
 	}
 	return struct {
 		Policy policyXML `xml:"Policy"`
-	}{toPolicyXML(mp, n)}, nil
+	}{toPolicyXML(mp, n, b)}, nil
 }
 
 func (s *Service) opGetPolicyVersion(ctx context.Context, p awsapi.QueryParams) (any, error) {
@@ -296,7 +296,7 @@ func (s *Service) opGetPolicyVersion(ctx context.Context, p awsapi.QueryParams) 
 	if err := c.err(); err != nil {
 		return nil, err
 	}
-	mp, _, err := s.GetPolicy(arn)
+	mp, _, _, err := s.GetPolicy(arn)
 	if err != nil {
 		return nil, err
 	}
@@ -351,7 +351,7 @@ func (s *Service) opListPolicies(ctx context.Context, p awsapi.QueryParams) (any
 		Marker      string `xml:"Marker,omitempty"`
 	}{IsTruncated: next != "", Marker: next}
 	for i := start; i < end; i++ {
-		x := toPolicyXML(pols[i], counts[i])
+		x := toPolicyXML(pols[i], counts[i], 0)
 		x.Description, x.Tags = "", nil
 		out.Policies.Member = append(out.Policies.Member, x)
 	}
@@ -433,5 +433,94 @@ func (s *Service) listAttachedOp(role bool) awsapi.QueryHandler {
 		}{IsTruncated: next != "", Marker: next}
 		out.Attached.Member = items[start:end]
 		return out, nil
+	}
+}
+
+// ---- permissions boundaries ----
+
+// boundary returns the parsed boundary policy arn (nil for ""); the
+// caller holds s.mu. A boundary whose policy is gone allows nothing, as
+// IAM keeps the reference.
+func (s *Service) boundary(arn string) *Policy {
+	if arn == "" {
+		return nil
+	}
+	if p := policyByArn(s.st, arn); p != nil {
+		return s.policy(p.Document, IdentityPolicy)
+	}
+	return &Policy{}
+}
+
+func boundaryNotFound(arn string) *awsapi.Error {
+	return noSuchEntity("Scope ARN: %s does not exist or is not attachable.", arn)
+}
+
+// SetBoundary sets (arn != "") or removes the permissions boundary of a
+// role (role=true) or user.
+func (s *Service) SetBoundary(name string, role bool, arn string) error {
+	return s.mutate(func(st *state) error {
+		if arn != "" && policyByArn(st, arn) == nil {
+			return boundaryNotFound(arn)
+		}
+		if role {
+			r := st.Roles[strings.ToLower(name)]
+			if r == nil {
+				return roleNotFound(name)
+			}
+			r.Boundary = arn
+			return nil
+		}
+		u := st.Users[strings.ToLower(name)]
+		if u == nil {
+			return userNotFound(name)
+		}
+		u.Boundary = arn
+		return nil
+	})
+}
+
+func boundaryUses(st *state, arn string) int {
+	n := 0
+	for _, r := range st.Roles {
+		if r.Boundary == arn {
+			n++
+		}
+	}
+	for _, u := range st.Users {
+		if u.Boundary == arn {
+			n++
+		}
+	}
+	return n
+}
+
+type boundaryXML struct {
+	Type string `xml:"PermissionsBoundaryType"`
+	Arn  string `xml:"PermissionsBoundaryArn"`
+}
+
+func toBoundaryXML(arn string) *boundaryXML {
+	if arn == "" {
+		return nil
+	}
+	return &boundaryXML{"Policy", arn}
+}
+
+func (s *Service) boundaryOp(role, remove bool) awsapi.QueryHandler {
+	return func(ctx context.Context, p awsapi.QueryParams) (any, error) {
+		c := &params{p: p}
+		var name, arn string
+		if role {
+			name = c.str("RoleName", "roleName", true, 1, 64, namePattern)
+		} else {
+			name = c.str("UserName", "userName", true, 1, 128, namePattern)
+		}
+		if !remove {
+			arn = c.str("PermissionsBoundary", "permissionsBoundary", true, 20, 2048, nil)
+		}
+		if err := c.err(); err != nil {
+			return nil, err
+		}
+		return nil, s.SetBoundary(name, role, arn)
 	}
 }

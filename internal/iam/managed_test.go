@@ -67,12 +67,12 @@ func TestManagedPolicies(t *testing.T) {
 	wantAWSError(t, s.DeleteRole("flowlogsRole"), 409, "DeleteConflict", "Cannot delete entity, must detach all policies first.")
 
 	// Users too.
-	_, _ = s.CreateUser("u", "", nil)
+	_, _ = s.CreateUser("u", "", nil, "")
 	if err := s.AttachUserPolicy("u", arn, false); err != nil {
 		t.Fatal(err)
 	}
 	ak, _, _ := s.CreateAccessKey("u")
-	if _, pols, _ := s.userByKey(ak.AccessKeyID); Evaluate(Request{Action: "logs:CreateLogGroup", Resource: groupARN}, pols...) != Allowed {
+	if _, pols, _, _ := s.userByKey(ak.AccessKeyID); Evaluate(Request{Action: "logs:CreateLogGroup", Resource: groupARN}, pols...) != Allowed {
 		t.Fatal("user's attached policy not evaluated")
 	}
 	wantAWSError(t, s.AttachUserPolicy("u", arn+"x", true), 404, "NoSuchEntity", "Policy "+arn+"x was not found.")
@@ -90,7 +90,7 @@ func TestManagedPolicies(t *testing.T) {
 	if err := s.DeletePolicy(arn); err != nil {
 		t.Fatal(err)
 	}
-	_, _, err = s.GetPolicy(arn)
+	_, _, _, err = s.GetPolicy(arn)
 	wantAWSError(t, err, 404, "NoSuchEntity", "Policy "+arn+" was not found.")
 	if err := s.DeleteRole("flowlogsRole"); err != nil {
 		t.Fatal(err)
@@ -99,7 +99,7 @@ func TestManagedPolicies(t *testing.T) {
 
 func TestAttachQuota(t *testing.T) {
 	s := newTestService(t, "")
-	_, _ = s.CreateUser("u", "", nil)
+	_, _ = s.CreateUser("u", "", nil, "")
 	for i := 0; i <= maxAttachedPerEntity; i++ {
 		p, err := s.CreatePolicy("p"+string(rune('a'+i)), "", "", permsFlowLogs, nil)
 		if err != nil {

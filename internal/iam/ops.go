@@ -41,6 +41,8 @@ func (s *Service) QueryService() *awsapi.QueryService {
 		"TagRole": s.tagOp(true, false), "UntagRole": s.tagOp(true, true), "ListRoleTags": s.listTagsOp(true),
 		"TagUser": s.tagOp(false, false), "UntagUser": s.tagOp(false, true), "ListUserTags": s.listTagsOp(false),
 		"ListInstanceProfilesForRole": s.opListInstanceProfilesForRole,
+		"PutRolePermissionsBoundary":  s.boundaryOp(true, false), "DeleteRolePermissionsBoundary": s.boundaryOp(true, true),
+		"PutUserPermissionsBoundary": s.boundaryOp(false, false), "DeleteUserPermissionsBoundary": s.boundaryOp(false, true),
 	}
 	q := &awsapi.QueryService{SigningName: SigningName, Namespace: Namespace, Version: Version, Ops: ops, Resource: s.iamResource}
 	return q
@@ -76,21 +78,6 @@ func (c *params) str(name, member string, required bool, min, max int, pat *awsa
 	}
 	c.v.String(member, s, min, max, pat)
 	return s
-}
-
-// noBoundary refuses a PermissionsBoundary: flowwatch has no managed
-// policies, so none exists to be a boundary, and ignoring one would grant
-// more than the caller meant.
-func (c *params) noBoundary() error {
-	b, ok := c.p.Get("PermissionsBoundary")
-	if !ok {
-		return nil
-	}
-	c.v.String("permissionsBoundary", b, 20, 2048, nil)
-	if err := c.err(); err != nil {
-		return err
-	}
-	return noSuchEntity("Scope ARN: %s does not exist or is not attachable.", b)
 }
 
 func (c *params) err() error {
@@ -173,35 +160,37 @@ func isoTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05Z")
 // ---- result shapes ----
 
 type roleXML struct {
-	Path                     string    `xml:"Path"`
-	RoleName                 string    `xml:"RoleName"`
-	RoleID                   string    `xml:"RoleId"`
-	Arn                      string    `xml:"Arn"`
-	CreateDate               string    `xml:"CreateDate"`
-	AssumeRolePolicyDocument string    `xml:"AssumeRolePolicyDocument,omitempty"`
-	Description              string    `xml:"Description,omitempty"`
-	MaxSessionDuration       int       `xml:"MaxSessionDuration,omitempty"`
-	Tags                     *tagList  `xml:"Tags,omitempty"`
-	RoleLastUsed             *struct{} `xml:"RoleLastUsed,omitempty"`
+	Path                     string       `xml:"Path"`
+	RoleName                 string       `xml:"RoleName"`
+	RoleID                   string       `xml:"RoleId"`
+	Arn                      string       `xml:"Arn"`
+	CreateDate               string       `xml:"CreateDate"`
+	AssumeRolePolicyDocument string       `xml:"AssumeRolePolicyDocument,omitempty"`
+	Description              string       `xml:"Description,omitempty"`
+	MaxSessionDuration       int          `xml:"MaxSessionDuration,omitempty"`
+	PermissionsBoundary      *boundaryXML `xml:"PermissionsBoundary,omitempty"`
+	Tags                     *tagList     `xml:"Tags,omitempty"`
+	RoleLastUsed             *struct{}    `xml:"RoleLastUsed,omitempty"`
 }
 
 func toRoleXML(r Role) roleXML {
 	return roleXML{Path: r.Path, RoleName: r.RoleName, RoleID: r.RoleID, Arn: r.Arn, CreateDate: isoTime(r.CreateDate),
 		AssumeRolePolicyDocument: EncodePolicy(r.AssumeRolePolicyDocument), Description: r.Description,
-		MaxSessionDuration: r.MaxSessionDuration, Tags: tagsXML(r.Tags)}
+		MaxSessionDuration: r.MaxSessionDuration, PermissionsBoundary: toBoundaryXML(r.Boundary), Tags: tagsXML(r.Tags)}
 }
 
 type userXML struct {
-	Path       string   `xml:"Path,omitempty"`
-	UserName   string   `xml:"UserName,omitempty"`
-	UserID     string   `xml:"UserId"`
-	Arn        string   `xml:"Arn"`
-	CreateDate string   `xml:"CreateDate"`
-	Tags       *tagList `xml:"Tags,omitempty"`
+	Path                string       `xml:"Path,omitempty"`
+	UserName            string       `xml:"UserName,omitempty"`
+	UserID              string       `xml:"UserId"`
+	Arn                 string       `xml:"Arn"`
+	CreateDate          string       `xml:"CreateDate"`
+	PermissionsBoundary *boundaryXML `xml:"PermissionsBoundary,omitempty"`
+	Tags                *tagList     `xml:"Tags,omitempty"`
 }
 
 func toUserXML(u User) userXML {
-	return userXML{Path: u.Path, UserName: u.UserName, UserID: u.UserID, Arn: u.Arn, CreateDate: isoTime(u.CreateDate), Tags: tagsXML(u.Tags)}
+	return userXML{Path: u.Path, UserName: u.UserName, UserID: u.UserID, Arn: u.Arn, CreateDate: isoTime(u.CreateDate), PermissionsBoundary: toBoundaryXML(u.Boundary), Tags: tagsXML(u.Tags)}
 }
 
 // tagList is Tags as <member> elements; absent when there are none
@@ -232,6 +221,7 @@ func (s *Service) opCreateRole(ctx context.Context, p awsapi.QueryParams) (any, 
 		Path:                     c.str("Path", "path", false, 1, 512, pathPattern),
 		AssumeRolePolicyDocument: c.str("AssumeRolePolicyDocument", "assumeRolePolicyDocument", true, 1, 131072, docPattern),
 		Description:              c.str("Description", "description", false, 0, 1000, descPattern),
+		PermissionsBoundary:      c.str("PermissionsBoundary", "permissionsBoundary", false, 20, 2048, nil),
 	}
 	if n, ok, err := p.Int("MaxSessionDuration"); err != nil {
 		return nil, err
@@ -243,9 +233,6 @@ func (s *Service) opCreateRole(ctx context.Context, p awsapi.QueryParams) (any, 
 	}
 	in.Tags = c.tags()
 	if err := c.err(); err != nil {
-		return nil, err
-	}
-	if err := c.noBoundary(); err != nil {
 		return nil, err
 	}
 	r, err := s.CreateRole(in)
@@ -398,7 +385,7 @@ func (s *Service) opDeleteRolePolicy(ctx context.Context, p awsapi.QueryParams) 
 // caller returns the user name a request without UserName acts on: the
 // signing user's; root has none.
 func (s *Service) caller(ctx context.Context) (User, bool) {
-	u, _, ok := s.userByKey(awsapi.Info(ctx).AccessKeyID)
+	u, _, _, ok := s.userByKey(awsapi.Info(ctx).AccessKeyID)
 	return u, ok
 }
 
@@ -420,14 +407,12 @@ func (s *Service) opCreateUser(ctx context.Context, p awsapi.QueryParams) (any, 
 	c := &params{p: p}
 	name := c.str("UserName", "userName", true, 1, 64, namePattern)
 	path := c.str("Path", "path", false, 1, 512, pathPattern)
+	boundary := c.str("PermissionsBoundary", "permissionsBoundary", false, 20, 2048, nil)
 	tags := c.tags()
 	if err := c.err(); err != nil {
 		return nil, err
 	}
-	if err := c.noBoundary(); err != nil {
-		return nil, err
-	}
-	u, err := s.CreateUser(name, path, tags)
+	u, err := s.CreateUser(name, path, tags, boundary)
 	if err != nil {
 		return nil, err
 	}

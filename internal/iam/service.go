@@ -75,6 +75,7 @@ type User struct {
 	Policies   map[string]string `json:"policies,omitempty"` // inline: name -> document as sent
 	AccessKeys []*AccessKey      `json:"accessKeys,omitempty"`
 	Attached   []string          `json:"attached,omitempty"` // managed policy ARNs
+	Boundary   string            `json:"boundary,omitempty"` // permissions boundary policy ARN
 }
 
 // AccessKey is a user's key pair.
@@ -98,6 +99,7 @@ type Role struct {
 	Tags                     []Tag             `json:"tags,omitempty"`
 	Policies                 map[string]string `json:"policies,omitempty"`
 	Attached                 []string          `json:"attached,omitempty"` // managed policy ARNs
+	Boundary                 string            `json:"boundary,omitempty"` // permissions boundary policy ARN
 }
 
 // Tag is a key/value tag of a user or role.
@@ -317,6 +319,7 @@ func sortedNames(m map[string]string) []string {
 // CreateRoleInput is CreateRole's input, validated by the wire layer.
 type CreateRoleInput struct {
 	RoleName, Path, AssumeRolePolicyDocument, Description string
+	PermissionsBoundary                                   string // managed policy ARN, "" for none
 	MaxSessionDuration                                    int
 	Tags                                                  []Tag
 }
@@ -337,11 +340,14 @@ func (s *Service) CreateRole(in CreateRoleInput) (Role, error) {
 	}
 	r := Role{RoleName: in.RoleName, Path: in.Path, RoleID: newID("AROA", 17), Arn: s.arn("role", in.Path, in.RoleName),
 		CreateDate: s.now().UTC().Truncate(time.Second), AssumeRolePolicyDocument: in.AssumeRolePolicyDocument,
-		Description: in.Description, MaxSessionDuration: in.MaxSessionDuration, Tags: in.Tags}
+		Description: in.Description, MaxSessionDuration: in.MaxSessionDuration, Tags: in.Tags, Boundary: in.PermissionsBoundary}
 	err := s.mutate(func(st *state) error {
 		k := strings.ToLower(in.RoleName)
 		if st.Roles[k] != nil {
 			return alreadyExists("Role with name %s already exists.", in.RoleName)
+		}
+		if r.Boundary != "" && policyByArn(st, r.Boundary) == nil {
+			return boundaryNotFound(r.Boundary)
 		}
 		if len(st.Roles) >= maxRoles {
 			return limitExceeded("Cannot exceed quota for RolesPerAccount: %d", maxRoles)
@@ -501,16 +507,19 @@ func userNotFound(name string) *awsapi.Error {
 }
 
 // CreateUser creates a user.
-func (s *Service) CreateUser(name, path string, tags []Tag) (User, error) {
+func (s *Service) CreateUser(name, path string, tags []Tag, boundary string) (User, error) {
 	if path == "" {
 		path = "/"
 	}
 	u := User{UserName: name, Path: path, UserID: newID("AIDA", 17), Arn: s.arn("user", path, name),
-		CreateDate: s.now().UTC().Truncate(time.Second), Tags: tags}
+		CreateDate: s.now().UTC().Truncate(time.Second), Tags: tags, Boundary: boundary}
 	err := s.mutate(func(st *state) error {
 		k := strings.ToLower(name)
 		if st.Users[k] != nil {
 			return alreadyExists("User with name %s already exists.", name)
+		}
+		if boundary != "" && policyByArn(st, boundary) == nil {
+			return boundaryNotFound(boundary)
 		}
 		if len(st.Users) >= maxUsers {
 			return limitExceeded("Cannot exceed quota for UsersPerAccount: %d", maxUsers)
@@ -724,16 +733,16 @@ func (s *Service) Secret(accessKeyID string) (string, bool) {
 	return "", false
 }
 
-// userByKey returns a copy of the user owning accessKeyID and its parsed
-// policies.
-func (s *Service) userByKey(accessKeyID string) (User, []*Policy, bool) {
+// userByKey returns a copy of the user owning accessKeyID, its parsed
+// identity policies (inline and attached) and its boundary (nil: none).
+func (s *Service) userByKey(accessKeyID string) (User, []*Policy, *Policy, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	u := s.st.Users[s.keys[accessKeyID]]
 	if u == nil {
-		return User{}, nil, false
+		return User{}, nil, nil, false
 	}
-	return publicUser(u), append(s.policies(u.Policies), s.attachedDocs(u.Attached)...), true
+	return publicUser(u), append(s.policies(u.Policies), s.attachedDocs(u.Attached)...), s.boundary(u.Boundary), true
 }
 
 func (s *Service) policies(docs map[string]string) []*Policy {

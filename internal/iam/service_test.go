@@ -39,7 +39,7 @@ func TestPersistence(t *testing.T) {
 	if err := s.PutRolePolicy("r", "p", permsFlowLogs); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.CreateUser("alice", "/team/", []Tag{{"k", "v"}}); err != nil {
+	if _, err := s.CreateUser("alice", "/team/", []Tag{{"k", "v"}}, ""); err != nil {
 		t.Fatal(err)
 	}
 	ak, _, err := s.CreateAccessKey("alice")
@@ -83,7 +83,7 @@ func TestPersistence(t *testing.T) {
 func TestFailedWriteChangesNothing(t *testing.T) {
 	dir := t.TempDir()
 	s := newTestService(t, dir)
-	if _, err := s.CreateUser("a", "", nil); err != nil {
+	if _, err := s.CreateUser("a", "", nil, ""); err != nil {
 		t.Fatal(err)
 	}
 	// The directory refuses new files: the write fails and the user must
@@ -95,7 +95,7 @@ func TestFailedWriteChangesNothing(t *testing.T) {
 	if os.Geteuid() == 0 {
 		t.Skip("root ignores directory permissions")
 	}
-	if _, err := s.CreateUser("b", "", nil); err == nil {
+	if _, err := s.CreateUser("b", "", nil, ""); err == nil {
 		t.Fatal("create succeeded without a durable write")
 	}
 	if _, err := s.GetUser("b"); err == nil {
@@ -135,10 +135,10 @@ func TestServiceErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if _, err := s.CreateUser("u", "", nil); err != nil {
+	if _, err := s.CreateUser("u", "", nil, ""); err != nil {
 		t.Fatal(err)
 	}
-	_, err = s.CreateUser("U", "", nil)
+	_, err = s.CreateUser("U", "", nil, "")
 	wantAWSError(t, err, 409, "EntityAlreadyExists", "User with name U already exists.")
 	for i := 0; i < 2; i++ {
 		if _, _, err := s.CreateAccessKey("u"); err != nil {
@@ -246,7 +246,7 @@ func TestQueryOperations(t *testing.T) {
 	// Caller-relative operations: root has no user.
 	_, err = query(t, q, "root", "Action=CreateAccessKey")
 	wantAWSError(t, err, 400, "ValidationError", "Must specify userName when calling with non-User credentials")
-	if _, err := s.CreateUser("alice", "", nil); err != nil {
+	if _, err := s.CreateUser("alice", "", nil, ""); err != nil {
 		t.Fatal(err)
 	}
 	out, err = query(t, q, "root", "Action=CreateAccessKey&UserName=alice")
@@ -290,7 +290,7 @@ func TestRequestAuthorizer(t *testing.T) {
 	if a.Restricted("AKIAROOT") {
 		t.Fatal("unknown (root) keys are not restricted")
 	}
-	if _, err := s.CreateUser("alice", "", nil); err != nil {
+	if _, err := s.CreateUser("alice", "", nil, ""); err != nil {
 		t.Fatal(err)
 	}
 	ak, _, _ := s.CreateAccessKey("alice")
@@ -337,7 +337,7 @@ func TestAuthorizeCallerPassRole(t *testing.T) {
 	if err := s.AuthorizeCaller(awsapi.RequestInfo{AccessKeyID: "AKIAROOT"}, "iam:PassRole", role.Arn); err != nil {
 		t.Fatalf("root: %v", err)
 	}
-	_, _ = s.CreateUser("ops", "", nil)
+	_, _ = s.CreateUser("ops", "", nil, "")
 	ak, _, _ := s.CreateAccessKey("ops")
 	info := awsapi.RequestInfo{AccessKeyID: ak.AccessKeyID, Region: "us-east-1"}
 	wantAWSError(t, s.AuthorizeCaller(info, "iam:PassRole", role.Arn), 400, "AccessDeniedException",
@@ -351,7 +351,7 @@ func TestAuthorizeCallerPassRole(t *testing.T) {
 // Requests are authorized while policies and keys change (run with -race).
 func TestConcurrentAuthorization(t *testing.T) {
 	s := newTestService(t, t.TempDir())
-	_, _ = s.CreateUser("u", "", nil)
+	_, _ = s.CreateUser("u", "", nil, "")
 	ak, _, _ := s.CreateAccessKey("u")
 	a := s.RequestAuthorizer()
 	info := awsapi.RequestInfo{AccessKeyID: ak.AccessKeyID, Region: "us-east-1"}
