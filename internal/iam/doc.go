@@ -19,9 +19,13 @@
 //     policy names are exact.
 //   - A missing Version means 2008-10-17: accepted, but policy variables are
 //     literal text, as the IAM Version element page says.
-//   - Managed policies and permissions boundaries do not exist; a
-//     PermissionsBoundary is refused (NoSuchEntity) rather than ignored,
-//     since ignoring it would grant more than the caller meant.
+//   - Customer managed policies exist in their first version only
+//     (CreatePolicyVersion is not served); AWS managed policies
+//     (arn:aws:iam::aws:policy/…) do not, so attaching one, or naming one as
+//     a permissions boundary, is NoSuchEntity rather than silently granting
+//     or restricting nothing.
+//   - A permissions boundary intersects the identity policies: allowed only
+//     when both allow; an explicit deny in either wins.
 //   - sts:GetCallerIdentity needs no permission (STS API reference).
 //   - Log group operations are authorized on
 //     arn:aws:logs:R:A:log-group:NAME:*, stream operations (CreateLogStream,

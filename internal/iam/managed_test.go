@@ -4,6 +4,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/flowwatch/flowwatch/internal/awsapi"
 )
 
 func TestManagedPolicies(t *testing.T) {
@@ -112,5 +114,66 @@ func TestAttachQuota(t *testing.T) {
 		if i == maxAttachedPerEntity {
 			wantAWSError(t, err, 409, "LimitExceeded", "Cannot exceed quota for PolicyAttachmentsPerUser: 10")
 		}
+	}
+}
+
+func TestPermissionsBoundary(t *testing.T) {
+	s := newTestService(t, "")
+	q := s.QueryService()
+	trust := url.QueryEscape(trustFlowLogs)
+	_, err := query(t, q, "root", "Action=CreateRole&RoleName=r&AssumeRolePolicyDocument="+trust+"&PermissionsBoundary=arn:aws:iam::aws:policy/ReadOnlyAccess")
+	wantAWSError(t, err, 404, "NoSuchEntity", "Scope ARN: arn:aws:iam::aws:policy/ReadOnlyAccess does not exist or is not attachable.")
+	if _, err := s.GetRole("r"); err == nil {
+		t.Fatal("role created with a missing boundary")
+	}
+	// The boundary lets streams be written but never groups be created.
+	b, _ := s.CreatePolicy("boundary", "", "", stmt(`{"Effect":"Allow","Action":["logs:CreateLogStream","logs:PutLogEvents"],"Resource":"*"},{"Effect":"Deny","Action":"logs:DeleteLogGroup","Resource":"*"}`), nil)
+	out, err := query(t, q, "root", "Action=CreateRole&RoleName=r&AssumeRolePolicyDocument="+trust+"&PermissionsBoundary="+b.Arn)
+	if err != nil || !strings.Contains(out, "<PermissionsBoundary><PermissionsBoundaryType>Policy</PermissionsBoundaryType><PermissionsBoundaryArn>"+b.Arn+"</PermissionsBoundaryArn></PermissionsBoundary>") {
+		t.Fatalf("%s %v", out, err)
+	}
+	r, _ := s.GetRole("r")
+	_ = s.PutRolePolicy("r", "all", stmt(`{"Effect":"Allow","Action":"logs:*","Resource":"*"}`))
+	if ok, reason := s.Authorize(r.Arn, "logs:PutLogEvents", streamARN, nil); !ok {
+		t.Fatal(reason)
+	}
+	ok, reason := s.Authorize(r.Arn, "logs:CreateLogGroup", groupARN, nil)
+	if ok || !strings.HasSuffix(reason, "because no permissions boundary allows the logs:CreateLogGroup action") {
+		t.Fatalf("%v %q", ok, reason)
+	}
+	ok, reason = s.Authorize(r.Arn, "logs:DeleteLogGroup", groupARN, nil)
+	if ok || !strings.HasSuffix(reason, "with an explicit deny in a permissions boundary") {
+		t.Fatalf("%v %q", ok, reason)
+	}
+	// The boundary alone grants nothing.
+	_ = s.DeleteRolePolicy("r", "all")
+	if ok, _ := s.Authorize(r.Arn, "logs:PutLogEvents", streamARN, nil); ok {
+		t.Fatal("a boundary alone allowed")
+	}
+	wantAWSError(t, s.DeletePolicy(b.Arn), 409, "DeleteConflict", "Cannot delete a policy attached to entities.")
+	out, _ = query(t, q, "root", "Action=GetPolicy&PolicyArn="+b.Arn)
+	if !strings.Contains(out, "<PermissionsBoundaryUsageCount>1</PermissionsBoundaryUsageCount>") {
+		t.Fatalf("GetPolicy: %s", out)
+	}
+	if _, err := query(t, q, "root", "Action=DeleteRolePermissionsBoundary&RoleName=r"); err != nil {
+		t.Fatal(err)
+	}
+	_ = s.PutRolePolicy("r", "all", stmt(`{"Effect":"Allow","Action":"logs:*","Resource":"*"}`))
+	if ok, reason := s.Authorize(r.Arn, "logs:CreateLogGroup", groupARN, nil); !ok {
+		t.Fatal("boundary removed: " + reason)
+	}
+
+	// Users' requests too.
+	_, _ = s.CreateUser("u", "", nil, "")
+	ak, _, _ := s.CreateAccessKey("u")
+	_ = s.PutUserPolicy("u", "all", stmt(`{"Effect":"Allow","Action":"logs:*","Resource":"*"}`))
+	if _, err := query(t, q, "root", "Action=PutUserPermissionsBoundary&UserName=u&PermissionsBoundary="+b.Arn); err != nil {
+		t.Fatal(err)
+	}
+	err = s.RequestAuthorizer().Authorize(awsapi.RequestInfo{AccessKeyID: ak.AccessKeyID}, "logs:CreateLogGroup", groupARN)
+	wantAWSError(t, err, 400, "AccessDeniedException", "User: arn:aws:iam::123456789012:user/u is not authorized to perform: logs:CreateLogGroup on resource: "+groupARN+" because no permissions boundary allows the logs:CreateLogGroup action")
+	out, _ = query(t, q, "root", "Action=GetUser&UserName=u")
+	if !strings.Contains(out, "<PermissionsBoundaryArn>"+b.Arn+"</PermissionsBoundaryArn>") {
+		t.Fatalf("GetUser: %s", out)
 	}
 }
