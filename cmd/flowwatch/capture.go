@@ -43,6 +43,7 @@ flags:`)
 	az := fs.String("az-id", "", "availability zone id (default use1-az1)")
 	vpc := fs.String("vpc-id", "", "VPC id (default derived from the machine id)")
 	instance := fs.String("instance-id", "", "instance id (default derived from the machine id)")
+	nflog := fs.Uint("nflog-group", 0, "record packets the firewall drops as REJECT, read from this nflog group (nftables: add 'log group N' before 'drop' in your rules)")
 	trafficType := fs.String("traffic-type", "ALL", "ALL, ACCEPT or REJECT: which records to keep (NODATA and SKIPDATA are always written)")
 	stats := fs.Bool("stats", false, "print counters to stderr at the end")
 	synth := fs.String("write-synthetic-pcap", "", "write a synthetic capture to this file and exit (for benchmarks)")
@@ -74,6 +75,9 @@ flags:`)
 	if (*ifaces == "") == (*pcap == "") {
 		fs.Usage()
 		return 2
+	}
+	if *nflog > 65535 {
+		return fail(fmt.Errorf("--nflog-group must be 1..65535"))
 	}
 	if *interval != 60 && *interval != 600 {
 		return fail(fmt.Errorf("--interval must be 60 or 600"))
@@ -164,7 +168,7 @@ flags:`)
 		<-ready
 		fmt.Fprintf(os.Stderr, "flowwatch capture: capturing on %s\n", *ifaces)
 	}()
-	res, err := capture.RunLive(stop, strings.Split(*ifaces, ","), capture.LiveOptions{Identity: id, Table: tcfg, Ready: ready})
+	res, err := capture.RunLive(stop, strings.Split(*ifaces, ","), capture.LiveOptions{Identity: id, Table: tcfg, Ready: ready, NFLOGGroup: uint16(*nflog)})
 	outMu.Lock()
 	out.Flush()
 	outMu.Unlock()
@@ -172,8 +176,8 @@ flags:`)
 		return fail(err)
 	}
 	if *stats {
-		fmt.Fprintf(os.Stderr, "frames %d packets %d bytes %d records %d nodata %d skipdata %d kernel-drops %d undecodable %d excluded %d\n",
-			res.Frames, res.Packets, res.Bytes, res.Records, res.NoData, res.SkipData, res.KernelDrops, res.Undecodable, res.Excluded)
+		fmt.Fprintf(os.Stderr, "frames %d packets %d bytes %d records %d nodata %d skipdata %d kernel-drops %d undecodable %d excluded %d firewall-drops %d\n",
+			res.Frames, res.Packets, res.Bytes, res.Records, res.NoData, res.SkipData, res.KernelDrops, res.Undecodable, res.Excluded, res.Rejects)
 	}
 	return 0
 }

@@ -19,6 +19,10 @@ type LiveOptions struct {
 	Ring  RingConfig
 	// Ready, when set, is closed once every ring is open.
 	Ready chan struct{}
+	// NFLOGGroup, when not zero, reads packets the firewall drops from
+	// that nflog group (nftables "log group N" on drop/reject rules) and
+	// records them as REJECT.
+	NFLOGGroup uint16
 
 	// stall delays the first poll, so tests can overflow a small ring.
 	stall time.Duration
@@ -28,6 +32,7 @@ type LiveOptions struct {
 type LiveStats struct {
 	Stats
 	Frames, Undecodable, KernelDrops uint64
+	Rejects, RejectsLost             uint64 // firewall drops recorded; dropped for a full queue
 }
 
 // RunLive captures on the named interfaces (one AF_PACKET ring and one
@@ -50,12 +55,49 @@ func RunLive(stop <-chan struct{}, names []string, opt LiveOptions) (LiveStats, 
 		}
 		rings = append(rings, r)
 	}
+	// Firewall drops go to the goroutine owning the interface's table.
+	rejects := make(map[int]chan RejectEvent, len(rings))
+	for _, r := range rings {
+		rejects[r.Iface.Index] = make(chan RejectEvent, 4096)
+	}
+	var total LiveStats
+	var nflogDone chan struct{}
+	if opt.NFLOGGroup != 0 {
+		nl, err := OpenNFLOG(opt.NFLOGGroup)
+		if err != nil {
+			return LiveStats{}, err
+		}
+		nflogDone = make(chan struct{})
+		go func() {
+			defer close(nflogDone)
+			defer nl.Close()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				nl.Read(100*time.Millisecond, func(ev *RejectEvent) {
+					idx := ev.InIndex
+					if idx == 0 {
+						idx = ev.OutIndex
+					}
+					if ch := rejects[idx]; ch != nil {
+						select {
+						case ch <- *ev:
+						default:
+							total.RejectsLost++ // only this goroutine writes it until nflogDone
+						}
+					}
+				})
+			}
+		}()
+	}
 	if opt.Ready != nil {
 		close(opt.Ready)
 	}
 	var mu sync.Mutex
 	emit := opt.Table.Emit
-	var total LiveStats
 	var wg sync.WaitGroup
 	errs := make(chan error, len(rings))
 	for _, r := range rings {
@@ -80,6 +122,18 @@ func RunLive(stop <-chan struct{}, names []string, opt LiveOptions) (LiveStats, 
 			tbl := NewTable(cfg, []*Interface{it})
 			var p Packet
 			var st LiveStats
+			rej := rejects[r.Iface.Index]
+			drain := func() {
+				for {
+					select {
+					case ev := <-rej:
+						st.Rejects++
+						tbl.AddReject(0, ev.TS, &ev.Packet, ev.InIndex == 0)
+					default:
+						return
+					}
+				}
+			}
 			handle := func(f *Frame) {
 				st.Frames++
 				if err := Decode(link, f.Data, &p); err != nil {
@@ -93,6 +147,7 @@ func RunLive(stop <-chan struct{}, names []string, opt LiveOptions) (LiveStats, 
 			for {
 				select {
 				case <-stop:
+					drain()
 					tbl.Flush()
 					mu.Lock()
 					s := tbl.Stats()
@@ -106,6 +161,7 @@ func RunLive(stop <-chan struct{}, names []string, opt LiveOptions) (LiveStats, 
 					total.Frames += st.Frames
 					total.Undecodable += st.Undecodable
 					total.KernelDrops += r.Drops()
+					total.Rejects += st.Rejects
 					mu.Unlock()
 					return
 				default:
@@ -119,11 +175,15 @@ func RunLive(stop <-chan struct{}, names []string, opt LiveOptions) (LiveStats, 
 				if drops > 0 {
 					tbl.AddDrops(0, drops)
 				}
+				drain()
 				tbl.Advance(time.Now().UnixNano())
 			}
 		}(r)
 	}
 	wg.Wait()
+	if nflogDone != nil {
+		<-nflogDone
+	}
 	close(errs)
 	return total, <-errs
 }

@@ -36,6 +36,9 @@ func liveChild(ifs []string) int {
 			out.Write(flowlog.AppendText(nil, r, liveFormat))
 			out.WriteByte('\n')
 		}}}
+	if g, _ := strconv.Atoi(os.Getenv("FWCAP_NFLOG")); g > 0 {
+		opt.NFLOGGroup = uint16(g)
+	}
 	if os.Getenv("FWCAP_SMALL_RING") != "" {
 		opt.Ring = RingConfig{BlockSize: 4096, Blocks: 2, Timeout: 10 * time.Millisecond}
 		opt.stall = 2 * time.Second
@@ -371,5 +374,66 @@ func TestLiveSkipData(t *testing.T) {
 	}
 	if skip == 0 {
 		t.Fatalf("no SKIPDATA record after a ring overflow:\n%s", strings.Join(lines, "\n"))
+	}
+}
+
+const probePy = `
+import socket
+s = socket.socket()
+s.settimeout(2.5)
+try:
+    s.connect(("10.231.0.1", 22))
+    raise SystemExit("connected through the drop rule")
+except socket.timeout:
+    pass
+`
+
+// TestLiveReject drops TCP/22 with nftables in namespace a and logs the
+// drops to nflog group 7: the probe must appear only as REJECT.
+func TestLiveReject(t *testing.T) {
+	l := newNetLab(t)
+	if _, err := exec.LookPath("nft"); err != nil {
+		t.Skip("needs nft; skipping")
+	}
+	for _, c := range [][]string{
+		{"add", "table", "inet", "fwtest"},
+		{"add", "chain", "inet", "fwtest", "input", "{ type filter hook input priority 0; }"},
+		{"add", "rule", "inet", "fwtest", "input", "tcp", "dport", "22", "log", "group", "7", "drop"},
+	} {
+		if out, err := exec.Command("ip", append([]string{"netns", "exec", l.a, "nft"}, c...)...).CombinedOutput(); err != nil {
+			t.Skipf("nft %v: %v %s; skipping", c, err, out)
+		}
+	}
+	wait := l.startCapture(l.va, "FWCAP_INTERVAL=60", "FWCAP_NFLOG=7")
+	if out, err := l.python(l.b, probePy).CombinedOutput(); err != nil {
+		t.Fatalf("probe: %v\n%s", err, out)
+	}
+	lines := wait()
+	var rejects, accepts []string
+	for _, ln := range lines {
+		if !strings.Contains(ln, " 10.231.0.1 ") || !strings.Contains(ln, " 22 6 ") {
+			continue
+		}
+		if strings.Contains(ln, " REJECT ") {
+			rejects = append(rejects, ln)
+		} else {
+			accepts = append(accepts, ln)
+		}
+	}
+	if len(rejects) != 1 || len(accepts) != 0 {
+		t.Fatalf("port 22 records: reject %q accept %q\nall:\n%s", rejects, accepts, strings.Join(lines, "\n"))
+	}
+	r, err := flowlog.ParseLine(rejects[0], liveFormat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// connect() sends a SYN and retransmits it after 1 s and 3 s.
+	if r.Packets < 2 || r.Packets > 3 || r.Bytes != 60*r.Packets || r.TCPFlags != 2 || r.FlowDirection != flowlog.DirIngress {
+		t.Errorf("REJECT record %q", rejects[0])
+	}
+	for _, ln := range lines {
+		if strings.Contains(ln, " 22 ") && strings.Contains(ln, " egress ") && strings.Contains(ln, " 6 ") {
+			t.Errorf("a reply left the host: %q", ln)
+		}
 	}
 }

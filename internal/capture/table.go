@@ -97,6 +97,10 @@ func makeKey(p *Packet, egress bool) flowKey {
 	return k
 }
 
+// keyReject marks the REJECT flow of a 5-tuple and direction, counted
+// apart from its ACCEPT flow.
+const keyReject = 1 << 42
+
 func (k *flowKey) addrs() (src, dst netip.Addr, v6 bool) {
 	var s, d [16]byte
 	binary.LittleEndian.PutUint64(s[0:8], k.w[0])
@@ -141,6 +145,9 @@ type ifState struct {
 	last   int32  // index of the last flow added to
 	drops  uint64 // packets the capture lost in the open window
 	active bool   // the open window has had traffic (its flows may all be evicted)
+	// debt counts dropped packets the firewall reported before the
+	// capture delivered them, per ACCEPT flow key; cleared with the window.
+	debt map[flowKey]uint32
 	// sec is the unix second of the previous packet, which began at
 	// secStart (ns); a packet in the same second skips the divisions.
 	sec      uint32
@@ -240,6 +247,40 @@ func isAWSLinkLocal(a netip.Addr) bool {
 // ns). Packets of an interface should come in time order; a packet older
 // than the interface's open window is counted as late and added to it.
 func (t *Table) Add(ifIndex int, ts int64, p *Packet) {
+	st, sec := t.enter(ifIndex, ts)
+	if excluded(p) {
+		t.stats.Excluded++
+		return
+	}
+	it := st.it
+	var egress bool
+	switch {
+	case p.Dir == DirOutgoing:
+		egress = true
+	case p.Dir == DirIncoming:
+		egress = false
+	case it.HasMAC && p.HasMAC && p.SrcMAC == it.MAC:
+		egress = true
+	case it.HasMAC && p.HasMAC && p.DstMAC == it.MAC:
+		egress = false
+	default:
+		egress = it.isLocal(p.Src)
+	}
+	k := makeKey(p, egress)
+	if len(st.debt) > 0 && st.debt[k] > 0 {
+		// The firewall already reported this packet as dropped (AddReject
+		// ran first): it is counted in the REJECT flow.
+		if st.debt[k]--; st.debt[k] == 0 {
+			delete(st.debt, k)
+		}
+		return
+	}
+	t.count(st, &k, p, sec)
+}
+
+// enter moves ifIndex's window up to ts and returns its state and the
+// packet's unix second.
+func (t *Table) enter(ifIndex int, ts int64) (*ifState, uint32) {
 	if !t.started {
 		t.begin(ts)
 	}
@@ -260,48 +301,33 @@ func (t *Table) Add(ifIndex int, ts int64, p *Packet) {
 			st.secStart = ts // before 1970: keep the slow path
 		}
 	}
-	sec := st.sec
-	if excluded(p) {
-		t.stats.Excluded++
-		return
-	}
-	it := st.it
-	var egress bool
-	switch {
-	case p.Dir == DirOutgoing:
-		egress = true
-	case p.Dir == DirIncoming:
-		egress = false
-	case it.HasMAC && p.HasMAC && p.SrcMAC == it.MAC:
-		egress = true
-	case it.HasMAC && p.HasMAC && p.DstMAC == it.MAC:
-		egress = false
-	default:
-		egress = it.isLocal(p.Src)
-	}
-	k := makeKey(p, egress)
-	h := hashKey(&k)
+	return st, st.sec
+}
+
+// count adds p to the flow k of st.
+func (t *Table) count(st *ifState, k *flowKey, p *Packet, sec uint32) {
+	h := hashKey(k)
 	var idx int32 = -1
 	var slot uint64
 	// Packets come in trains: try the interface's last flow first.
-	if l := st.last; l < int32(len(st.flows)) && st.flows[l].key == k && st.flows[l].bits&entryDead == 0 {
+	if l := st.last; l < int32(len(st.flows)) && st.flows[l].key == *k && st.flows[l].bits&entryDead == 0 {
 		idx = l
 	} else {
-		idx, slot = st.idx.lookup(&k, h, st.flows)
+		idx, slot = st.idx.lookup(k, h, st.flows)
 	}
 	if idx < 0 {
 		if t.live >= t.cfg.MaxFlows {
 			if t.evict(st) == st {
 				// Eviction moved slots of this interface: look again.
-				_, slot = st.idx.lookup(&k, h, st.flows)
+				_, slot = st.idx.lookup(k, h, st.flows)
 			}
 		}
 		idx = int32(len(st.flows))
-		st.flows = append(st.flows, flowEntry{key: k, first: sec, last: sec})
+		st.flows = append(st.flows, flowEntry{key: *k, first: sec, last: sec})
 		st.idx.insert(slot, idx, h)
 		st.live++
 		t.live++
-		if egress && len(it.Prefixes) > 0 && it.onLink(p.Dst) {
+		if k.egress() && len(st.it.Prefixes) > 0 && st.it.onLink(p.Dst) {
 			st.flows[idx].bits |= entryOnLink
 		}
 	}
@@ -332,6 +358,43 @@ func (t *Table) Add(ifIndex int, ts int64, p *Packet) {
 	}
 	t.stats.Packets++
 	t.stats.Bytes += uint64(p.Length)
+}
+
+// AddReject records a packet the host firewall dropped on interface
+// ifIndex: it is counted in a REJECT flow. Ingress drops were also seen by
+// the packet capture, which counted them as accepted; that packet is taken
+// back from the ACCEPT flow, or, if the capture has not delivered it yet,
+// the next matching packet from Add is skipped.
+func (t *Table) AddReject(ifIndex int, ts int64, p *Packet, egress bool) {
+	st, sec := t.enter(ifIndex, ts)
+	if excluded(p) {
+		t.stats.Excluded++
+		return
+	}
+	k := makeKey(p, egress)
+	if !egress {
+		h := hashKey(&k)
+		if idx, slot := st.idx.lookup(&k, h, st.flows); idx >= 0 && st.flows[idx].packets > 0 {
+			e := &st.flows[idx]
+			e.packets--
+			e.bytes -= min(e.bytes, uint64(p.Length))
+			t.stats.Packets--
+			t.stats.Bytes -= uint64(p.Length)
+			if e.packets == 0 {
+				e.bits |= entryDead
+				st.idx.remove(slot)
+				st.live--
+				t.live--
+			}
+		} else {
+			if st.debt == nil {
+				st.debt = map[flowKey]uint32{}
+			}
+			st.debt[k]++
+		}
+	}
+	k.w[4] |= keyReject
+	t.count(st, &k, p, sec)
 }
 
 // Advance closes every window that ended before now (unix ns), emitting
@@ -404,6 +467,7 @@ func (t *Table) closeWindow(st *ifState) {
 	st.live, st.head, st.active = 0, 0, false
 	st.flows = st.flows[:0]
 	st.idx.reset()
+	clear(st.debt)
 }
 
 // evict emits and drops the oldest flow of st (or of the fullest interface
@@ -482,6 +546,9 @@ func (t *Table) emitFlow(st *ifState, e *flowEntry) {
 		r.Start, r.End = int64(e.first), int64(e.last)
 	}
 	r.Action = flowlog.ActionAccept
+	if k.w[4]&keyReject != 0 {
+		r.Action = flowlog.ActionReject
+	}
 	r.LogStatus = flowlog.StatusOK
 	r.TCPFlags = int32(e.flags)
 	r.RejectReason = ""

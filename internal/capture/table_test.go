@@ -226,3 +226,31 @@ func TestTableMemory1MFlows(t *testing.T) {
 	}
 	runtime.KeepAlive(tb)
 }
+
+// TestTableReject: a dropped inbound SYN is seen by the capture (as an
+// accepted packet) and reported by the firewall, in either order; it ends
+// up only in a REJECT record. Outbound drops never reach the capture.
+func TestTableReject(t *testing.T) {
+	f := flowlog.MustParseFormat("${srcaddr} ${dstaddr} ${dstport} ${packets} ${bytes} ${action} ${tcp-flags} ${flow-direction}")
+	tb, out := collect(TableConfig{Interval: 60}, f)
+	syn := pkt("198.51.100.9", "10.1.0.10", 6, 5000, 22, 2, 60)
+	syn.Dir = DirIncoming
+	tb.Add(0, t0, syn)                  // capture first
+	tb.AddReject(0, t0+1e6, syn, false) // then the firewall
+	tb.AddReject(0, t0+2e9, syn, false) // firewall first (retransmission)
+	tb.Add(0, t0+2e9+1e6, syn)
+	// An accepted packet of another flow stays ACCEPT.
+	ok := pkt("198.51.100.9", "10.1.0.10", 6, 5001, 80, 2, 60)
+	ok.Dir = DirIncoming
+	tb.Add(0, t0+3e9, ok)
+	// Dropped on the way out: only the firewall sees it.
+	tb.AddReject(0, t0+4e9, pkt("10.1.0.10", "192.0.2.1", 17, 4000, 53, 0, 70), true)
+	tb.Flush()
+	want := "198.51.100.9 10.1.0.10 22 2 120 REJECT 2 ingress|198.51.100.9 10.1.0.10 80 1 60 ACCEPT 2 ingress|10.1.0.10 192.0.2.1 53 1 70 REJECT 0 egress"
+	if got := strings.Join(*out, "|"); got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+	if st := tb.Stats(); st.Packets != 4 || st.Bytes != 250 {
+		t.Errorf("stats %+v", st)
+	}
+}
