@@ -81,6 +81,7 @@ func prefixStr(p netip.Prefix) []string {
 func noTags[T any](*T) []Tag { return nil }
 
 func (s *Service) describeVpcs(rq *request) (response, error) {
+	s.freshInventory()
 	ids := rq.p.list("VpcId")
 	m, err := compile(rq.p.filters(), vpcFilters, noTags[vpcView])
 	if err != nil {
@@ -225,6 +226,7 @@ func usableAddresses(p netip.Prefix) int {
 }
 
 func (s *Service) describeSubnets(rq *request) (response, error) {
+	s.freshInventory()
 	ids := rq.p.list("SubnetId")
 	m, err := compile(rq.p.filters(), subnetFilters, noTags[subnetView])
 	if err != nil {
@@ -415,6 +417,7 @@ func (s *Service) eniXML(i *inventory.Interface) eniXML {
 }
 
 func (s *Service) describeNetworkInterfaces(rq *request) (response, error) {
+	s.freshInventory()
 	ids := rq.p.list("NetworkInterfaceId")
 	m, err := compile(rq.p.filters(), eniFilters, interfaceTags)
 	if err != nil {
@@ -554,6 +557,7 @@ var instanceFilters = filterSet[instanceView]{
 }
 
 func (s *Service) describeInstances(rq *request) (response, error) {
+	s.freshInventory()
 	ids := rq.p.list("InstanceId")
 	m, err := compile(rq.p.filters(), instanceFilters, instanceTags)
 	if err != nil {

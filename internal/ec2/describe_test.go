@@ -4,6 +4,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 )
 
 type xENI struct {
@@ -193,5 +194,23 @@ func TestGlob(t *testing.T) {
 		if glob(c.p, c.s) != c.want {
 			t.Errorf("glob(%q, %q) = %v", c.p, c.s, !c.want)
 		}
+	}
+}
+
+func TestRefreshHookIsRateLimited(t *testing.T) {
+	f := newFixture(t)
+	calls := 0
+	f.svc.refresh = func() { calls++ }
+	for i := 0; i < 3; i++ {
+		f.enis()
+	}
+	f.create(cwl("VPC", "ALL", "g", testVPC)...)
+	if calls != 1 {
+		t.Fatalf("refresh ran %d times in a burst, want 1", calls)
+	}
+	f.svc.lastRefresh = f.svc.lastRefresh.Add(-2 * time.Second)
+	f.enis()
+	if calls != 2 {
+		t.Fatalf("refresh did not run again after a second (%d)", calls)
 	}
 }

@@ -462,6 +462,7 @@ func (s *Service) createFlowLogs(rq *request) (response, error) {
 	if err := checkDryRun(rq.p); err != nil {
 		return nil, err
 	}
+	s.freshInventory()
 	region := rq.info.Region
 	if region == "" {
 		region = s.inv.Region()

@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/flowwatch/flowwatch/internal/awsapi"
@@ -48,6 +49,11 @@ type Config struct {
 	// its own (iam:PassRole on the delivery role of CreateFlowLogs) against
 	// the caller's policies; nil allows everything.
 	AuthorizeCaller func(info awsapi.RequestInfo, action, resource string) error
+	// Refresh, when set, re-discovers this host's interfaces; operations
+	// that read the inventory call it (at most once a second), so an
+	// interface created a moment ago is listed without waiting for the
+	// periodic refresh.
+	Refresh func()
 }
 
 // Service implements the EC2 operations. It is an awsapi.Protocol.
@@ -60,6 +66,10 @@ type Service struct {
 	hosts   *hostStore
 	ops     map[string]opFunc
 	authz   func(info awsapi.RequestInfo, action, resource string) error
+
+	refresh     func()
+	refreshMu   sync.Mutex
+	lastRefresh time.Time
 }
 
 // request is what an operation gets: its parameters and who asked where.
@@ -103,7 +113,7 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{account: cfg.AccountID, inv: cfg.Inventory, log: cfg.Logger, now: cfg.Now, reg: reg, hosts: hosts, authz: cfg.AuthorizeCaller}
+	s := &Service{account: cfg.AccountID, inv: cfg.Inventory, log: cfg.Logger, now: cfg.Now, reg: reg, hosts: hosts, authz: cfg.AuthorizeCaller, refresh: cfg.Refresh}
 	s.ops = map[string]opFunc{
 		"DescribeVpcs":              (*Service).describeVpcs,
 		"DescribeSubnets":           (*Service).describeSubnets,
@@ -197,6 +207,20 @@ func (s *Service) WriteError(w http.ResponseWriter, e *awsapi.Error, requestID s
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(e.Status)
 	_, _ = w.Write(b)
+}
+
+// freshInventory runs the Refresh hook unless it ran within the last
+// second; concurrent callers wait for the one refresh in progress.
+func (s *Service) freshInventory() {
+	if s.refresh == nil {
+		return
+	}
+	s.refreshMu.Lock()
+	defer s.refreshMu.Unlock()
+	if now := time.Now(); now.Sub(s.lastRefresh) >= time.Second {
+		s.refresh()
+		s.lastRefresh = now
+	}
 }
 
 // inRegion reports whether the inventory is visible to a request: the

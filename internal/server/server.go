@@ -230,6 +230,11 @@ func openEC2(ctx context.Context, cfg Config, log *slog.Logger, authz func(awsap
 	}
 	log.Info("inventory", "instance_id", inst.ID, "vpc_id", inv.VPCID(), "region", inv.Region(), "interfaces", len(inst.Interfaces))
 	go inv.Refresh(ctx, 30*time.Second, log.With("component", "inventory"), local)
+	refresh := func() {
+		if h, err := local(); err == nil {
+			_, _ = inv.SetHost(h)
+		}
+	}
 	return ec2.New(ec2.Config{Dir: filepath.Join(cfg.DataDir, "ec2"), AccountID: cfg.AccountID, Inventory: inv,
-		Logger: log.With("service", "ec2"), AuthorizeCaller: authz})
+		Logger: log.With("service", "ec2"), AuthorizeCaller: authz, Refresh: refresh})
 }
