@@ -86,6 +86,22 @@ names = [x["RoleName"] for page in pg.paginate(PaginationConfig={"PageSize": 2})
 check(names == ["flowlogsRole", "page-0", "page-1", "page-2"], names)
 fails("DeleteConflict", "Cannot delete entity, must delete policies first.", iam.delete_role, status=409, RoleName="flowlogsRole")
 
+# Customer managed policies: attached policies are evaluated with inline ones.
+mp = iam.create_policy(PolicyName="deliver-managed", Path="/flow/", PolicyDocument=json.dumps(perms))["Policy"]
+check(mp["Arn"] == "arn:aws:iam::000000000000:policy/flow/deliver-managed" and mp["DefaultVersionId"] == "v1", mp)
+iam.attach_role_policy(RoleName="flowlogsRole", PolicyArn=mp["Arn"])
+att = iam.list_attached_role_policies(RoleName="flowlogsRole")["AttachedPolicies"]
+check(att == [{"PolicyName": "deliver-managed", "PolicyArn": mp["Arn"]}], att)
+pv = iam.get_policy_version(PolicyArn=mp["Arn"], VersionId="v1")["PolicyVersion"]
+check(pv["Document"] == perms and pv["IsDefaultVersion"], pv)
+check(iam.get_policy(PolicyArn=mp["Arn"])["Policy"]["AttachmentCount"] == 1, "AttachmentCount")
+fails("NoSuchEntity", "does not exist or is not attachable", iam.attach_role_policy, status=404,
+      RoleName="flowlogsRole", PolicyArn="arn:aws:iam::aws:policy/CloudWatchLogsFullAccess")
+fails("DeleteConflict", "Cannot delete a policy attached to entities.", iam.delete_policy, PolicyArn=mp["Arn"])
+iam.detach_role_policy(RoleName="flowlogsRole", PolicyArn=mp["Arn"])
+iam.delete_policy(PolicyArn=mp["Arn"])
+check(iam.list_policies(Scope="Local")["Policies"] == [], "list_policies after delete")
+
 # Users and keys.
 u = iam.create_user(UserName="bob")["User"]
 check(u["Arn"] == "arn:aws:iam::000000000000:user/bob" and u["UserId"].startswith("AIDA"), u)
