@@ -423,8 +423,8 @@ type groupTable struct {
 	ms      map[string]int32
 	kI      []int64 // nby per group
 	kK      []Kind
-	aggs   []aggregator
-	buf    []byte
+	aggs    []aggregator
+	buf     []byte
 }
 
 func newGroupTable(nby int, specs []aggSpec) *groupTable {
