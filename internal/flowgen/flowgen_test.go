@@ -3,6 +3,7 @@ package flowgen
 import (
 	"bufio"
 	"bytes"
+	"flag"
 	"io"
 	"os"
 	"path/filepath"
@@ -240,4 +241,25 @@ func BenchmarkWriteFile(b *testing.B) {
 		fh.Close()
 	}
 	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+}
+
+var update = flag.Bool("update", false, "rewrite testdata/seed1.golden")
+
+// TestGolden pins the output for a seed, so benchmark inputs made with
+// `flowwatch gen` stay the same from one version to the next; a change in
+// the generator must update this file on purpose.
+func TestGolden(t *testing.T) {
+	got := gen(t, Config{Seed: 1}, flowlog.DefaultFormat, 40)
+	path := filepath.Join("testdata", "seed1.golden")
+	if *update {
+		os.MkdirAll("testdata", 0o755)
+		os.WriteFile(path, got, 0o644)
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("output for seed 1 changed:\n%s", got)
+	}
 }

@@ -290,3 +290,21 @@ func BenchmarkParseLineDefault(b *testing.B) {
 		}
 	}
 }
+
+func TestColumns(t *testing.T) {
+	cols := DefaultFormat.Columns()
+	if len(cols) != 14 || cols[1].Name != "account_id" || cols[1].Parquet != ParquetString || cols[1].Optional {
+		t.Fatalf("columns %+v", cols[:2])
+	}
+	if c := cols[8]; c.Name != "packets" || c.Parquet != ParquetInt64 || !c.Optional || c.Athena != "bigint" {
+		t.Errorf("packets column %+v", c)
+	}
+	want := "`version` int, `account_id` string, `interface_id` string, `srcaddr` string, `dstaddr` string, `srcport` int, `dstport` int, `protocol` bigint, `packets` bigint, `bytes` bigint, `start` bigint, `end` bigint, `action` string, `log_status` string"
+	if got := DefaultFormat.AthenaColumns(); got != want {
+		t.Errorf("athena columns\n got %s\nwant %s", got, want)
+	}
+	dup := MustParseFormat("${srcaddr} ${srcaddr} ${tcp-flags}")
+	if c := dup.Columns(); len(c) != 2 || c[1].Name != "tcp_flags" || c[1].Parquet != ParquetInt32 {
+		t.Errorf("duplicate columns %+v", c)
+	}
+}

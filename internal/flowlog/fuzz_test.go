@@ -32,3 +32,36 @@ func FuzzParseLine(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseFormat: no panics; an accepted format prints back verbatim,
+// computes its version from its fields, and survives the header round trip.
+func FuzzParseFormat(f *testing.F) {
+	f.Add(DefaultFormatString)
+	f.Add(KnowledgeCenterFormatString)
+	f.Add("${version} ${reject-reason}")
+	f.Add("${version}  ${srcaddr}")
+	f.Add("$${version}")
+	f.Fuzz(func(t *testing.T, s string) {
+		fm, err := ParseFormat(s)
+		if err != nil {
+			if _, ok := err.(*FormatError); !ok {
+				t.Fatalf("error of type %T", err)
+			}
+			return
+		}
+		if fm.String() != s || fm.Len() == 0 {
+			t.Fatalf("accepted %q as %q", s, fm.String())
+		}
+		v := 2
+		for _, id := range fm.Fields() {
+			v = max(v, Catalogue[id].Version)
+		}
+		if fm.Version() != v {
+			t.Fatalf("version %d, want %d", fm.Version(), v)
+		}
+		h, err := FormatFromHeader(fm.Header(), ParseOptions{})
+		if err != nil || h.String() != s {
+			t.Fatalf("header round trip: %v %v", h, err)
+		}
+	})
+}
