@@ -13,7 +13,7 @@ import (
 	"github.com/flowwatch/flowwatch/internal/awsapi"
 )
 
-func newTestService(t *testing.T, dir string) *Service {
+func newTestService(t testing.TB, dir string) *Service {
 	t.Helper()
 	s, err := Open(Config{DataDir: dir, AccountID: "123456789012", Now: func() time.Time { return time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC) }})
 	if err != nil {
