@@ -81,11 +81,7 @@ func loadBench(b *testing.B, kc bool) *benchData {
 
 func runBench(b *testing.B, kc bool, query string) {
 	d := loadBench(b, kc)
-	query = strings.ReplaceAll(query, "RARE", d.rare)
-	q, err := Parse(query)
-	if err != nil {
-		b.Fatal(err)
-	}
+	q := mustParse(b, strings.ReplaceAll(query, "RARE", d.rare))
 	src := &BlockSource{Blocks: d.blocks}
 	req := Request{Query: q, Targets: []Target{{Group: "g", Log: "0:g", Source: src}}}
 	var ru0, ru1 syscall.Rusage
@@ -196,10 +192,7 @@ func benchStore(b *testing.B) *logstore.DB {
 func runStoreBench(b *testing.B, query string) {
 	db := benchStore(b)
 	d := loadBench(b, false)
-	q, err := Parse(strings.ReplaceAll(query, "RARE", d.rare))
-	if err != nil {
-		b.Fatal(err)
-	}
+	q := mustParse(b, strings.ReplaceAll(query, "RARE", d.rare))
 	req := Request{Query: q, Targets: []Target{{Group: "vpc", Log: "0:vpc", Source: db}}}
 	b.ResetTimer()
 	for range b.N {

@@ -113,6 +113,7 @@ func mustParse(t testing.TB, s string) *Query {
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkRoundTrip(t, q)
 	return q
 }
 

@@ -319,7 +319,7 @@ func sortedRows(rows [][]ResultField) [][]ResultField {
 	return out
 }
 
-func checkRoundTrip(t *testing.T, q *Query) {
+func checkRoundTrip(t testing.TB, q *Query) {
 	t.Helper()
 	s := q.String()
 	q2, err := Parse(s)
