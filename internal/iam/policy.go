@@ -450,7 +450,7 @@ func checkAction(a string) error {
 		return malformed(msgVendor)
 	case len(parts) > 2:
 		return malformed(msgOneColon)
-	case vendorChars.MatchString(parts[0]):
+	case parts[0] != "*" && vendorChars.MatchString(parts[0]):
 		return malformed("Vendor %s is not valid", parts[0])
 	}
 	return nil

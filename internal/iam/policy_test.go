@@ -24,6 +24,7 @@ func TestParsePolicyValid(t *testing.T) {
 		{"conditions of every value type", IdentityPolicy, `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"logs:*","Resource":"*","Condition":{"Bool":{"aws:SecureTransport":false},"NumericLessThan":{"aws:EpochTime":[1,2]},"StringEquals":{"aws:RequestedRegion":"us-east-1"}}}]}`},
 		{"trust with conditions", TrustPolicy, `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":["vpc-flow-logs.amazonaws.com"]},"Action":["sts:AssumeRole","sts:TagSession"],"Condition":{"StringEquals":{"aws:SourceAccount":"123456789012"},"ArnLike":{"aws:SourceArn":"arn:aws:ec2:us-east-1:123456789012:vpc-flow-log/fl-*"}}}]}`},
 		{"trust principal star and accounts", TrustPolicy, `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole"},{"Effect":"Allow","Principal":{"AWS":["123456789012","arn:aws:iam::123456789012:root","arn:aws:iam::123456789012:user/a"]},"Action":"sts:AssumeRole"}]}`},
+		{"star vendor", IdentityPolicy, `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*:Describe*","Resource":"*"}]}`},
 		{"empty unknown condition operator", IdentityPolicy, `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"logs:*","Resource":"*","Condition":{"Frob":{}}}]}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
