@@ -1,7 +1,6 @@
 package insights
 
 import (
-	"bytes"
 	"encoding/json"
 	"math"
 	"strings"
@@ -286,17 +285,18 @@ func (c *compiler) compileLike(x *LikeExpr) (evalFn, error) {
 		return nil, err
 	}
 	neg := x.Not
-	var match func([]byte) bool
+	// Text is matched in place; only typed values (ints, IPs) are
+	// rendered, into a stack buffer.
+	var match func(string) bool
 	switch p := x.Pattern.(type) {
 	case *RegexLit:
 		re, err := compileRegex(p.Pattern)
 		if err != nil {
 			return nil, c.errAt(p, "invalid regular expression: %v", err)
 		}
-		match = re.Match
+		match = re.MatchString
 		if lit, complete := re.LiteralPrefix(); complete {
-			lb := []byte(lit)
-			match = func(b []byte) bool { return bytes.Contains(b, lb) }
+			match = func(s string) bool { return strings.Contains(s, lit) }
 		}
 	case *StringLit:
 		if x.Tilde {
@@ -304,21 +304,24 @@ func (c *compiler) compileLike(x *LikeExpr) (evalFn, error) {
 			if err != nil {
 				return nil, c.errAt(p, "invalid regular expression: %v", err)
 			}
-			match = re.Match
+			match = re.MatchString
 		} else {
-			lb := []byte(p.Val)
-			match = func(b []byte) bool { return bytes.Contains(b, lb) }
+			lit := p.Val
+			match = func(s string) bool { return strings.Contains(s, lit) }
 		}
 	default:
 		return nil, c.errAt(x.Pattern, "like needs a string or /regex/")
 	}
 	return func(rc *rowCtx) Value {
 		v := f(rc)
-		if v.K == KNull {
+		switch v.K {
+		case KNull:
 			return boolVal(false)
+		case KStr, KJSON:
+			return boolVal(match(v.S) != neg)
 		}
 		var buf [64]byte
-		return boolVal(match(v.appendText(buf[:0])) != neg)
+		return boolVal(match(string(v.appendText(buf[:0]))) != neg)
 	}, nil
 }
 
