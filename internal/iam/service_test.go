@@ -81,25 +81,30 @@ func TestPersistence(t *testing.T) {
 }
 
 func TestFailedWriteChangesNothing(t *testing.T) {
-	dir := t.TempDir()
+	dir := filepath.Join(t.TempDir(), "data")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
 	s := newTestService(t, dir)
 	if _, err := s.CreateUser("a", "", nil, ""); err != nil {
 		t.Fatal(err)
 	}
-	// The directory refuses new files: the write fails and the user must
-	// not exist in memory either.
-	if err := os.Chmod(dir, 0o500); err != nil {
+	// The data dir is gone (even root cannot write there): the write fails
+	// and neither the new user nor the policy change may exist in memory.
+	if err := os.RemoveAll(dir); err != nil {
 		t.Fatal(err)
-	}
-	defer os.Chmod(dir, 0o700)
-	if os.Geteuid() == 0 {
-		t.Skip("root ignores directory permissions")
 	}
 	if _, err := s.CreateUser("b", "", nil, ""); err == nil {
 		t.Fatal("create succeeded without a durable write")
 	}
 	if _, err := s.GetUser("b"); err == nil {
 		t.Fatal("user exists in memory after a failed write")
+	}
+	if err := s.PutUserPolicy("a", "p", permsFlowLogs); err == nil {
+		t.Fatal("policy stored without a durable write")
+	}
+	if names, _ := s.ListUserPolicies("a"); len(names) != 0 {
+		t.Fatalf("policy in memory after a failed write: %v", names)
 	}
 }
 
