@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"flag"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -31,7 +32,7 @@ windows are flushed at the end of a file and on SIGINT/SIGTERM.
 flags:`)
 		fs.PrintDefaults()
 	}
-	ifaces := fs.String("interface", "", "interfaces to capture on, comma-separated (needs CAP_NET_RAW)")
+	ifaces := fs.String("interface", "", "interfaces to capture on, comma-separated, or 'all' for every non-loopback interface that is up (needs CAP_NET_RAW)")
 	pcap := fs.String("pcap", "", "read packets from a pcap or pcapng file instead")
 	interval := fs.Int("interval", 600, "aggregation interval in seconds: 60 or 600")
 	format := fs.String("format", "default", "LogFormat ('${version} ${srcaddr} …'), or 'default'")
@@ -163,12 +164,28 @@ flags:`)
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	go func() { <-sig; close(stop) }()
+	names := strings.Split(*ifaces, ",")
+	if *ifaces == "all" {
+		all, err := net.Interfaces()
+		if err != nil {
+			return fail(err)
+		}
+		names = names[:0]
+		for _, ifi := range all {
+			if ifi.Flags&net.FlagUp != 0 && ifi.Flags&net.FlagLoopback == 0 {
+				names = append(names, ifi.Name)
+			}
+		}
+		if len(names) == 0 {
+			return fail(fmt.Errorf("no interface is up"))
+		}
+	}
 	ready := make(chan struct{})
 	go func() {
 		<-ready
-		fmt.Fprintf(os.Stderr, "flowwatch capture: capturing on %s\n", *ifaces)
+		fmt.Fprintf(os.Stderr, "flowwatch capture: capturing on %s\n", strings.Join(names, ","))
 	}()
-	res, err := capture.RunLive(stop, strings.Split(*ifaces, ","), capture.LiveOptions{Identity: id, Table: tcfg, Ready: ready, NFLOGGroup: uint16(*nflog)})
+	res, err := capture.RunLive(stop, names, capture.LiveOptions{Identity: id, Table: tcfg, Ready: ready, NFLOGGroup: uint16(*nflog)})
 	outMu.Lock()
 	out.Flush()
 	outMu.Unlock()

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"time"
 	"unsafe"
+
+	"github.com/google/gopacket/layers"
 )
 
 // Linux AF_PACKET constants (linux/if_packet.h); syscall lacks most.
@@ -136,6 +138,20 @@ type Frame struct {
 	Data []byte
 	TS   int64 // unix ns
 	Dir  PktDir
+	// Link is how Data starts, from the device type the kernel reports:
+	// Ethernet (also loopback) or a bare IP packet (tun, ip-in-ip…).
+	Link layers.LinkType
+}
+
+// linkOf maps an ARPHRD device type to the framing AF_PACKET delivers.
+func linkOf(hatype uint16) layers.LinkType {
+	switch hatype {
+	case 1, 772: // ARPHRD_ETHER, ARPHRD_LOOPBACK
+		return layers.LinkTypeEthernet
+	case 65534, 768, 769, 776, 778: // NONE (tun), TUNNEL, TUNNEL6, SIT, IPGRE
+		return layers.LinkTypeRaw
+	}
+	return layers.LinkTypeEthernet
 }
 
 // Poll waits up to timeout for a filled block and hands each packet to fn,
@@ -163,9 +179,11 @@ func (r *Ring) Poll(timeout time.Duration, fn func(*Frame)) (drops uint64, err e
 			snap := binary.NativeEndian.Uint32(p[12:])
 			mac := binary.NativeEndian.Uint16(p[24:])
 			pkttype := p[tpacket3HdrLen+10] // sockaddr_ll.sll_pkttype
+			hatype := binary.NativeEndian.Uint16(p[tpacket3HdrLen+8:])
 			if int(mac)+int(snap) <= len(p) && pkttype != packetOtherHost {
 				f.Data = p[mac : int(mac)+int(snap)]
 				f.TS = int64(sec)*1e9 + int64(nsec)
+				f.Link = linkOf(hatype)
 				f.Dir = DirIncoming
 				if pkttype == packetOutgoing {
 					f.Dir = DirOutgoing

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/flowwatch/flowwatch/internal/flowlog"
-	"github.com/google/gopacket/layers"
 )
 
 // LiveOptions configures RunLive.
@@ -108,10 +107,6 @@ func RunLive(stop <-chan struct{}, names []string, opt LiveOptions) (LiveStats, 
 			copy(mac[:], r.Iface.HardwareAddr)
 			hasMAC := len(r.Iface.HardwareAddr) == 6
 			it := NewInterface(id, r.Iface.Name, mac, hasMAC, InterfacePrefixes(&r.Iface))
-			link := layers.LinkTypeEthernet
-			if !hasMAC && r.Iface.Flags&(1<<3) == 0 { // not loopback: no link header (tun)
-				link = layers.LinkTypeRaw
-			}
 			cfg := opt.Table
 			cfg.Start = time.Now().UnixNano()
 			cfg.Emit = func(rec *flowlog.Record) {
@@ -136,7 +131,7 @@ func RunLive(stop <-chan struct{}, names []string, opt LiveOptions) (LiveStats, 
 			}
 			handle := func(f *Frame) {
 				st.Frames++
-				if err := Decode(link, f.Data, &p); err != nil {
+				if err := Decode(f.Link, f.Data, &p); err != nil {
 					st.Undecodable++
 					return
 				}
