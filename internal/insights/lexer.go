@@ -63,8 +63,9 @@ type lexer struct {
 // ParseError is a malformed query; the API maps it to
 // MalformedQueryException and its message names the line and column.
 type ParseError struct {
-	Line, Column int // 1-based
+	Line, Column int // 1-based; the column counts characters
 	Offset       int // byte offset into the query
+	End          int // byte offset after the offending token (≥ Offset), for queryCompileError.location
 	Msg          string
 }
 
@@ -85,7 +86,11 @@ func errAt(src string, off int, format string, args ...any) *ParseError {
 			col++
 		}
 	}
-	return &ParseError{Line: line, Column: col, Offset: off, Msg: fmt.Sprintf(format, args...)}
+	end := off
+	if end < len(src) {
+		end++
+	}
+	return &ParseError{Line: line, Column: col, Offset: off, End: end, Msg: fmt.Sprintf(format, args...)}
 }
 
 // Identifiers are ASCII letters, digits, _ @ . and any non-ASCII UTF-8.

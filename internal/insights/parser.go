@@ -84,7 +84,11 @@ func (p *parser) relexRegex() error {
 }
 
 func (p *parser) errf(format string, args ...any) *ParseError {
-	return errAt(p.src, p.tok.pos, format, args...)
+	e := errAt(p.src, p.tok.pos, format, args...)
+	if p.tok.end > e.End {
+		e.End = p.tok.end
+	}
+	return e
 }
 
 func (p *parser) unexpected(want string) *ParseError {

@@ -113,12 +113,16 @@ func TestParseErrorPositions(t *testing.T) {
 		{"fields `a", 1, 8, `unterminated backquoted name`},
 		{`filter a like /x`, 1, 15, `unterminated regular expression`},
 		{`fields a ~ b`, 1, 10, `unexpected character`},
+		{`filter a = 1 bogus`, 1, 14, `expected | or end of query`},
 	} {
 		_, err := Parse(c.q)
 		var pe *ParseError
 		if !errors.As(err, &pe) {
 			t.Errorf("Parse(%q) = %v, want a ParseError", c.q, err)
 			continue
+		}
+		if pe.End < pe.Offset || pe.End > len(c.q) {
+			t.Errorf("Parse(%q): span %d..%d", c.q, pe.Offset, pe.End)
 		}
 		if pe.Line != c.line || pe.Column != c.col || !strings.Contains(pe.Msg, c.msg) {
 			t.Errorf("Parse(%q) = %d:%d %q, want %d:%d containing %q", c.q, pe.Line, pe.Column, pe.Msg, c.line, c.col, c.msg)
@@ -159,4 +163,12 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("round trip of %q: %q != %q", s, out, out2)
 		}
 	})
+}
+
+func TestParseErrorSpan(t *testing.T) {
+	_, err := Parse(`filter a = 1 bogus | limit 2`)
+	var pe *ParseError
+	if !errors.As(err, &pe) || pe.Offset != 13 || pe.End != 18 {
+		t.Fatalf("span of %v: %+v", err, pe)
+	}
 }
