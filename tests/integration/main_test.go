@@ -34,8 +34,14 @@ func TestMain(m *testing.M) {
 	_, file, _, _ := runtime.Caller(0)
 	root := filepath.Join(filepath.Dir(file), "..", "..")
 	build := exec.Command("go", "build", "-o", binary, "./cmd/flowwatch")
-	build.Dir = root
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	// FLOWWATCH_IT_RACE=1 runs the tests against a race-detector build of
+	// the server, to find races under real client traffic.
+	if os.Getenv("FLOWWATCH_IT_RACE") != "" {
+		build = exec.Command("go", "build", "-race", "-o", binary, "./cmd/flowwatch")
+		build.Env = append(os.Environ(), "CGO_ENABLED=1")
+	}
+	build.Dir = root
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "building flowwatch: %v\n%s", err, out)
 		os.Exit(1)
