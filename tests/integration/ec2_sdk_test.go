@@ -25,6 +25,7 @@ import (
 // codec sends lists as Name.N with %20 for spaces and reads the XML
 // strictly by element name.
 func TestEC2SDK(t *testing.T) {
+	t.Parallel() // own server and client environment; nothing shared
 	srv := startServerWith(t, "", ec2Flags, nil)
 	c := ec2.New(ec2.Options{Region: region, BaseEndpoint: aws.String(srv.URL),
 		Credentials: credentials.NewStaticCredentialsProvider(accessKey, secretKey, ""), RetryMaxAttempts: 1})
@@ -95,6 +96,7 @@ func TestEC2SDK(t *testing.T) {
 // TestEC2RegisterHost registers an agent's host over signed HTTP, as
 // `flowwatch agent` does, and finds it with the SDK, also after a restart.
 func TestEC2RegisterHost(t *testing.T) {
+	t.Parallel() // own server and client environment; nothing shared
 	srv := startServerWith(t, "", ec2Flags, nil)
 	agent := inventory.HostInfo{MachineID: "it-agent", Hostname: "agent-1", NICs: []inventory.NIC{
 		{Name: "ens5", Index: 2, MAC: "02:00:00:00:09:01", MTU: 9001, Up: true, Addrs: []netip.Prefix{netip.MustParsePrefix("10.77.1.5/24")}},

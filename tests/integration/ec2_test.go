@@ -83,6 +83,7 @@ func needCLI(t *testing.T) {
 }
 
 func TestEC2CLI(t *testing.T) {
+	t.Parallel() // own server and client environment; nothing shared
 	needCLI(t)
 	srv := startServerWith(t, "", ec2Flags, nil)
 	c := &ec2CLI{t: t, url: srv.URL, env: clientEnv(t, accessKey, secretKey)}
@@ -244,6 +245,7 @@ func TestEC2CLI(t *testing.T) {
 }
 
 func TestEC2Boto3(t *testing.T) {
+	t.Parallel() // own server and client environment; nothing shared
 	if _, err := exec.LookPath("python3"); err != nil {
 		t.Skip("python3 not installed: skipping the boto3 tests")
 	}
