@@ -988,9 +988,6 @@ func (db *DB) flush() error {
 		}
 		made = append(made, ps...)
 	}
-	if err := db.fs.SyncDir(db.partDir); err != nil {
-		return db.fail(err)
-	}
 	db.mu.Lock()
 	db.installLocked(made, nil)
 	db.imm = nil
@@ -1126,6 +1123,10 @@ func (db *DB) newPart(better bool) (*partWriter, uint64, error) {
 func (db *DB) finishPart(pw *partWriter, id, gid uint64, day int64) (*part, error) {
 	if err := pw.finish(gid, day); err != nil {
 		db.fs.Remove(db.partPath(id))
+		return nil, err
+	}
+	// The directory entry must be durable before META can name the part.
+	if err := db.fs.SyncDir(db.partDir); err != nil {
 		return nil, err
 	}
 	return openPart(db.fs, db.partPath(id), id)

@@ -262,6 +262,10 @@ func (w *partWriter) addBlock(rows []row, shape int) {
 	w.add(encodeBlock(rows, shape, w.enc, &w.scratch), rows)
 }
 
+// scratchPool keeps encoding buffers (tens of MB for wide blocks) across
+// flushes and merges instead of leaving them to the GC.
+var scratchPool = sync.Pool{New: func() any { return new(encScratch) }}
+
 // blockJob is one block to encode: rows of one shape.
 type blockJob struct {
 	rows  []row
@@ -288,9 +292,10 @@ func (w *partWriter) addBlocks(jobs []blockJob) {
 	close(next)
 	for k := 0; k < workers; k++ {
 		go func() {
-			var sc encScratch
+			sc := scratchPool.Get().(*encScratch)
+			defer scratchPool.Put(sc)
 			for i := range next {
-				out[i] <- encodeBlock(jobs[i].rows, jobs[i].shape, w.enc, &sc)
+				out[i] <- encodeBlock(jobs[i].rows, jobs[i].shape, w.enc, sc)
 			}
 		}()
 	}
