@@ -397,3 +397,28 @@ func TestCreateFlowLogsNeedsPassRole(t *testing.T) {
 		t.Fatalf("asked %v", asked)
 	}
 }
+
+func TestLogGroupARNDestination(t *testing.T) {
+	f := newFixture(t)
+	role := "arn:aws:iam::000000000000:role/flowlogsRole"
+	arn := "arn:aws:logs:us-east-1:000000000000:log-group:/fw/eni:*"
+	c := f.create("Action", "CreateFlowLogs", "ResourceType", "NetworkInterface", "ResourceId.1", f.eth0.ID, "TrafficType", "ALL",
+		"LogDestination", arn, "DeliverLogsPermissionArn", role)
+	if len(c.IDs) != 1 {
+		t.Fatalf("%+v", c)
+	}
+	// The ":*" suffix is kept verbatim (spec §4.5), in the name too.
+	fl := f.describe().FlowLogs[0]
+	if fl.LogDestination != arn || fl.LogGroupName != "/fw/eni:*" {
+		t.Fatalf("%+v", fl)
+	}
+	// LogGroupName naming the same group as LogDestination is no conflict,
+	// and is the same destination as the flow log above.
+	c = f.create("Action", "CreateFlowLogs", "ResourceType", "NetworkInterface", "ResourceId.1", f.eth0.ID, "TrafficType", "ALL",
+		"LogDestination", arn, "LogGroupName", "/fw/eni:*", "DeliverLogsPermissionArn", role)
+	if len(c.Unsuccessful) != 1 || c.Unsuccessful[0].Code != "FlowLogAlreadyExists" {
+		t.Fatalf("%+v", c)
+	}
+	f.fails(400, "InvalidParameter", "Invalid LogDestination", "Action", "CreateFlowLogs", "ResourceType", "VPC", "ResourceId.1", testVPC,
+		"TrafficType", "ALL", "LogDestination", "arn:aws:s3:::bucket", "DeliverLogsPermissionArn", role)
+}
