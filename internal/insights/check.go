@@ -54,6 +54,9 @@ func check(q *Query) error {
 			}
 			for _, p := range x.Aggs {
 				statsOut[p.Name()] = true
+				if p.Alias == "" {
+					statsOut[squeeze(p.Raw)] = true
+				}
 			}
 		case *DedupCmd:
 			for _, next := range q.Commands[i+1:] {
@@ -64,12 +67,13 @@ func check(q *Query) error {
 		case *DiffCmd:
 			return errAt(src, x.P, "diff compares patterns with an earlier time range, which needs a console session; it is not supported")
 		}
-		// Aggregations are only valid inside stats.
+		// Aggregations are only valid inside stats, or after it as the name
+		// of an unaliased stats column (sort count(*) desc).
 		if _, ok := c.(*StatsCmd); !ok {
 			for _, e := range commandExprs(c) {
 				var bad *CallExpr
 				walkExpr(e, func(n Expr) {
-					if call, ok := n.(*CallExpr); ok && bad == nil && aggregateNames[strings.ToLower(call.Name)] {
+					if call, ok := n.(*CallExpr); ok && bad == nil && aggregateNames[strings.ToLower(call.Name)] && !statsOut[squeeze(call.String())] {
 						bad = call
 					}
 				})
@@ -81,6 +85,9 @@ func check(q *Query) error {
 	}
 	return nil
 }
+
+// squeeze drops spaces, so `count( * )` and `count(*)` name one column.
+func squeeze(s string) string { return strings.ReplaceAll(s, " ", "") }
 
 func checkStats(src string, s *StatsCmd) error {
 	aliases := map[string]bool{}

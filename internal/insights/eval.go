@@ -136,6 +136,12 @@ func (c *compiler) compile(e Expr) (evalFn, error) {
 				return f, nil
 			}
 		}
+		if aggregateNames[strings.ToLower(x.Name)] {
+			// After stats, count(*) names the unaliased column count(*).
+			if name, ok := c.pl.statsColumn[squeeze(x.String())]; ok {
+				return c.field(name), nil
+			}
+		}
 		return c.compileCall(x)
 	}
 	return nil, c.errAt(e, "unsupported expression")

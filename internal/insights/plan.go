@@ -67,6 +67,9 @@ type plan struct {
 	preds   []logstore.TokenPred
 	// tokenParse is the first-segment parse that maps onto token columns.
 	tokenParse *ParseCmd
+	// statsColumn maps the space-free text of unaliased stats aggregations
+	// to their column names, so that later commands may write count(*).
+	statsColumn map[string]string
 }
 
 func (pl *plan) slot(name string) int {
@@ -83,7 +86,7 @@ func (pl *plan) slot(name string) int {
 // the pipeline at barriers and derives the store's projection and
 // predicates. apiLimit (StartQuery's limit) replaces the query's final limit.
 func newPlan(q *Query, apiLimit int) *plan {
-	pl := &plan{q: q, slotOf: map[string]int{}, defined: map[string]bool{}, read: map[string]bool{}}
+	pl := &plan{q: q, slotOf: map[string]int{}, defined: map[string]bool{}, read: map[string]bool{}, statsColumn: map[string]string{}}
 	cmds := q.Commands
 	pl.cap = DefaultRows
 	if n := len(cmds); n > 0 {
@@ -125,6 +128,9 @@ func newPlan(q *Query, apiLimit int) *plan {
 			case *CallExpr:
 				if strings.EqualFold(f.Name, "bin") {
 					readName("@timestamp")
+				}
+				if n, ok := pl.statsColumn[squeeze(f.String())]; ok && defined[n] {
+					readName(n)
 				}
 			}
 		})
@@ -195,6 +201,9 @@ func newPlan(q *Query, apiLimit int) *plan {
 			}
 			for _, p := range x.Aggs {
 				define(p.Name())
+				if p.Alias == "" {
+					pl.statsColumn[squeeze(p.Raw)] = p.Name()
+				}
 			}
 			cols, defaultCols, statsOut, display = nil, false, true, nil
 			addCols(x.By)
