@@ -1,10 +1,14 @@
 package ec2
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"sort"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/flowwatch/flowwatch/internal/awsapi"
 )
 
 type xENI struct {
@@ -212,5 +216,27 @@ func TestRefreshHookIsRateLimited(t *testing.T) {
 	f.enis()
 	if calls != 2 {
 		t.Fatalf("refresh did not run again after a second (%d)", calls)
+	}
+}
+
+func TestActionNamesResources(t *testing.T) {
+	f := newFixture(t)
+	info := awsapi.RequestInfo{Region: "eu-west-1", AccountID: "123456789012"}
+	for body, want := range map[string]string{
+		"Action=CreateFlowLogs&ResourceType=VPC":                  "ec2:CreateFlowLogs arn:aws:ec2:eu-west-1:123456789012:vpc-flow-log/*",
+		"Action=DeleteFlowLogs&FlowLogId.1=fl-1":                  "ec2:DeleteFlowLogs arn:aws:ec2:eu-west-1:123456789012:vpc-flow-log/fl-1",
+		"Action=DeleteFlowLogs&FlowLogId.1=fl-1&FlowLogId.2=fl-2": "ec2:DeleteFlowLogs arn:aws:ec2:eu-west-1:123456789012:vpc-flow-log/*",
+		"Action=DescribeVpcs":                                     "ec2:DescribeVpcs *",
+		"Action=RunInstances":                                     " ",
+	} {
+		r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(body))
+		action, res, err := f.svc.Action(r, []byte(body), info)
+		got := action + " "
+		if res != nil {
+			got += res()
+		}
+		if err != nil || got != want {
+			t.Errorf("%s: %q %v, want %q", body, got, err, want)
+		}
 	}
 }

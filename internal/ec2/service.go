@@ -171,9 +171,11 @@ func (s *Service) Serve(w http.ResponseWriter, r *http.Request, body []byte, inf
 }
 
 // Action implements awsapi.ActionNamer, so requests signed with an IAM
-// user's keys are authorized as ec2:<Action> before they run. Flow logs
-// and the inventory are named "*": flowwatch has no resource-level EC2
-// permissions. An unknown action is not authorized here; Serve rejects it.
+// user's keys are authorized as ec2:<Action> before they run. The flow log
+// actions name the vpc-flow-log resource AWS requires for them (the new
+// flow log's wildcard for CreateFlowLogs, the flow log for DeleteFlowLogs
+// of one id); the others, like AWS's Describe actions, name "*". An unknown
+// action is not authorized here; Serve rejects it.
 func (s *Service) Action(r *http.Request, body []byte, info awsapi.RequestInfo) (string, func() string, error) {
 	p, err := parseParams(string(body), r.URL.Query())
 	if err != nil {
@@ -183,7 +185,24 @@ func (s *Service) Action(r *http.Request, body []byte, info awsapi.RequestInfo) 
 	if s.ops[action] == nil {
 		return "", nil, nil
 	}
-	return "ec2:" + action, func() string { return "*" }, nil
+	resource := func() string {
+		account := info.AccountID
+		if account == "" {
+			account = s.account
+		}
+		prefix := "arn:aws:ec2:" + info.Region + ":" + account + ":vpc-flow-log/"
+		switch action {
+		case "CreateFlowLogs":
+			return prefix + "*"
+		case "DeleteFlowLogs":
+			if ids := p.list("FlowLogId"); len(ids) == 1 {
+				return prefix + ids[0]
+			}
+			return prefix + "*"
+		}
+		return "*"
+	}
+	return "ec2:" + action, resource, nil
 }
 
 type errorResponse struct {
