@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"reflect"
 	"strings"
+	"sync"
 )
 
 // RequestInfo is what a service learns about the request besides its input.
@@ -78,7 +80,75 @@ func DecodeJSON(body []byte, v any) error {
 	if err := json.Unmarshal(body, v); err != nil {
 		return serializationError(err)
 	}
+	return dropFoldedMembers(body, v)
+}
+
+// dropFoldedMembers undoes encoding/json's case-insensitive matching of
+// member names: AWS matches them exactly, so {"LogGroupName": …} does not
+// set logGroupName (and a required member is then reported missing). Only
+// top-level members are checked: the inputs decoded here have no nested
+// structures (PutLogEvents decodes itself, exactly).
+func dropFoldedMembers(body []byte, v any) error {
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Pointer || rv.Elem().Kind() != reflect.Struct {
+		return nil
+	}
+	names := memberNames(rv.Elem().Type())
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(body, &raw); err != nil {
+		return nil
+	}
+	folded := false
+	for k := range raw {
+		if names[k] {
+			continue
+		}
+		for name := range names {
+			if strings.EqualFold(k, name) {
+				delete(raw, k)
+				folded = true
+				break
+			}
+		}
+	}
+	if !folded {
+		return nil
+	}
+	b, err := json.Marshal(raw)
+	if err != nil {
+		return serializationError(err)
+	}
+	rv.Elem().SetZero()
+	if err := json.Unmarshal(b, v); err != nil {
+		return serializationError(err)
+	}
 	return nil
+}
+
+var memberCache sync.Map // reflect.Type → map[string]bool
+
+// memberNames returns the JSON member names of a struct type.
+func memberNames(t reflect.Type) map[string]bool {
+	if m, ok := memberCache.Load(t); ok {
+		return m.(map[string]bool)
+	}
+	m := map[string]bool{}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		m[name] = true
+	}
+	memberCache.Store(t, m)
+	return m
 }
 
 func jsonKind(c byte) string {

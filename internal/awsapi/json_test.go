@@ -82,6 +82,16 @@ func TestProtocolSuccess(t *testing.T) {
 	if rep.status != 200 || rep.body != "" || rep.hdr.Get("Content-Length") != "0" {
 		t.Fatalf("no-output op: %d %q", rep.status, rep.body)
 	}
+	// Member names match exactly, as in AWS: a differently cased one is an
+	// unknown member, ignored.
+	rep = call(t, rt, `{"NAME":"abc"}`, nil)
+	if rep.status != 200 || rep.body != "" {
+		t.Fatalf("case-folded member: %d %q", rep.status, rep.body)
+	}
+	rep = call(t, rt, `{"Name":"xyz","name":"abc"}`, nil)
+	if rep.status != 200 || rep.body != `{"name":"abc"}` {
+		t.Fatalf("both spellings: %d %q", rep.status, rep.body)
+	}
 	rep = call(t, rt, ``, nil)
 	if rep.status != 200 {
 		t.Fatalf("empty body: %d %q", rep.status, rep.body)
