@@ -133,20 +133,21 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("x-amzn-RequestId", info.RequestID)
 	proto := rt.protocolFor(r)
 	status, err := rt.serveRecover(w, r, &info, proto)
+	code := ""
 	if err != nil {
 		ae := AsError(err)
 		if ae == nil {
 			rt.log.Error("request failed", "request_id", info.RequestID, "op", info.Operation, "err", err)
 			ae = Internal()
 		}
-		status = ae.Status
+		status, code = ae.Status, ae.Code
 		if proto != nil {
 			proto.WriteError(w, ae, info.RequestID)
 		} else {
 			writeError(w, ae)
 		}
 	}
-	rt.log.Debug("request", "request_id", info.RequestID, "op", info.Operation, "status", status,
+	rt.log.Debug("request", "request_id", info.RequestID, "op", info.Operation, "status", status, "error", code,
 		"region", info.Region, "bytes_in", r.ContentLength, "dur", time.Since(start))
 }
 
