@@ -61,14 +61,20 @@ type vpcView struct {
 }
 
 var vpcFilters = filterSet[vpcView]{
-	"vpc-id":                            func(v *vpcView) []string { return []string{v.ID} },
-	"cidr":                              func(v *vpcView) []string { return prefixStr(v.CIDR) },
-	"cidr-block-association.cidr-block": func(v *vpcView) []string { return prefixStr(v.CIDR) },
-	"cidr-block-association.state":      func(v *vpcView) []string { return []string{"associated"} },
-	"state":                             func(v *vpcView) []string { return []string{"available"} },
-	"owner-id":                          func(v *vpcView) []string { return []string{v.owner} },
-	"is-default":                        func(v *vpcView) []string { return []string{"false"} },
-	"dhcp-options-id":                   func(v *vpcView) []string { return []string{"default"} },
+	"vpc-id": func(v *vpcView) []string { return []string{v.ID} },
+	"cidr":   func(v *vpcView) []string { return prefixStr(v.CIDR) },
+	"cidr-block-association.cidr-block": func(v *vpcView) []string {
+		var out []string
+		for _, p := range v.CIDRs {
+			out = append(out, p.String())
+		}
+		return out
+	},
+	"cidr-block-association.state": func(v *vpcView) []string { return []string{"associated"} },
+	"state":                        func(v *vpcView) []string { return []string{"available"} },
+	"owner-id":                     func(v *vpcView) []string { return []string{v.owner} },
+	"is-default":                   func(v *vpcView) []string { return []string{"false"} },
+	"dhcp-options-id":              func(v *vpcView) []string { return []string{"default"} },
 }
 
 func prefixStr(p netip.Prefix) []string {
@@ -115,8 +121,10 @@ func (s *Service) describeVpcs(rq *request) (response, error) {
 			DhcpOptionsID: "default", TagSet: tagsXML(nil), CidrBlockAssociationSet: itemList[cidrAssocXML]{Items: []cidrAssocXML{}}}
 		if v.CIDR.IsValid() {
 			x.CidrBlock = v.CIDR.String()
+		}
+		for _, p := range v.CIDRs {
 			x.CidrBlockAssociationSet.Items = append(x.CidrBlockAssociationSet.Items, cidrAssocXML{
-				AssociationID: "vpc-cidr-assoc-" + strings.TrimPrefix(v.ID, "vpc-"), CidrBlock: v.CIDR.String(), CidrBlockState: stateXML{"associated"}})
+				AssociationID: inventory.CIDRAssociationID(v.ID, p.String()), CidrBlock: p.String(), CidrBlockState: stateXML{"associated"}})
 		}
 		out.VpcSet.Items = append(out.VpcSet.Items, x)
 	}

@@ -120,7 +120,7 @@ func TestDescribeVpcsSubnetsInstances(t *testing.T) {
 		} `xml:"vpcSet>item"`
 	}
 	f.ok(&vpcs, "Action", "DescribeVpcs")
-	if len(vpcs.Vpcs) != 1 || vpcs.Vpcs[0].ID != testVPC || vpcs.Vpcs[0].CIDR != "10.0.0.0/22" || vpcs.Vpcs[0].State != "available" || vpcs.Vpcs[0].Owner != "000000000000" {
+	if len(vpcs.Vpcs) != 1 || vpcs.Vpcs[0].ID != testVPC || vpcs.Vpcs[0].CIDR != "10.0.0.0/16" || vpcs.Vpcs[0].State != "available" || vpcs.Vpcs[0].Owner != "000000000000" {
 		t.Fatalf("vpcs %+v", vpcs)
 	}
 	f.fails(400, "InvalidVpcID.NotFound", "The vpc ID 'vpc-00000000000000000' does not exist", "Action", "DescribeVpcs", "VpcId.1", "vpc-00000000000000000")

@@ -74,6 +74,11 @@ func ReservationID(instanceID string) string {
 	return derive(PrefixReserv, "reservation", instanceID)
 }
 
+// CIDRAssociationID is the association id of a VPC's CIDR block.
+func CIDRAssociationID(vpcID, cidr string) string {
+	return derive("vpc-cidr-assoc-", "cidr-assoc", vpcID, cidr)
+}
+
 // ValidID reports whether s is prefix followed by 8 or 17 lowercase hex
 // digits, the two forms EC2 has issued.
 func ValidID(prefix, s string) bool {

@@ -84,9 +84,12 @@ type Subnet struct {
 // VPC is the installation's network.
 type VPC struct {
 	ID, Region string
-	// CIDR is the smallest prefix covering every IPv4 subnet; invalid
-	// while there is none.
-	CIDR netip.Prefix
+	// CIDRs are the VPC's IPv4 blocks: each subnet widened to its /16 (AWS
+	// VPC blocks are /16 to /28), merged, the block of this host's primary
+	// interface first. CIDR is that first, primary block; invalid while
+	// there is no IPv4 subnet.
+	CIDR  netip.Prefix
+	CIDRs []netip.Prefix
 }
 
 type host struct {
@@ -383,30 +386,67 @@ func (inv *Inventory) VPCs() []VPC {
 	inv.mu.RLock()
 	defer inv.mu.RUnlock()
 	v := VPC{ID: inv.cfg.VPCID, Region: inv.cfg.Region}
+	// Local interfaces by device index first, so the primary block is the
+	// one this host's eth0 is in; then every subnet by address.
+	var prefixes []netip.Prefix
+	for _, h := range inv.hosts {
+		if !h.inst.Remote {
+			for _, i := range h.ifaces {
+				if i.SubnetCIDR.IsValid() {
+					prefixes = append(prefixes, i.SubnetCIDR)
+				}
+			}
+		}
+	}
+	var rest []netip.Prefix
 	for _, s := range inv.subnetsLocked() {
-		if !s.CIDR.IsValid() {
-			continue
+		if s.CIDR.IsValid() {
+			rest = append(rest, s.CIDR)
 		}
-		if !v.CIDR.IsValid() {
-			v.CIDR = s.CIDR
-		} else {
-			v.CIDR = cover(v.CIDR, s.CIDR)
+	}
+	sort.Slice(rest, func(a, b int) bool {
+		if c := rest[a].Addr().Compare(rest[b].Addr()); c != 0 {
+			return c < 0
 		}
+		return rest[a].Bits() < rest[b].Bits()
+	})
+	for _, p := range append(prefixes, rest...) {
+		v.CIDRs = addBlock(v.CIDRs, p)
+	}
+	if len(v.CIDRs) > 0 {
+		v.CIDR = v.CIDRs[0]
 	}
 	return []VPC{v}
 }
 
-// cover is the smallest prefix containing both a and b (same family).
-func cover(a, b netip.Prefix) netip.Prefix {
-	bits := min(a.Bits(), b.Bits())
-	for ; bits > 0; bits-- {
-		p, _ := a.Addr().Prefix(bits)
-		if p.Contains(b.Addr()) {
-			return p
+// addBlock adds the /16 (or wider) block of prefix p to blocks unless a
+// block already holds it; blocks it holds are dropped, order otherwise kept.
+func addBlock(blocks []netip.Prefix, p netip.Prefix) []netip.Prefix {
+	b := p
+	if p.Bits() > 16 {
+		b, _ = p.Addr().Prefix(16)
+	}
+	for _, x := range blocks {
+		if x.Bits() <= b.Bits() && x.Contains(b.Addr()) {
+			return blocks
 		}
 	}
-	p, _ := a.Addr().Prefix(0)
-	return p
+	out := blocks[:0:0]
+	placed := false
+	for _, x := range blocks {
+		if b.Bits() <= x.Bits() && b.Contains(x.Addr()) {
+			if !placed {
+				out = append(out, b)
+				placed = true
+			}
+			continue
+		}
+		out = append(out, x)
+	}
+	if !placed {
+		out = append(out, b)
+	}
+	return out
 }
 
 // LocalInstance returns the instance of the host flowwatch serve runs on

@@ -3,6 +3,7 @@ package inventory
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"regexp"
 	"testing"
@@ -112,7 +113,7 @@ func TestSetHostBuildsInstanceInterfacesSubnets(t *testing.T) {
 			t.Errorf("unexpected subnet %+v", s)
 		}
 	}
-	if v := inv.VPCs(); len(v) != 1 || v[0].CIDR.String() != "10.1.0.0/22" {
+	if v := inv.VPCs(); len(v) != 1 || v[0].CIDR.String() != "10.1.0.0/16" || len(v[0].CIDRs) != 1 {
 		t.Fatalf("vpc %+v", v)
 	}
 
@@ -313,3 +314,28 @@ func TestAZID(t *testing.T) {
 		t.Fatalf("local instance %+v", l)
 	}
 }
+
+func TestVPCBlocks(t *testing.T) {
+	inv := newInv(t, Config{})
+	// The local host: eth0 in 192.168.7.0/24 (primary), docker0 in
+	// 172.17.0.0/16; an agent adds 10.0.1.0/24, a /8 wider than a /16 and
+	// another prefix inside an existing block.
+	inv.SetHost(HostInfo{MachineID: "m", NICs: []NIC{
+		{Name: "eth0", Index: 2, MAC: "02:00:00:00:00:01", Addrs: pfx("192.168.7.10/24")},
+		{Name: "docker0", Index: 3, MAC: "02:00:00:00:00:02", Addrs: pfx("172.17.0.1/16")},
+	}})
+	inv.SetHost(HostInfo{InstanceID: "i-0123456789abcdef0", Remote: true, NICs: []NIC{
+		{Name: "a", Index: 1, MAC: "02:00:00:00:01:01", Addrs: pfx("10.0.1.5/24")},
+		{Name: "b", Index: 2, MAC: "02:00:00:00:01:02", Addrs: pfx("11.0.0.5/8")},
+		{Name: "c", Index: 3, MAC: "02:00:00:00:01:03", Addrs: pfx("192.168.200.5/24")},
+	}})
+	v := inv.VPCs()[0]
+	if v.CIDR.String() != "192.168.0.0/16" || fmt.Sprint(v.CIDRs) != "[192.168.0.0/16 172.17.0.0/16 10.0.0.0/16 11.0.0.0/8]" {
+		t.Fatalf("blocks %v (primary %v)", v.CIDRs, v.CIDR)
+	}
+	if got := addBlock(pfxList("10.1.0.0/16", "10.2.0.0/16"), netip.MustParsePrefix("10.0.0.0/8")); fmt.Sprint(got) != "[10.0.0.0/8]" {
+		t.Fatalf("a wider block replaces the ones it holds: %v", got)
+	}
+}
+
+func pfxList(s ...string) []netip.Prefix { return pfx(s...) }
