@@ -6,11 +6,13 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -45,15 +47,8 @@ func TestSeedWorkflow(t *testing.T) {
 	if out, err := exec.Command("ip", "netns", "list").CombinedOutput(); err != nil {
 		t.Skipf("e2e: network namespaces unavailable: %v %s", err, out)
 	}
-	_, file, _, _ := runtime.Caller(0)
-	dir := filepath.Dir(file)
-	bin := filepath.Join(t.TempDir(), "flowwatch")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/flowwatch")
-	build.Dir = filepath.Join(dir, "..", "..")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building flowwatch: %v\n%s", err, out)
-	}
+	dir := testDir()
+	bin := flowwatchBinary(t)
 
 	out := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -147,6 +142,47 @@ func checkParquet(t *testing.T, root string) {
 	if rejects == 0 {
 		t.Error("the Parquet objects hold no REJECT of the SSH attempt from 10.201.1.2")
 	}
+}
+
+func testDir() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Dir(file)
+}
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// flowwatchBinary builds cmd/flowwatch once for the package's tests.
+func flowwatchBinary(t *testing.T) string {
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "flowwatch-e2e-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "flowwatch")
+		build := exec.Command("go", "build", "-o", binPath, "./cmd/flowwatch")
+		build.Dir = filepath.Join(testDir(), "..", "..")
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("building flowwatch: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binPath != "" {
+		os.RemoveAll(filepath.Dir(binPath))
+	}
+	os.Exit(code)
 }
 
 func tail(b []byte, n int) []byte {
