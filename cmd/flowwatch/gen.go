@@ -38,6 +38,8 @@ func runGen(args []string) int {
 	out := fs.String("out", "-", "output file ('-' for stdout, .gz compresses); a directory with --layout s3")
 	layout := fs.String("layout", "", "'s3' writes the AWS S3 export layout under --out DIR")
 	flowLogID := fs.String("flow-log-id", "", "flow log id in S3 object names (default derived from the seed)")
+	hive := fs.Bool("hive", false, "with --layout s3: Hive-compatible partition names (aws-account-id=…/year=…)")
+	perHour := fs.Bool("per-hour", false, "with --layout s3: an hour level in the keys")
 	header := fs.Bool("header", false, "write the S3 header line first (always on with --layout s3)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -71,7 +73,7 @@ func runGen(args []string) int {
 		if *out == "-" {
 			return fail(fmt.Errorf("--layout s3 needs --out DIR"))
 		}
-		paths, err := flowgen.WriteS3(*out, g, f, *records, flowgen.S3Options{FlowLogID: *flowLogID})
+		paths, err := flowgen.WriteS3(*out, g, f, *records, flowgen.S3Options{FlowLogID: *flowLogID, Hive: *hive, PerHour: *perHour})
 		if err != nil {
 			return fail(err)
 		}
@@ -91,7 +93,8 @@ func runGen(args []string) int {
 		w = fh
 		closers = append(closers, fh.Close)
 		if strings.HasSuffix(*out, ".gz") {
-			zw, _ := gzip.NewWriterLevel(fh, gzip.BestSpeed)
+			// One gzip member per MiB, compressed on every core.
+			zw := flowgen.NewParallelGzip(fh, gzip.BestSpeed, 0)
 			w = zw
 			closers = append([]func() error{zw.Close}, closers...)
 		}

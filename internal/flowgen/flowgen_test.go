@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/flowwatch/flowwatch/internal/flowlog"
 	"github.com/klauspost/compress/gzip"
@@ -210,6 +211,44 @@ func TestWriteS3(t *testing.T) {
 	}
 	if total != n || len(paths) < 5 {
 		t.Fatalf("%d records in %d objects", total, len(paths))
+	}
+}
+
+func TestS3Dir(t *testing.T) {
+	at := time.Date(2018, 6, 20, 16, 20, 0, 0, time.UTC)
+	for opt, want := range map[S3Options]string{
+		{}:                          "AWSLogs/123456789012/vpcflowlogs/us-east-1/2018/06/20",
+		{PerHour: true}:             "AWSLogs/123456789012/vpcflowlogs/us-east-1/2018/06/20/16",
+		{Hive: true}:                "AWSLogs/aws-account-id=123456789012/aws-service=vpcflowlogs/aws-region=us-east-1/year=2018/month=06/day=20",
+		{Hive: true, PerHour: true}: "AWSLogs/aws-account-id=123456789012/aws-service=vpcflowlogs/aws-region=us-east-1/year=2018/month=06/day=20/hour=16",
+	} {
+		if got := s3Dir("123456789012", "us-east-1", at, opt); got != want {
+			t.Errorf("%+v: %s", opt, got)
+		}
+	}
+}
+
+func TestParallelGzip(t *testing.T) {
+	var src bytes.Buffer
+	g, _ := New(Config{Seed: 5})
+	WriteText(&src, g, flowlog.DefaultFormat, 30000, true) // several 1 MiB chunks
+	var dst bytes.Buffer
+	z := NewParallelGzip(&dst, gzip.BestSpeed, 3)
+	for b := src.Bytes(); len(b) > 0; {
+		k := min(len(b), 70000)
+		z.Write(b[:k])
+		b = b[k:]
+	}
+	if err := z.Close(); err != nil {
+		t.Fatal(err)
+	}
+	zr, err := gzip.NewReader(&dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := io.ReadAll(zr)
+	if err != nil || !bytes.Equal(back, src.Bytes()) {
+		t.Fatalf("round trip: %v, %d bytes vs %d", err, len(back), src.Len())
 	}
 }
 

@@ -70,6 +70,27 @@ type S3Options struct {
 	// Level is the gzip level; default gzip.BestSpeed because the files are
 	// for benchmarks and tests, where generation time matters more.
 	Level int
+	// Hive writes Hive-compatible partition names (aws-account-id=…,
+	// year=…); PerHour adds an hour level, as the S3 destination options do.
+	Hive    bool
+	PerHour bool
+}
+
+// s3Dir is the key prefix of an object whose records end at t (spec §5.2).
+func s3Dir(acct, region string, t time.Time, opt S3Options) string {
+	if opt.Hive {
+		p := filepath.Join("AWSLogs", "aws-account-id="+acct, "aws-service=vpcflowlogs", "aws-region="+region,
+			"year="+t.Format("2006"), "month="+t.Format("01"), "day="+t.Format("02"))
+		if opt.PerHour {
+			p = filepath.Join(p, "hour="+t.Format("15"))
+		}
+		return p
+	}
+	p := filepath.Join("AWSLogs", acct, "vpcflowlogs", region, t.Format("2006/01/02"))
+	if opt.PerHour {
+		p = filepath.Join(p, t.Format("15"))
+	}
+	return p
 }
 
 // WriteS3 writes n records in format f under dir in the layout AWS uses for
@@ -117,7 +138,7 @@ func WriteS3(dir string, g *Generator, f *flowlog.Format, n uint64, opt S3Option
 			t := time.Unix(bucket, 0).UTC()
 			name := fmt.Sprintf("%s_vpcflowlogs_%s_%s_%sZ_%08x.log.gz", cfg.AccountID, cfg.Region,
 				opt.FlowLogID, timeStamp(bucket)[:13], uint32(mix(cfg.Seed^uint64(bucket))))
-			p := filepath.Join(dir, "AWSLogs", cfg.AccountID, "vpcflowlogs", cfg.Region, t.Format("2006/01/02"), name)
+			p := filepath.Join(dir, s3Dir(cfg.AccountID, cfg.Region, t, opt), name)
 			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 				return nil, err
 			}
