@@ -44,21 +44,44 @@ func runInject(args []string) int {
 		return 2
 	}
 	var recs []flowlog.Record
-	read := func(r io.Reader, name string) error {
-		sc := bufio.NewScanner(r)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for n := 1; sc.Scan(); n++ {
-			line := strings.TrimSpace(sc.Text())
-			if line == "" || line == f.Header() {
-				continue
-			}
-			rec, err := flowlog.ParseLine(line, f)
-			if err != nil {
-				return fmt.Errorf("%s:%d: %w", name, n, err)
-			}
-			recs = append(recs, rec)
+	// flush hands over what has been read. Reading from a pipe (flowwatch
+	// capture | flowwatch inject), it runs whenever the writer pauses, so
+	// each closed window is delivered as it comes.
+	flush := func() error {
+		if len(recs) == 0 {
+			return nil
 		}
-		return sc.Err()
+		name, err := delivery.WriteInbox(*dataDir, recs)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "flowwatch inject: %d records spooled as %s\n", len(recs), name)
+		recs = recs[:0]
+		return nil
+	}
+	read := func(r io.Reader, name string) error {
+		br := bufio.NewReaderSize(r, 1<<20)
+		for n := 1; ; n++ {
+			line, err := br.ReadString('\n')
+			if err != nil && err != io.EOF {
+				return err
+			}
+			if line = strings.TrimSpace(line); line != "" && line != f.Header() {
+				rec, perr := flowlog.ParseLine(line, f)
+				if perr != nil {
+					return fmt.Errorf("%s:%d: %w", name, n, perr)
+				}
+				recs = append(recs, rec)
+			}
+			if err == io.EOF {
+				return flush()
+			}
+			if br.Buffered() == 0 {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		}
 	}
 	if fs.NArg() == 0 {
 		err = read(os.Stdin, "stdin")
@@ -77,14 +100,5 @@ func runInject(args []string) int {
 		fmt.Fprintf(os.Stderr, "flowwatch inject: %v\n", err)
 		return 1
 	}
-	if len(recs) == 0 {
-		return 0
-	}
-	name, err := delivery.WriteInbox(*dataDir, recs)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "flowwatch inject: %v\n", err)
-		return 1
-	}
-	fmt.Fprintf(os.Stderr, "flowwatch inject: %d records spooled as %s\n", len(recs), name)
 	return 0
 }
