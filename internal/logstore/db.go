@@ -1338,7 +1338,11 @@ func (db *DB) mergeParts(gid uint64, ps []*part, live map[uint64]bool, full bool
 		for c.b < len(c.p.blocks) {
 			bi := &c.p.blocks[c.b]
 			c.b++
-			d, err := c.p.readBlock(bi, ColMessage|ColIngestion)
+			need := ColTokens | ColIngestion // token values are copied, not re-parsed
+			if bi.shape == 0 {
+				need = ColMessage | ColIngestion
+			}
+			d, err := c.p.readBlock(bi, need)
 			if err != nil {
 				return err
 			}
@@ -1375,15 +1379,29 @@ func (db *DB) mergeParts(gid uint64, ps []*part, live map[uint64]bool, full bool
 		return nil, err
 	}
 	day := ps[0].day
+	// Merges drop only deleted streams, so the live streams' statistics
+	// are the sum of the inputs'.
+	pw.fixedStats = true
+	for _, p := range ps {
+		for sid, st := range p.stats {
+			if live[sid] {
+				cur := pw.stats[sid]
+				cur.add(st)
+				pw.stats[sid] = cur
+			}
+		}
+	}
 	buf := make([]row, 0, db.opts.BlockRows)
+	var src []srcRef
 	shape := -1
 	rows := 0
 	var jobs []blockJob
 	emit := func() {
 		if len(buf) > 0 {
-			jobs = append(jobs, blockJob{rows: buf, shape: shape})
+			jobs = append(jobs, blockJob{rows: buf, shape: shape, src: src})
 			rows += len(buf)
 			buf = make([]row, 0, db.opts.BlockRows)
+			src = nil
 		}
 		if len(jobs) >= 2*runtime.GOMAXPROCS(0) {
 			pw.addBlocks(jobs)
@@ -1409,7 +1427,16 @@ func (db *DB) mergeParts(gid uint64, ps []*part, live map[uint64]bool, full bool
 				emit()
 				shape = c.sh
 			}
-			buf = append(buf, row{ts: d.ts[i], seq: d.seq[i], ingest: d.ingest[i], sid: d.sid[i], msg: d.msgs[i]})
+			r := row{ts: d.ts[i], seq: d.seq[i], ingest: d.ingest[i], sid: d.sid[i]}
+			if c.sh == 0 {
+				r.msg = d.msgs[i]
+			} else {
+				if src == nil {
+					src = make([]srcRef, 0, db.opts.BlockRows)
+				}
+				src = append(src, srcRef{d, int32(i)})
+			}
+			buf = append(buf, r)
 		}
 		c.i++
 		if c.i == d.rows {
