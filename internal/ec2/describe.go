@@ -58,6 +58,7 @@ type describeVpcsResponse struct {
 type vpcView struct {
 	inventory.VPC
 	owner string
+	tags  []Tag
 }
 
 var vpcFilters = filterSet[vpcView]{
@@ -84,12 +85,18 @@ func prefixStr(p netip.Prefix) []string {
 	return []string{p.String()}
 }
 
-func noTags[T any](*T) []Tag { return nil }
+// viewTags returns the tags a view carries (derived and the user's).
+func viewTags[T interface{ tagList() []Tag }](x *T) []Tag { return (*x).tagList() }
+
+func (v vpcView) tagList() []Tag      { return v.tags }
+func (v subnetView) tagList() []Tag   { return v.tags }
+func (v eniView) tagList() []Tag      { return v.tags }
+func (v instanceView) tagList() []Tag { return v.tags }
 
 func (s *Service) describeVpcs(rq *request) (response, error) {
 	s.freshInventory()
 	ids := rq.p.list("VpcId")
-	m, err := compile(rq.p.filters(), vpcFilters, noTags[vpcView])
+	m, err := compile(rq.p.filters(), vpcFilters, viewTags[vpcView])
 	if err != nil {
 		return nil, err
 	}
@@ -103,7 +110,7 @@ func (s *Service) describeVpcs(rq *request) (response, error) {
 	var all []vpcView
 	if s.inRegion(rq) {
 		for _, v := range s.inv.VPCs() {
-			all = append(all, vpcView{v, s.account})
+			all = append(all, vpcView{v, s.account, s.resourceTags(v.ID)})
 		}
 	}
 	all, err = selectIDs(all, func(v *vpcView) string { return v.ID }, ids, "Vpc", "vpc")
@@ -118,7 +125,7 @@ func (s *Service) describeVpcs(rq *request) (response, error) {
 	out := &describeVpcsResponse{VpcSet: itemList[vpcXML]{Items: []vpcXML{}}, NextToken: next}
 	for _, v := range pg {
 		x := vpcXML{VpcID: v.ID, OwnerID: s.account, InstanceTenancy: "default", State: "available",
-			DhcpOptionsID: "default", TagSet: tagsXML(nil), CidrBlockAssociationSet: itemList[cidrAssocXML]{Items: []cidrAssocXML{}}}
+			DhcpOptionsID: "default", TagSet: tagsXML(v.tags), CidrBlockAssociationSet: itemList[cidrAssocXML]{Items: []cidrAssocXML{}}}
 		if v.CIDR.IsValid() {
 			x.CidrBlock = v.CIDR.String()
 		}
@@ -195,6 +202,7 @@ type describeSubnetsResponse struct {
 type subnetView struct {
 	inventory.Subnet
 	owner string
+	tags  []Tag
 }
 
 func (s *subnetView) arn() string {
@@ -236,7 +244,7 @@ func usableAddresses(p netip.Prefix) int {
 func (s *Service) describeSubnets(rq *request) (response, error) {
 	s.freshInventory()
 	ids := rq.p.list("SubnetId")
-	m, err := compile(rq.p.filters(), subnetFilters, noTags[subnetView])
+	m, err := compile(rq.p.filters(), subnetFilters, viewTags[subnetView])
 	if err != nil {
 		return nil, err
 	}
@@ -250,7 +258,7 @@ func (s *Service) describeSubnets(rq *request) (response, error) {
 	var all []subnetView
 	if s.inRegion(rq) {
 		for _, x := range s.inv.Subnets() {
-			all = append(all, subnetView{x, s.account})
+			all = append(all, subnetView{x, s.account, s.resourceTags(x.ID)})
 		}
 	}
 	all, err = selectIDs(all, func(v *subnetView) string { return v.ID }, ids, "Subnet", "subnet")
@@ -266,7 +274,7 @@ func (s *Service) describeSubnets(rq *request) (response, error) {
 	for _, v := range pg {
 		x := subnetXML{SubnetID: v.ID, SubnetArn: v.arn(), State: "available", VpcID: v.VPCID, OwnerID: s.account,
 			AvailableIPAddressCount: usableAddresses(v.CIDR), AvailabilityZone: v.AZ, AvailabilityZoneID: v.AZID, Ipv6Native: !v.CIDR.IsValid(),
-			TagSet: tagsXML(nil), Ipv6CidrBlockAssociationSet: itemList[ipv6AssocXML]{Items: []ipv6AssocXML{}}}
+			TagSet: tagsXML(v.tags), Ipv6CidrBlockAssociationSet: itemList[ipv6AssocXML]{Items: []ipv6AssocXML{}}}
 		if v.CIDR.IsValid() {
 			x.CidrBlock = v.CIDR.String()
 		}
@@ -335,11 +343,12 @@ type describeENIsResponse struct {
 type eniView struct {
 	inventory.Interface
 	owner string
+	tags  []Tag
 }
 
-// interfaceTags are the tags an interface shows: Name is the Linux
+// interfaceTags are the tags derived for an interface: Name is the Linux
 // interface name, so `--filters Name=tag:Name,Values=eth0` finds it.
-func interfaceTags(i *eniView) []Tag { return []Tag{{Key: "Name", Value: i.Name}} }
+func interfaceTags(i *inventory.Interface) []Tag { return []Tag{{Key: "Name", Value: i.Name}} }
 
 // dnsName is the private DNS name AWS gives an IPv4 address.
 func dnsName(ip netip.Addr, region string) string {
@@ -402,9 +411,9 @@ var eniFilters = filterSet[eniView]{
 	"interface-type":    func(i *eniView) []string { return []string{"interface"} },
 }
 
-func (s *Service) eniXML(i *inventory.Interface) eniXML {
+func (s *Service) eniXML(i *inventory.Interface, userTags []Tag) eniXML {
 	f := false
-	tags := tagsXML(interfaceTags(&eniView{Interface: *i}))
+	tags := tagsXML(withTags(interfaceTags(i), userTags))
 	x := eniXML{NetworkInterfaceID: i.ID, SubnetID: i.SubnetID, VpcID: i.VPCID, AvailabilityZone: i.AZ,
 		Description: description(i), OwnerID: s.account, RequesterManaged: &f, Status: "in-use", MacAddress: i.MAC,
 		SourceDestCheck: true, GroupSet: itemList[groupXML]{Items: []groupXML{}}, TagSet: &tags, InterfaceType: "interface",
@@ -427,7 +436,7 @@ func (s *Service) eniXML(i *inventory.Interface) eniXML {
 func (s *Service) describeNetworkInterfaces(rq *request) (response, error) {
 	s.freshInventory()
 	ids := rq.p.list("NetworkInterfaceId")
-	m, err := compile(rq.p.filters(), eniFilters, interfaceTags)
+	m, err := compile(rq.p.filters(), eniFilters, viewTags[eniView])
 	if err != nil {
 		return nil, err
 	}
@@ -444,7 +453,7 @@ func (s *Service) describeNetworkInterfaces(rq *request) (response, error) {
 	var all []eniView
 	if s.inRegion(rq) {
 		for _, x := range s.inv.Interfaces() {
-			all = append(all, eniView{x, s.account})
+			all = append(all, eniView{x, s.account, withTags(interfaceTags(&x), s.resourceTags(x.ID))})
 		}
 	}
 	all, err = selectIDs(all, func(v *eniView) string { return v.ID }, ids, "NetworkInterface", "networkInterface")
@@ -458,7 +467,7 @@ func (s *Service) describeNetworkInterfaces(rq *request) (response, error) {
 	}
 	out := &describeENIsResponse{NetworkInterfaceSet: itemList[eniXML]{Items: []eniXML{}}, NextToken: next}
 	for _, v := range pg {
-		out.NetworkInterfaceSet.Items = append(out.NetworkInterfaceSet.Items, s.eniXML(&v.Interface))
+		out.NetworkInterfaceSet.Items = append(out.NetworkInterfaceSet.Items, s.eniXML(&v.Interface, s.resourceTags(v.ID)))
 	}
 	return out, nil
 }
@@ -510,9 +519,11 @@ type instanceView struct {
 	inventory.Instance
 	owner  string
 	ifaces []inventory.Interface
+	tags   []Tag
 }
 
-func instanceTags(i *instanceView) []Tag {
+// instanceTags are the tags derived for an instance: Name is the hostname.
+func instanceTags(i *inventory.Instance) []Tag {
 	if i.Hostname == "" {
 		return nil
 	}
@@ -567,7 +578,7 @@ var instanceFilters = filterSet[instanceView]{
 func (s *Service) describeInstances(rq *request) (response, error) {
 	s.freshInventory()
 	ids := rq.p.list("InstanceId")
-	m, err := compile(rq.p.filters(), instanceFilters, instanceTags)
+	m, err := compile(rq.p.filters(), instanceFilters, viewTags[instanceView])
 	if err != nil {
 		return nil, err
 	}
@@ -584,7 +595,7 @@ func (s *Service) describeInstances(rq *request) (response, error) {
 	var all []instanceView
 	if s.inRegion(rq) {
 		for _, x := range s.inv.Instances() {
-			all = append(all, instanceView{x, s.account, s.inv.InstanceInterfaces(x.ID)})
+			all = append(all, instanceView{x, s.account, s.inv.InstanceInterfaces(x.ID), withTags(instanceTags(&x), s.resourceTags(x.ID))})
 		}
 	}
 	all, err = selectIDs(all, func(v *instanceView) string { return v.ID }, ids, "Instance", "instance")
@@ -602,12 +613,12 @@ func (s *Service) describeInstances(rq *request) (response, error) {
 			LaunchTime: timestamp(v.LaunchTime), Placement: placementXML{v.AZ, "default"}, Monitoring: stateXML{"disabled"},
 			SubnetID: v.SubnetID, VpcID: v.VPCID, RootDeviceType: "ebs", PlatformDetails: "Linux/UNIX",
 			GroupSet: itemList[groupXML]{Items: []groupXML{}}, NetworkInterfaceSet: itemList[eniXML]{Items: []eniXML{}},
-			TagSet: tagsXML(instanceTags(&v))}
+			TagSet: tagsXML(v.tags)}
 		if v.PrivateIP.IsValid() {
 			x.PrivateIPAddress = v.PrivateIP.String()
 		}
 		for k := range v.ifaces {
-			e := s.eniXML(&v.ifaces[k])
+			e := s.eniXML(&v.ifaces[k], nil)
 			// Inside an instance the interface omits what the instance
 			// already says (AWS's InstanceNetworkInterface shape).
 			e.AvailabilityZone, e.RequesterManaged, e.TagSet = "", nil, nil

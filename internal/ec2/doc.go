@@ -19,9 +19,10 @@ package ec2
 //   - The monitored hosts live in one region (serve --region): requests
 //     signed for another region see no instances, interfaces, subnets or
 //     VPC, and flow logs are kept per region as in AWS.
-//   - Inventory resources carry fixed tags (Name = hostname for instances,
-//     the Linux interface name for interfaces) and cannot be retagged; only
-//     flow logs take CreateTags/DeleteTags.
+//   - Inventory resources carry derived tags (Name = hostname for
+//     instances, the Linux interface name for interfaces); CreateTags adds
+//     the user's tags beside them (a user's Name wins) and DeleteTags
+//     removes only the user's. Tags are persisted with the flow logs.
 //   - A subnet spanning hosts in several AZs (the same prefix on hosts with
 //     different --az) reports the AZ of the first instance by id.
 //   - Transit gateway and NAT gateway resource types are accepted by the

@@ -521,7 +521,7 @@ func (s *Service) createFlowLogs(rq *request) (response, error) {
 			FlowLogIDs: ids, Failed: failed, Time: now})
 	}
 	if len(ids) > 0 || in.clientToken != "" {
-		if err := r.commitLocked(logs, tokens); err != nil {
+		if err := r.commitLocked(logs, tokens, r.rtags); err != nil {
 			return nil, err
 		}
 	}
@@ -675,7 +675,7 @@ func (s *Service) deleteFlowLogs(rq *request) (response, error) {
 		deleted++
 	}
 	if deleted > 0 {
-		if err := r.commitLocked(logs, r.tokens); err != nil {
+		if err := r.commitLocked(logs, r.tokens, r.rtags); err != nil {
 			return nil, err
 		}
 	}
@@ -687,8 +687,8 @@ type returnResponse struct {
 	Return bool `xml:"return"`
 }
 
-// createTags and deleteTags change the tags of flow logs (the only taggable
-// flowwatch resource: inventory resources take their tags from the host).
+// createTags and deleteTags change the tags of flow logs and of inventory
+// resources (whose derived Name tag a user's Name tag overrides).
 func (s *Service) createTags(rq *request) (response, error) {
 	return s.changeTags(rq, true)
 }
@@ -726,48 +726,72 @@ func (s *Service) changeTags(rq *request, create bool) (response, error) {
 	if region == "" {
 		region = s.inv.Region()
 	}
-	r := s.reg
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	logs := r.copyLogsLocked()
-	for _, id := range ids {
-		fl, ok := logs[id]
-		if !ok || fl.Region != region {
-			if strings.HasPrefix(id, "fl-") {
-				return nil, ec2Error(http.StatusBadRequest, "InvalidFlowLogId.NotFound", "The flow log ID '%s' does not exist", id)
-			}
-			if s.inRegion(rq) && s.inv.Exists(id) {
-				return nil, ec2Error(http.StatusBadRequest, "UnsupportedOperation", "flowwatch derives the tags of %s from the host; only flow logs (fl-) can be tagged", id)
-			}
-			return nil, ec2Error(http.StatusBadRequest, "InvalidID", "The ID '%s' is not valid", id)
-		}
+	// change applies the request to one resource's tags.
+	change := func(cur []Tag) ([]Tag, error) {
+		cur = slices.Clone(cur)
 		if create {
 			for _, t := range tags {
-				if i := slices.IndexFunc(fl.Tags, func(x Tag) bool { return x.Key == t.Key }); i >= 0 {
-					fl.Tags[i].Value = t.Value
+				if i := slices.IndexFunc(cur, func(x Tag) bool { return x.Key == t.Key }); i >= 0 {
+					cur[i].Value = t.Value
 				} else {
-					fl.Tags = append(fl.Tags, t)
+					cur = append(cur, t)
 				}
 			}
-			if len(fl.Tags) > 50 {
+			if len(cur) > 50 {
 				return nil, ec2Error(http.StatusBadRequest, "TagLimitExceeded", "The maximum number of tags per resource is 50")
 			}
-			continue
+			return cur, nil
 		}
 		if len(tags) == 0 {
-			fl.Tags = nil
-			continue
+			return nil, nil
 		}
-		fl.Tags = slices.DeleteFunc(fl.Tags, func(x Tag) bool {
+		return slices.DeleteFunc(cur, func(x Tag) bool {
 			for k, t := range tags {
 				if t.Key == x.Key && (!valueGiven[k] || t.Value == x.Value) {
 					return true
 				}
 			}
 			return false
-		})
+		}), nil
 	}
-	if err := r.commitLocked(logs, r.tokens); err != nil {
+	r := s.reg
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	logs := r.copyLogsLocked()
+	rtags := make(map[string][]Tag, len(r.rtags)+len(ids))
+	for k, v := range r.rtags {
+		rtags[k] = v
+	}
+	for _, id := range ids {
+		fl, ok := logs[id]
+		if ok && fl.Region == region {
+			t, err := change(fl.Tags)
+			if err != nil {
+				return nil, err
+			}
+			fl.Tags = t
+			continue
+		}
+		switch {
+		case strings.HasPrefix(id, "fl-"):
+			return nil, ec2Error(http.StatusBadRequest, "InvalidFlowLogId.NotFound", "The flow log ID '%s' does not exist", id)
+		case s.inRegion(rq) && s.inv.Exists(id):
+			// Inventory resources keep the user's tags beside the ones
+			// derived from the host.
+			t, err := change(rtags[id])
+			if err != nil {
+				return nil, err
+			}
+			if len(t) == 0 {
+				delete(rtags, id)
+			} else {
+				rtags[id] = t
+			}
+		default:
+			return nil, ec2Error(http.StatusBadRequest, "InvalidID", "The ID '%s' is not valid", id)
+		}
+	}
+	if err := r.commitLocked(logs, r.tokens, rtags); err != nil {
 		return nil, err
 	}
 	return &returnResponse{Return: true}, nil

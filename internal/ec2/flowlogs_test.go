@@ -363,7 +363,45 @@ func TestFlowLogTags(t *testing.T) {
 		t.Fatalf("tags %v", tags)
 	}
 	f.fails(400, "InvalidFlowLogId.NotFound", "fl-00000000000000000", "Action", "CreateTags", "ResourceId.1", "fl-00000000000000000", "Tag.1.Key", "a", "Tag.1.Value", "1")
-	f.fails(400, "UnsupportedOperation", "", "Action", "CreateTags", "ResourceId.1", testVPC, "Tag.1.Key", "a", "Tag.1.Value", "1")
+	f.fails(400, "InvalidID", "The ID 'sg-0123abcd' is not valid", "Action", "CreateTags", "ResourceId.1", "sg-0123abcd", "Tag.1.Key", "a", "Tag.1.Value", "1")
+}
+
+func TestInventoryTags(t *testing.T) {
+	f := newFixture(t)
+	// One call tags the VPC, an interface (overriding its derived Name) and
+	// an instance; the tags survive a restart and filters see them.
+	f.ok(nil, "Action", "CreateTags", "ResourceId.1", testVPC, "ResourceId.2", f.eth0.ID, "ResourceId.3", f.db.ID,
+		"Tag.1.Key", "Name", "Tag.1.Value", "prod", "Tag.2.Key", "team", "Tag.2.Value", "net")
+	f.open()
+	var vpcs struct {
+		Tags []xTag `xml:"vpcSet>item>tagSet>item"`
+	}
+	f.ok(&vpcs, "Action", "DescribeVpcs", "Filter.1.Name", "tag:team", "Filter.1.Value.1", "net")
+	if fmt.Sprint(vpcs.Tags) != "[{Name prod} {team net}]" {
+		t.Fatalf("vpc tags %v", vpcs.Tags)
+	}
+	if got := f.enis("Filter.1.Name", "tag:Name", "Filter.1.Value.1", "prod"); len(got) != 1 || got[0] != f.eth0.ID {
+		t.Fatalf("eni by user Name %v", got)
+	}
+	if got := f.enis("Filter.1.Name", "tag:Name", "Filter.1.Value.1", "eth1"); len(got) != 1 || got[0] != f.eth1.ID {
+		t.Fatalf("untagged eni keeps its derived Name: %v", got)
+	}
+	var insts struct {
+		IDs []string `xml:"reservationSet>item>instancesSet>item>instanceId"`
+	}
+	f.ok(&insts, "Action", "DescribeInstances", "Filter.1.Name", "tag:Name", "Filter.1.Value.1", "prod")
+	if fmt.Sprint(insts.IDs) != "["+f.db.ID+"]" {
+		t.Fatalf("instance by tag %v", insts.IDs)
+	}
+	f.ok(nil, "Action", "DeleteTags", "ResourceId.1", f.eth0.ID, "Tag.1.Key", "Name")
+	if got := f.enis("Filter.1.Name", "tag:Name", "Filter.1.Value.1", "eth0"); len(got) != 1 {
+		t.Fatalf("derived Name not back after DeleteTags: %v", got)
+	}
+	// Another region has no such resources.
+	code, body := f.callIn("eu-west-1", "Action", "CreateTags", "ResourceId.1", testVPC, "Tag.1.Key", "a", "Tag.1.Value", "1")
+	if code != 400 || !strings.Contains(body, "InvalidID") {
+		t.Fatalf("other region: %d %s", code, body)
+	}
 }
 
 func TestProtocolErrors(t *testing.T) {

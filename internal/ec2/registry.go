@@ -117,6 +117,9 @@ type registryFile struct {
 	Version      int             `json:"version"`
 	FlowLogs     []storedFlowLog `json:"flowLogs"`
 	ClientTokens []clientToken   `json:"clientTokens,omitempty"`
+	// ResourceTags are the tags users put on inventory resources (VPC,
+	// subnets, interfaces, instances) with CreateTags.
+	ResourceTags map[string][]Tag `json:"resourceTags,omitempty"`
 }
 
 // maxClientTokens bounds the remembered tokens; AWS keeps them for a
@@ -134,6 +137,7 @@ type registry struct {
 	mu      sync.Mutex
 	logs    map[string]*FlowLog
 	tokens  []clientToken
+	rtags   map[string][]Tag
 	version uint64
 	subs    map[chan struct{}]struct{}
 }
@@ -170,17 +174,18 @@ func openRegistry(dir string, log *slog.Logger) (*registry, error) {
 		r.logs[fl.ID] = &fl
 	}
 	r.tokens = f.ClientTokens
+	r.rtags = f.ResourceTags
 	return r, nil
 }
 
 // commit persists logs and tokens and, only once they are durable, makes
 // them the registry's state; on error nothing changes.
-func (r *registry) commitLocked(logs map[string]*FlowLog, tokens []clientToken) error {
+func (r *registry) commitLocked(logs map[string]*FlowLog, tokens []clientToken, rtags map[string][]Tag) error {
 	if len(tokens) > maxClientTokens {
 		tokens = tokens[len(tokens)-maxClientTokens:]
 	}
 	if r.path != "" {
-		f := registryFile{Version: 1, FlowLogs: []storedFlowLog{}, ClientTokens: tokens}
+		f := registryFile{Version: 1, FlowLogs: []storedFlowLog{}, ClientTokens: tokens, ResourceTags: rtags}
 		for _, fl := range sortedLogs(logs) {
 			f.FlowLogs = append(f.FlowLogs, storedFlowLog{FlowLog: *fl, LogFormatText: fl.LogFormat.String()})
 		}
@@ -192,7 +197,7 @@ func (r *registry) commitLocked(logs map[string]*FlowLog, tokens []clientToken) 
 			return fmt.Errorf("ec2: persist flow logs: %w", err)
 		}
 	}
-	r.logs, r.tokens = logs, tokens
+	r.logs, r.tokens, r.rtags = logs, tokens, rtags
 	r.version++
 	for ch := range r.subs {
 		select {
@@ -335,7 +340,7 @@ func (s *Service) SetDeliveryStatus(id, status, message string) error {
 	}
 	logs := r.copyLogsLocked()
 	logs[id].DeliverLogsStatus, logs[id].DeliverLogsErrorMessage = status, message
-	return r.commitLocked(logs, r.tokens)
+	return r.commitLocked(logs, r.tokens, r.rtags)
 }
 
 // InterfacesUnder returns the interfaces a flow log's resource covers now
@@ -343,4 +348,23 @@ func (s *Service) SetDeliveryStatus(id, status, message string) error {
 // itself while it exists), sorted by id.
 func (s *Service) InterfacesUnder(resourceID string) []inventory.Interface {
 	return s.inv.InterfacesUnder(resourceID)
+}
+
+// resourceTags returns the user's tags on an inventory resource.
+func (s *Service) resourceTags(id string) []Tag {
+	s.reg.mu.Lock()
+	defer s.reg.mu.Unlock()
+	return slices.Clone(s.reg.rtags[id])
+}
+
+// withTags merges fixed tags (derived from the host) with the user's:
+// a user's tag replaces a fixed one of the same key.
+func withTags(fixed, user []Tag) []Tag {
+	out := make([]Tag, 0, len(fixed)+len(user))
+	for _, f := range fixed {
+		if !slices.ContainsFunc(user, func(u Tag) bool { return u.Key == f.Key }) {
+			out = append(out, f)
+		}
+	}
+	return append(out, user...)
 }
