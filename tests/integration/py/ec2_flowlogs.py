@@ -51,6 +51,10 @@ fails("InvalidNetworkInterfaceID.NotFound", "eni-00000000000000000", ec2.describ
 fails("InvalidParameterValue", "The filter 'colour' is invalid", ec2.describe_subnets,
       Filters=[{"Name": "colour", "Values": ["red"]}])
 fails("DryRunOperation", "DryRun flag is set", ec2.describe_vpcs, DryRun=True)
+ec2.create_tags(Resources=[vpc_id], Tags=[{"Key": "Name", "Value": "lab"}])
+tagged = ec2.describe_vpcs(Filters=[{"Name": "tag:Name", "Values": ["lab"]}])["Vpcs"]
+check(len(tagged) == 1 and tagged[0]["Tags"] == [{"Key": "Name", "Value": "lab"}], "tagged vpc %r" % tagged)
+fails("InvalidID", "sg-0123abcd", ec2.create_tags, Resources=["sg-0123abcd"], Tags=[{"Key": "a", "Value": "b"}])
 
 # Flow logs: a VPC flow log, one per interface (REJECT, custom format, 60 s),
 # and the per-resource failures.
