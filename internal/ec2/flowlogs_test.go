@@ -460,3 +460,28 @@ func TestLogGroupARNDestination(t *testing.T) {
 	f.fails(400, "InvalidParameter", "Invalid LogDestination", "Action", "CreateFlowLogs", "ResourceType", "VPC", "ResourceId.1", testVPC,
 		"TrafficType", "ALL", "LogDestination", "arn:aws:s3:::bucket", "DeliverLogsPermissionArn", role)
 }
+
+func TestDescribeTags(t *testing.T) {
+	f := newFixture(t)
+	id := f.create(append(cwl("VPC", "ALL", "g", testVPC), "TagSpecification.1.ResourceType", "vpc-flow-log",
+		"TagSpecification.1.Tag.1.Key", "team", "TagSpecification.1.Tag.1.Value", "net")...).IDs[0]
+	f.ok(nil, "Action", "CreateTags", "ResourceId.1", testVPC, "Tag.1.Key", "team", "Tag.1.Value", "core")
+	var out struct {
+		Tags []struct {
+			ID    string `xml:"resourceId"`
+			Type  string `xml:"resourceType"`
+			Key   string `xml:"key"`
+			Value string `xml:"value"`
+		} `xml:"tagSet>item"`
+	}
+	f.ok(&out, "Action", "DescribeTags", "Filter.1.Name", "key", "Filter.1.Value.1", "team")
+	if len(out.Tags) != 2 || out.Tags[0].ID != id || out.Tags[0].Type != "vpc-flow-log" || out.Tags[1].ID != testVPC || out.Tags[1].Value != "core" {
+		t.Fatalf("%+v", out)
+	}
+	out.Tags = nil
+	f.ok(&out, "Action", "DescribeTags", "Filter.1.Name", "resource-type", "Filter.1.Value.1", "network-interface")
+	if len(out.Tags) != 3 || out.Tags[0].Key != "Name" {
+		t.Fatalf("interface tags %+v", out)
+	}
+	f.fails(400, "InvalidParameterValue", "The filter 'tag:team' is invalid", "Action", "DescribeTags", "Filter.1.Name", "tag:team", "Filter.1.Value.1", "x")
+}

@@ -124,6 +124,7 @@ func New(cfg Config) (*Service, error) {
 		"DeleteFlowLogs":            (*Service).deleteFlowLogs,
 		"CreateTags":                (*Service).createTags,
 		"DeleteTags":                (*Service).deleteTags,
+		"DescribeTags":              (*Service).describeTags,
 		"FlowwatchRegisterHost":     (*Service).registerHost,
 		"FlowwatchDeregisterHost":   (*Service).deregisterHost,
 	}
