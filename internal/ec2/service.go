@@ -2,9 +2,9 @@
 // inventory of monitored hosts seen as instances, network interfaces,
 // subnets and a VPC (DescribeInstances, DescribeNetworkInterfaces,
 // DescribeSubnets, DescribeVpcs), and the registry of flow logs on them
-// (CreateFlowLogs, DescribeFlowLogs, DeleteFlowLogs, CreateTags and
-// DeleteTags on fl- ids) with AWS's validation and errors, persisted in the
-// data directory. It speaks EC2's Query protocol with XML responses
+// (CreateFlowLogs, DescribeFlowLogs, DeleteFlowLogs) with AWS's validation
+// and errors, and tags on all of them (CreateTags, DeleteTags,
+// DescribeTags), persisted in the data directory. It speaks EC2's Query protocol with XML responses
 // (Version 2016-11-15) behind awsapi.Router.HandleProtocol.
 //
 // Agents add their hosts to the inventory with FlowwatchRegisterHost
