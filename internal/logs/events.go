@@ -6,6 +6,7 @@ import (
 	"hash/fnv"
 	"sort"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/flowwatch/flowwatch/internal/awsapi"
@@ -455,77 +456,88 @@ func (s *Service) FilterLogEvents(ctx context.Context, in *FilterLogEventsInput)
 // (possibly nothing) with a token, as AWS does for sparse filters, so that
 // no request runs unbounded. Variables so tests can shrink them.
 var (
-	filterChunk    = 10000
-	filterMaxScan  = 1000000
-	filterMaxDelay = 2 * time.Second
+	filterMaxScan   = 1000000 // events examined per call
+	filterMarkEvery = 10000   // see filterScan
 )
 
-// filterScan reads q's events in chunks in reading order (oldest first, or
-// newest first when backward), keeping those match accepts (all when match
-// is nil), until limit events, the 1 MB page cap, the end of the range or
-// the scan budget. It returns the page in reading order and the position to
-// resume from (nil: nothing left).
+// filterScan returns the next page of q's events that match accepts (all
+// when match is nil) in reading order (oldest first, or newest first when
+// backward): at most limit events and 1 MB, examining at most
+// filterMaxScan events. It also returns the position to resume from (nil:
+// nothing left).
 //
-// The store could apply match itself (EventQuery.Match), but then a page
-// that matched nothing within MaxScanned events would not say where it
-// stopped; reading chunks here keeps every page's position exact.
+// The store applies the filter itself (EventQuery.Match, much faster than
+// reading every event back), but when MaxScanned stops a sparse scan it
+// does not say where. So the filter also lets through every
+// filterMarkEvery-th event examined: these markers are dropped from the
+// page, and the last event returned, marker or match, is a position at most
+// filterMarkEvery events short of where the scan stopped.
 func (s *Service) filterScan(ctx context.Context, q logstore.EventQuery, match func(string) bool, limit int, backward bool, from *logstore.Cursor) ([]logstore.StoredEvent, *logstore.Cursor, error) {
-	deadline := time.Now().Add(filterMaxDelay)
-	var page []logstore.StoredEvent
-	size, scanned := 0, 0
-	pos := from
-	var last logstore.Cursor // position of the last event consumed
-	for {
-		cq := q
-		cq.Match, cq.After, cq.Before, cq.Backward = nil, nil, nil, backward
-		cq.Limit = filterChunk
-		if match == nil {
-			cq.Limit = limit - len(page) // every event is kept: read only what is needed
-		}
-		if backward {
-			cq.Before = pos
-		} else {
-			cq.After = pos
-		}
-		evs, more, err := s.store.Events(ctx, cq)
-		if err != nil {
+	q.After, q.Before, q.Backward = nil, nil, backward
+	if backward {
+		q.Before = from
+	} else {
+		q.After = from
+	}
+	q.Limit = limit
+	if match != nil {
+		var examined atomic.Int64 // the store may call Match from several goroutines
+		every := int64(filterMarkEvery)
+		q.Match = func(m string) bool { return examined.Add(1)%every == 0 || match(m) }
+		q.MaxScanned = filterMaxScan
+		q.Limit = limit + filterMaxScan/filterMarkEvery + 1 // markers never crowd out matches
+	}
+	evs, more, err := s.store.Events(ctx, q)
+	if err != nil {
+		return nil, nil, err
+	}
+	page, resume, ok := consumeFiltered(evs, more, match, limit, backward)
+	if !ok {
+		// No position to resume from (a store counting examined events
+		// otherwise than Match calls): scan on unbounded rather than hand
+		// out a token that does not advance.
+		q.Match, q.MaxScanned, q.Limit = match, 0, limit
+		if evs, more, err = s.store.Events(ctx, q); err != nil {
 			return nil, nil, err
 		}
-		n := len(evs)
-		if n == 0 {
-			return page, nil, nil
+		page, resume, _ = consumeFiltered(evs, more, match, limit, backward)
+	}
+	return page, resume, nil
+}
+
+// consumeFiltered builds a page from events the store returned (ascending)
+// in reading order, dropping markers. ok=false when more events remain but
+// nothing gives a position to resume from.
+func consumeFiltered(evs []logstore.StoredEvent, more bool, match func(string) bool, limit int, backward bool) (page []logstore.StoredEvent, resume *logstore.Cursor, ok bool) {
+	size := 0
+	var last *logstore.Cursor // the last event consumed, in reading order
+	n := len(evs)
+	for k := 0; k < n; k++ {
+		e := &evs[k]
+		if backward {
+			e = &evs[n-1-k]
 		}
-		for k := 0; k < n; k++ {
-			e := &evs[k]
-			if backward {
-				e = &evs[n-1-k]
-			}
-			scanned++
-			if match != nil && !match(e.Message) {
-				last = logstore.Cursor{Timestamp: e.Timestamp, Seq: e.Seq}
-				continue
-			}
-			if sz := len(e.Message) + eventOverhead; len(page) > 0 && size+sz > maxPageBytes {
-				return page, &last, nil // e is read again by the next page
-			} else {
-				size += sz
-			}
-			page = append(page, *e)
-			last = logstore.Cursor{Timestamp: e.Timestamp, Seq: e.Seq}
-			if len(page) == limit {
-				if k < n-1 || more {
-					return page, &last, nil
-				}
-				return page, nil, nil
-			}
+		pos := &logstore.Cursor{Timestamp: e.Timestamp, Seq: e.Seq}
+		if match != nil && !match(e.Message) {
+			last = pos // a marker
+			continue
 		}
-		if !more {
-			return page, nil, nil
+		sz := len(e.Message) + eventOverhead
+		if len(page) > 0 && size+sz > maxPageBytes {
+			return page, last, true // e is read again by the next page
 		}
-		at := last
-		pos = &at
-		if scanned >= filterMaxScan || time.Now().After(deadline) {
-			return page, pos, nil
+		size += sz
+		page = append(page, *e)
+		last = pos
+		if len(page) == limit {
+			if k < n-1 || more {
+				return page, last, true
+			}
+			return page, nil, true
 		}
 	}
+	if !more {
+		return page, nil, true
+	}
+	return page, last, last != nil
 }

@@ -546,8 +546,8 @@ func TestFilterScanBudget(t *testing.T) {
 		batch = append(batch, ev(t0.Add(time.Duration(i)*time.Second), msg))
 	}
 	must(f.put(t, "g", "s", batch...))
-	defer func(c, m int) { filterChunk, filterMaxScan = c, m }(filterChunk, filterMaxScan)
-	filterChunk, filterMaxScan = 2, 4
+	defer func(e, m int) { filterMarkEvery, filterMaxScan = e, m }(filterMarkEvery, filterMaxScan)
+	filterMarkEvery, filterMaxScan = 2, 4
 	for _, newest := range []bool{false, true} {
 		in := &FilterLogEventsInput{LogGroupName: p("g"), FilterPattern: p("needle"), StartFromHead: p(!newest), StartTime: p(t0.UnixMilli()), Limit: p(int64(2))}
 		var got []string
