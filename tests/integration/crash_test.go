@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -122,6 +123,75 @@ func TestAccountIDAndRegion(t *testing.T) {
 	if _, err := c.TagResource(ctx, &cwl.TagResourceInput{ResourceArn: aws.String("arn:aws:logs:ap-southeast-2:123456789012:log-group:acct"),
 		Tags: map[string]string{"k": "v"}}); err != nil {
 		t.Fatal(err)
+	}
+	srv.stop(t)
+}
+
+// TestGracefulShutdownUnderLoad: SIGTERM while clients are writing drains
+// the requests in flight and flushes the store: every acknowledged event is
+// there after a restart.
+func TestGracefulShutdownUnderLoad(t *testing.T) {
+	dir := t.TempDir()
+	srv := startServer(t, dir)
+	c := sdkClient(srv.URL, accessKey, secretKey)
+	ctx := context.Background()
+	g := aws.String("drain")
+	if _, err := c.CreateLogGroup(ctx, &cwl.CreateLogGroupInput{LogGroupName: g}); err != nil {
+		t.Fatal(err)
+	}
+	const writers = 4
+	acked := make([][]string, writers)
+	var wg sync.WaitGroup
+	for w := 0; w < writers; w++ {
+		s := aws.String(fmt.Sprint("w", w))
+		if _, err := c.CreateLogStream(ctx, &cwl.CreateLogStreamInput{LogGroupName: g, LogStreamName: s}); err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for b := 0; ; b++ {
+				ev := make([]types.InputLogEvent, 500)
+				for i := range ev {
+					ev[i] = types.InputLogEvent{Timestamp: aws.Int64(time.Now().UnixMilli()), Message: aws.String(fmt.Sprintf("w%d b%d i%d", w, b, i))}
+				}
+				if _, err := c.PutLogEvents(ctx, &cwl.PutLogEventsInput{LogGroupName: g, LogStreamName: s, LogEvents: ev}); err != nil {
+					return // the server is going away
+				}
+				for _, e := range ev {
+					acked[w] = append(acked[w], *e.Message)
+				}
+			}
+		}(w)
+	}
+	time.Sleep(500 * time.Millisecond)
+	srv.stop(t) // SIGTERM, exit 0
+	wg.Wait()
+
+	srv = startServer(t, dir)
+	c = sdkClient(srv.URL, accessKey, secretKey)
+	stored := map[string]bool{}
+	fp := cwl.NewFilterLogEventsPaginator(c, &cwl.FilterLogEventsInput{LogGroupName: g})
+	for fp.HasMorePages() {
+		out, err := fp.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range out.Events {
+			stored[aws.ToString(e.Message)] = true
+		}
+	}
+	total := 0
+	for _, msgs := range acked {
+		total += len(msgs)
+		for _, m := range msgs {
+			if !stored[m] {
+				t.Fatalf("acknowledged event %q lost in a graceful shutdown", m)
+			}
+		}
+	}
+	if total == 0 {
+		t.Fatal("no batch was acknowledged before the shutdown")
 	}
 	srv.stop(t)
 }
