@@ -104,18 +104,22 @@ func (db *DB) Events(ctx context.Context, q EventQuery) ([]StoredEvent, bool, er
 		return nil, false, nil
 	}
 	it := &mergeIter{v: v, lo: lo, hi: hi, backward: backward}
-	slices.SortFunc(v.mem, func(a, b row) int {
-		c := cmpInt(a.ts, b.ts)
-		if c == 0 {
-			c = cmpUint(a.seq, b.seq)
+	// Memtable rows are in append order, where each batch of a stream is
+	// a run already in (timestamp, seq) order (PutLogEvents batches are
+	// chronological): merge the runs rather than sort the memtable on
+	// every page.
+	for start := 0; start < len(v.mem); {
+		end := start + 1
+		for end < len(v.mem) && v.mem[end].sid == v.mem[end-1].sid &&
+			(Cursor{v.mem[end-1].ts, v.mem[end-1].seq}).Less(Cursor{v.mem[end].ts, v.mem[end].seq}) {
+			end++
 		}
+		run := v.mem[start:end:end]
 		if backward {
-			return -c
+			slices.Reverse(run)
 		}
-		return c
-	})
-	if len(v.mem) > 0 {
-		it.h = append(it.h, &head{mem: v.mem})
+		it.h = append(it.h, &head{mem: run})
+		start = end
 	}
 	for _, p := range v.parts {
 		for i := range p.blocks {
