@@ -64,14 +64,19 @@ func TestSeedWorkflow(t *testing.T) {
 	err := cmd.Run()
 	t.Logf("seed-workflow.sh:\n%s", buf.String())
 	if err != nil {
-		if b, e := os.ReadFile(filepath.Join(out, "serve.log")); e == nil {
-			t.Logf("serve.log (last 4000 bytes):\n%s", tail(b, 4000))
+		for _, f := range []string{"serve.log", "capture.log", "inject.log"} {
+			if b, e := os.ReadFile(filepath.Join(out, f)); e == nil {
+				t.Logf("%s (last 4000 bytes):\n%s", f, tail(b, 4000))
+			}
 		}
 		t.Fatalf("seed-workflow.sh: %v", err)
 	}
 	mode, _ := os.ReadFile(filepath.Join(out, "mode"))
-	if strings.TrimSpace(string(mode)) == "inject" {
-		t.Log("records were injected with `flowwatch inject` (serve has no live capture): traffic is simulated")
+	switch strings.TrimSpace(string(mode)) {
+	case "inject":
+		t.Log("MODE=inject: no traffic; records of the same flows were injected (simulated)")
+	case "pipeline":
+		t.Log("MODE=pipeline: real traffic captured by `flowwatch capture`, handed to serve's delivery by `flowwatch inject` (serve does not capture itself)")
 	}
 	checkParquet(t, filepath.Join(out, "s3"))
 }

@@ -11,13 +11,19 @@
 # interfaces; namespaces A and B are the peers that send traffic to it. No
 # packet leaves them, and the API listens on HOST's loopback.
 #
-# Records come from live capture when the server captures (MODE=live), or
-# are handed to delivery with `flowwatch inject` (MODE=inject: simulated
-# traffic, the same flows the live traffic makes). MODE defaults to live
-# when serve does not log that capture is unavailable.
+# Where records come from (MODE):
+#   live      serve captures HOST's interfaces itself (real traffic);
+#   pipeline  real traffic captured by `flowwatch capture` (AF_PACKET, and
+#             NFLOG for the firewall's drops) in HOST, piped into `flowwatch
+#             inject`, which hands each closed window to the server's
+#             delivery through its spool inbox; capture's interface ids are
+#             mapped to the inventory's on the way (they are derived
+#             differently);
+#   inject    no traffic: records of the same flows are injected (simulated).
+# The default is live when serve captures, else pipeline.
 #
 # Environment: FLOWWATCH_BIN (required), E2E_OUT (a directory for results
-# the Go wrapper checks: s3-files lists the S3 objects), MODE (live|inject).
+# the Go wrapper checks: s3-files lists the S3 objects), MODE.
 set -euo pipefail
 
 BIN=${FLOWWATCH_BIN:?FLOWWATCH_BIN must name the flowwatch binary}
@@ -36,8 +42,10 @@ cleanup() {
   set +e
   if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null; wait "$SERVER_PID" 2>/dev/null; fi
   [ -n "${HTTP_PID:-}" ] && kill "$HTTP_PID" 2>/dev/null
+  [ -n "${CAPTURE_PID:-}" ] && kill "$CAPTURE_PID" 2>/dev/null && wait "$CAPTURE_PID" 2>/dev/null
+  [ -f "$DATA/capture.log" ] && cp "$DATA/capture.log" "$OUT/capture.log"
   for ns in "$HOST" "$A" "$B"; do ip netns del "$ns" 2>/dev/null; done
-  if [ -f "$DATA/serve.log" ]; then cp "$DATA/serve.log" "$OUT/serve.log"; fi
+  for f in serve.log inject.log; do [ -f "$DATA/$f" ] && cp "$DATA/$f" "$OUT/$f"; done
   rm -rf "$DATA"
 }
 trap cleanup EXIT
@@ -54,7 +62,7 @@ ip -n "$B" addr add 10.201.2.2/24 dev eth0; ip -n "$B" link set eth0 up
 # SSH to the instance is dropped, as a security group without port 22 would.
 ip netns exec "$HOST" nft -f - <<'NFT'
 table inet sg {
-  chain input { type filter hook input priority 0; policy accept; tcp dport 22 drop; }
+  chain input { type filter hook input priority 0; policy accept; tcp dport 22 log group 5 drop; }
 }
 NFT
 
@@ -70,7 +78,7 @@ for i in $(seq 100); do
   sleep 0.1
 done
 if [ -z "${MODE:-}" ]; then
-  if grep -q 'capture is not available' "$DATA/serve.log"; then MODE=inject; else MODE=live; fi
+  if grep -q 'capture is not available' "$DATA/serve.log"; then MODE=pipeline; else MODE=live; fi
 fi
 log "records from: $MODE"
 
@@ -125,7 +133,7 @@ KC='${account-id} ${vpc-id} ${subnet-id} ${interface-id} ${instance-id} ${srcadd
 # Live capture needs the window to close: 60 s keeps the test short. The
 # injected records lie in a closed ten-minute window, so the VPC flow log
 # keeps the default (600 s) and its aggregation is exercised too.
-VPC_INTERVAL=600; [ "$MODE" = live ] && VPC_INTERVAL=60
+VPC_INTERVAL=600; [ "$MODE" = inject ] || VPC_INTERVAL=60
 FL_VPC=$(awsx ec2 create-flow-logs --resource-type VPC --resource-ids "$VPC" --traffic-type ALL \
   --log-group-name vpc-flow-logs --deliver-logs-permission-arn "$ROLE" --max-aggregation-interval "$VPC_INTERVAL" \
   --query 'FlowLogIds[0]' --output text)
@@ -175,16 +183,34 @@ live_round() {
     ip netns exec "$ns" timeout 3 bash -c "exec 3<>/dev/tcp/$ip/22" 2>/dev/null || true
   done
 }
-if [ "$MODE" = live ]; then
+if [ "$MODE" = pipeline ]; then
+  # capture's eni- ids → the inventory's (what describe-network-interfaces shows)
+  INSTANCE=$(awsx ec2 describe-instances --query 'Reservations[0].Instances[0].InstanceId' --output text)
+  MAP=$DATA/eni-map.sed; : >"$MAP"
+  for dev in a b; do
+    name=fwh$ID$dev mac=$(ip netns exec "$HOST" cat "/sys/class/net/fwh$ID$dev/address")
+    cap=$(python3 -c 'import hashlib,sys; i,n,m=sys.argv[1:]; print("eni-"+hashlib.sha256(b"\0".join([b"eni",i.encode(),n.encode(),bytes.fromhex(m.replace(":",""))])).hexdigest()[:17])' "$INSTANCE" "$name" "$mac")
+    inv=$ENI_A; [ $dev = b ] && inv=$ENI_B
+    echo "s/ $cap / $inv /" >>"$MAP"
+  done
+  ALLF='${version} ${account-id} ${interface-id} ${srcaddr} ${dstaddr} ${srcport} ${dstport} ${protocol} ${packets} ${bytes} ${start} ${end} ${action} ${log-status} ${vpc-id} ${subnet-id} ${instance-id} ${tcp-flags} ${type} ${pkt-srcaddr} ${pkt-dstaddr} ${region} ${az-id} ${sublocation-type} ${sublocation-id} ${pkt-src-aws-service} ${pkt-dst-aws-service} ${flow-direction} ${traffic-path}'
+  mkfifo "$DATA/capture.fifo"
+  ip netns exec "$HOST" "$BIN" capture --interface all --interval 60 --start-end window --nflog-group 5 --format "$ALLF" \
+      --account-id "$ACCOUNT" --region "$REGION" --vpc-id "$VPC" --instance-id "$INSTANCE" >"$DATA/capture.fifo" 2>"$DATA/capture.log" &
+  CAPTURE_PID=$!
+  sed -u -f "$MAP" <"$DATA/capture.fifo" | "$BIN" inject --data-dir "$DATA" --log-format "$ALLF" 2>"$DATA/inject.log" &
+  for i in $(seq 50); do grep -q 'capturing on' "$DATA/capture.log" 2>/dev/null && break; sleep 0.1; done
+fi
+if [ "$MODE" != inject ]; then
   ip netns exec "$HOST" python3 -m http.server 8080 --bind 0.0.0.0 >/dev/null 2>&1 &
   HTTP_PID=$!
   sleep 1
 fi
 log "traffic round 1"
-if [ "$MODE" = live ]; then live_round; else inject_round 1; fi
+if [ "$MODE" = inject ]; then inject_round 1; else live_round; fi
 
 # --- CloudWatch Logs: streams and events ---
-WAIT=30; [ "$MODE" = live ] && WAIT=150
+WAIT=30; [ "$MODE" = inject ] || WAIT=150
 stream_exists() { [ "$(awsx logs describe-log-streams --log-group-name "$1" --log-stream-name-prefix "$2" --query 'length(logStreams)' --output text)" = 1 ]; }
 wait_for "$WAIT" "stream $ENI_A-all" stream_exists vpc-flow-logs "$ENI_A-all"
 wait_for "$WAIT" "stream $ENI_B-all" stream_exists vpc-flow-logs "$ENI_B-all"
@@ -232,7 +258,7 @@ wait_for "$WAIT" "FAILED Access error on $FL_WEAK" is_status "$FL_WEAK" "FAILED 
 log "weak role: $(fl_status "$FL_WEAK")"
 awsx iam put-role-policy --role-name weakRole --policy-name no-put --policy-document "file://$DATA/perms.json"
 log "traffic round 2 (policy fixed)"
-if [ "$MODE" = live ]; then live_round; else inject_round 2; fi
+if [ "$MODE" = inject ]; then inject_round 2; else live_round; fi
 wait_for "$WAIT" "stream $ENI_B-all in weak-logs" stream_exists weak-logs "$ENI_B-all"
 wait_for 10 "SUCCESS on $FL_WEAK" is_status "$FL_WEAK" "SUCCESS None"
 N=$(awsx logs get-log-events --log-group-name weak-logs --log-stream-name "$ENI_B-all" --start-from-head --query 'length(events)' --output text)
@@ -255,7 +281,8 @@ wait_for "$WAIT" "S3 Parquet objects" has_objects "AWSLogs/aws-account-id=$ACCOU
 TXT=$(find "$S3/text" -name '*.log.gz' | sort | head -1)
 [ "$(zcat "$TXT" | head -1)" = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status" ] \
   || fail "S3 text file without the header line: $(zcat "$TXT" | head -1)"
-zcat "$TXT" | grep -Eq "^2 $ACCOUNT $ENI_B 10\.201\.2\.2 10\.201\.2\.1 [0-9]+ 22 6 .* REJECT OK$" || fail "S3 text file without $ENI_B's SSH REJECT"
+find "$S3/text" -name '*.log.gz' -exec zcat {} + | grep -Eq "^2 $ACCOUNT $ENI_B 10\.201\.2\.2 10\.201\.2\.1 [0-9]+ 22 6 .* REJECT OK$" \
+  || fail "S3 text files without $ENI_B's SSH REJECT"
 [[ $TXT =~ /text/AWSLogs/$ACCOUNT/vpcflowlogs/$REGION/[0-9]{4}/[0-9]{2}/[0-9]{2}/${ACCOUNT}_vpcflowlogs_${REGION}_${FL_S3TXT}_[0-9]{8}T[0-9]{4}Z_[0-9a-f]{8}\.log\.gz$ ]] \
   || fail "S3 text key $TXT"
 PQ=$(find "$S3/AWSLogs" -name '*.log.parquet' | sort | head -1)
