@@ -70,9 +70,10 @@ type GroupReader interface {
 type Config struct {
 	// DataDir is the server's data directory: the spool and delivery state
 	// go in DataDir/delivery, S3 buckets in DataDir/s3/<bucket> unless
-	// S3Dir says otherwise.
+	// S3Dir says otherwise, or to S3 when S3 has an endpoint URL.
 	DataDir  string
 	S3Dir    string
+	S3       S3Endpoint
 	FlowLogs FlowLogSource
 	Roles    RoleChecker
 	Logs     LogsAPI
@@ -96,11 +97,12 @@ const flowLogsPrincipal = "vpc-flow-logs.amazonaws.com"
 // Manager runs delivery. Deliver may be called from any goroutine; passes
 // run on Run's goroutine (or a test's).
 type Manager struct {
-	cfg   Config
-	log   *slog.Logger
-	spool *spool
-	dir   string
-	wake  chan struct{}
+	cfg     Config
+	log     *slog.Logger
+	spool   *spool
+	dir     string
+	objects ObjectStore
+	wake    chan struct{}
 
 	// Owned by the pass.
 	files  map[string]*spoolFile
@@ -150,8 +152,14 @@ func New(cfg Config) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
+	var objects ObjectStore = localObjects{root: cfg.S3Dir}
+	if cfg.S3.URL != "" {
+		if objects, err = newS3Objects(cfg.S3); err != nil {
+			return nil, err
+		}
+	}
 	return &Manager{
-		cfg: cfg, log: cfg.Logger, spool: sp, dir: dir, wake: make(chan struct{}, 1),
+		cfg: cfg, log: cfg.Logger, spool: sp, dir: dir, wake: make(chan struct{}, 1), objects: objects,
 		files: map[string]*spoolFile{}, state: st, sched: map[string]*schedule{}, warned: map[string]bool{},
 	}, nil
 }
@@ -477,7 +485,7 @@ func (m *Manager) deliverWindow(ctx context.Context, fl *ec2.FlowLog, st *flowLo
 	case ec2.DestCloudWatchLogs:
 		err = m.deliverCWL(ctx, fl, kept)
 	case ec2.DestS3:
-		err = m.deliverS3(fl, w, p.chunks, kept)
+		err = m.deliverS3(ctx, fl, w, p.chunks, kept)
 	}
 	if err == nil {
 		for eni := range traffic {

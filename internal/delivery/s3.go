@@ -3,11 +3,10 @@ package delivery
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -77,7 +76,7 @@ const filePeriod = 300
 // deliverS3 writes one aggregation window as objects of the flow log's
 // bucket: one per five-minute period of the records' end times, holding
 // every interface's records (spec §5.3).
-func (m *Manager) deliverS3(fl *ec2.FlowLog, window int64, chunks []chunk, recs []flowlog.Record) error {
+func (m *Manager) deliverS3(ctx context.Context, fl *ec2.FlowLog, window int64, chunks []chunk, recs []flowlog.Record) error {
 	bucket, prefix, ok := ParseS3Destination(fl.LogDestination)
 	if !ok {
 		return &accessError{reason: "bad S3 destination " + fl.LogDestination}
@@ -117,11 +116,11 @@ func (m *Manager) deliverS3(fl *ec2.FlowLog, window int64, chunks []chunk, recs 
 		if err != nil {
 			return fmt.Errorf("encode %s: %w", key, err)
 		}
-		path := filepath.Join(m.cfg.S3Dir, bucket, filepath.FromSlash(key))
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			return err
+		ctype := "application/gzip"
+		if o.Parquet {
+			ctype = "application/vnd.apache.parquet"
 		}
-		if err := writeAtomic(path, body, 0o644); err != nil {
+		if err := m.objects.PutObject(ctx, bucket, key, body, ctype); err != nil {
 			return err
 		}
 	}

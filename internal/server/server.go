@@ -119,7 +119,10 @@ func Run(ctx context.Context, cfg Config) error {
 	router.HandleProtocol(ec2.SigningName, ec2Svc)
 	// Delivery puts flow logs to work until shutdown; it stops before the
 	// store closes. Capture feeds it closed windows through dlv.Deliver.
-	dlv, err := delivery.New(delivery.Config{DataDir: cfg.DataDir, FlowLogs: ec2Svc, Roles: iamSvc, Logs: logsSvc, Groups: store, Logger: log.With("component", "delivery")})
+	// S3 flow logs write to DataDir/s3/<bucket>, or to an S3-compatible
+	// endpoint when FLOWWATCH_S3_ENDPOINT is set.
+	dlv, err := delivery.New(delivery.Config{DataDir: cfg.DataDir, FlowLogs: ec2Svc, Roles: iamSvc, Logs: logsSvc, Groups: store,
+		S3: delivery.S3EndpointFromEnv(cfg.Getenv), Logger: log.With("component", "delivery")})
 	if err != nil {
 		logsSvc.Close()
 		closeStore()
