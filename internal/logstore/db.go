@@ -943,6 +943,9 @@ func (db *DB) fail(err error) error {
 	db.mu.Lock()
 	if db.failed == nil {
 		db.failed = fmt.Errorf("logstore: store failed, reopen to recover: %w", err)
+		// Wake Appends waiting for a flush that will not come.
+		close(db.flushed)
+		db.flushed = make(chan struct{})
 	}
 	db.mu.Unlock()
 	return err

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/flowwatch/flowwatch/internal/logstore/vfs"
 )
@@ -255,4 +256,39 @@ func TestCorruptPartDetected(t *testing.T) {
 	if !errors.Is(err, errCorrupt) {
 		t.Fatalf("read of corrupt chunk: %v", err)
 	}
+}
+
+// TestBackpressureWakesOnFailure: Appends held back by a full memtable
+// return an error when the flush they wait for fails, instead of hanging.
+func TestBackpressureWakesOnFailure(t *testing.T) {
+	mem := vfs.NewMem()
+	var fail atomic.Bool
+	fs := vfs.Inject(mem, func(op vfs.Op, name string, p []byte) (int, error) {
+		if fail.Load() && strings.HasSuffix(name, ".part") && op == vfs.OpCreate {
+			return 0, vfs.ErrInjected
+		}
+		return 0, nil
+	})
+	db, err := Open(Options{Dir: "/db", FS: fs, MemtableBytes: 4 << 10, Logger: quietLogger()})
+	must(t, err)
+	setupGroup(t, db)
+	fail.Store(true)
+	done := make(chan error, 1)
+	go func() {
+		for i := 0; ; i++ {
+			if err := db.Append("g", "s0", 1, []Event{{int64(i), strings.Repeat("x", 500)}}); err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, vfs.ErrInjected) {
+			t.Fatalf("append error %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("appends hang after a failed flush")
+	}
+	db.Close()
 }
