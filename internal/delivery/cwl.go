@@ -32,7 +32,7 @@ const (
 // deliverCWL writes records to the flow log's group, one stream per
 // interface, as the delivery role allows. Every permission is checked
 // before anything is written, so a refused window writes nothing.
-func (m *Manager) deliverCWL(ctx context.Context, fl *ec2.FlowLog, recs []flowlog.Record) error {
+func (m *Manager) deliverCWL(ctx context.Context, fl *ec2.FlowLog, window int64, recs []flowlog.Record) error {
 	role := fl.DeliverLogsPermissionArn
 	// Evaluated at every delivery: the seed workflow tightens the trust
 	// policy with the flow log's ARN after creating it (spec §8.11).
@@ -74,8 +74,17 @@ func (m *Manager) deliverCWL(ctx context.Context, fl *ec2.FlowLog, recs []flowlo
 			order = append(order, name)
 		}
 		line = flowlog.AppendText(line[:0], &recs[i], fl.LogFormat)
-		// The event time is the record's start (spec §4.1).
-		byStream[name] = append(byStream[name], logstore.Event{Timestamp: recs[i].Start * 1000, Message: string(line)})
+		// The event time is the record's start (spec §4.1); a record
+		// without one (only a hand-made or injected one) takes its end,
+		// else its window's start, as a negative timestamp is invalid.
+		ts := recs[i].Start
+		if ts < 0 {
+			ts = recs[i].End
+		}
+		if ts < 0 {
+			ts = window
+		}
+		byStream[name] = append(byStream[name], logstore.Event{Timestamp: ts * 1000, Message: string(line)})
 	}
 	sort.Strings(order)
 

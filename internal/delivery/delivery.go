@@ -1,15 +1,3 @@
-// Package delivery puts flow log configurations to work: it takes the
-// closed capture windows (flow records of every monitored interface),
-// gives each active flow log the records of the interfaces under its
-// resource, applies its traffic type, aggregation interval and format, and
-// delivers them to CloudWatch Logs (one stream per interface, as the
-// flow log's IAM role allows) or to an S3 layout (gzip text or Parquet) in
-// a local bucket directory.
-//
-// Capture hands windows over through Sink.Deliver, which returns once they
-// are durable in the spool (spool.go); a Manager pass delivers what is due
-// and only then lets the spool forget it, so a crash or restart loses no
-// closed window.
 package delivery
 
 import (
@@ -483,7 +471,7 @@ func (m *Manager) deliverWindow(ctx context.Context, fl *ec2.FlowLog, st *flowLo
 	var err error
 	switch fl.LogDestinationType {
 	case ec2.DestCloudWatchLogs:
-		err = m.deliverCWL(ctx, fl, kept)
+		err = m.deliverCWL(ctx, fl, w, kept)
 	case ec2.DestS3:
 		err = m.deliverS3(ctx, fl, w, p.chunks, kept)
 	}

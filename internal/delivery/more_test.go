@@ -157,3 +157,20 @@ func TestIPv6AndOtherInterfacesFiltered(t *testing.T) {
 		t.Errorf("messages %v", got)
 	}
 }
+
+func TestRecordWithoutStartKeepsAValidTimestamp(t *testing.T) {
+	e := newEnv(t)
+	role := e.role("r", trustDoc, permsDoc)
+	e.cwlFlowLog("fl-00000000000000001", eniA, "ALL", "nostart", role, "", 60)
+	r := flow(eniA, "10.0.1.20", "10.0.1.10", 1, 2, flowlog.ActionAccept, 1, 40, t0.Unix())
+	r.Start = flowlog.NA
+	e.deliver(t0.Add(61*time.Second), r)
+	e.pass(t0.Add(123 * time.Second)) // without a start, the window is the end's
+	evs := e.events("nostart", eniA+"-all")
+	if len(evs) != 1 || evs[0].Timestamp != (t0.Unix()+60)*1000 {
+		t.Fatalf("events %+v, want one at the record's end", evs)
+	}
+	if fl := e.fls.get("fl-00000000000000001"); fl.DeliverLogsStatus != ec2.StatusSuccess {
+		t.Errorf("status %q %q", fl.DeliverLogsStatus, fl.DeliverLogsErrorMessage)
+	}
+}
