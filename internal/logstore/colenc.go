@@ -370,10 +370,10 @@ func fillTokenCols(cols []tokenCol, rows []row) {
 // distinctEstimate estimates the number of distinct hashes by linear
 // counting on a 4096-bit map: exact enough to size a bloom filter, and
 // with no hash table per row.
-func distinctEstimate(hs []uint64, null func(int) bool) int {
+func distinctEstimate(hs []uint64, null []bool) int {
 	var bm [64]uint64
 	for i, h := range hs {
-		if null(i) {
+		if null != nil && null[i] {
 			continue
 		}
 		bm[h&63] |= 1 << (h >> 6 & 63)
@@ -391,7 +391,14 @@ func distinctEstimate(hs []uint64, null func(int) bool) int {
 // encodeTokenChunk encodes one filled token column and returns its summary.
 func encodeTokenChunk(dst []byte, col *tokenCol, rows int, tsSec []int64, scratch *encScratch) ([]byte, tokenStats) {
 	st := tokenStats{min: math.MaxInt64, max: math.MinInt64, hasNull: col.anyNull}
-	isNull := func(i int) bool { return col.anyNull && col.strs[i] == "-" }
+	// A null mask once, rather than a string compare per row and use.
+	var null []bool
+	if col.anyNull {
+		null = scratch.bools(rows)
+		for i := range null {
+			null[i] = col.strs[i] == "-"
+		}
+	}
 	nulls := func() {
 		if !col.anyNull {
 			dst = append(dst, 0)
@@ -400,20 +407,20 @@ func encodeTokenChunk(dst []byte, col *tokenCol, rows int, tsSec []int64, scratc
 		dst = append(dst, 1)
 		base := len(dst)
 		dst = append(dst, make([]byte, (rows+7)/8)...)
-		for i := 0; i < rows; i++ {
-			if isNull(i) {
+		for i, n := range null {
+			if n {
 				dst[base+i>>3] |= 1 << (i & 7)
 			}
 		}
 	}
 	bloomFrom := func(hs []uint64) {
-		d := distinctEstimate(hs, isNull)
+		d := distinctEstimate(hs, null)
 		if !wantBloom(d, rows) {
 			return
 		}
 		st.bloom = newBloom(d)
 		for i, h := range hs {
-			if !isNull(i) {
+			if null == nil || !null[i] {
 				bloomAdd(st.bloom, h)
 			}
 		}
@@ -427,7 +434,7 @@ func encodeTokenChunk(dst []byte, col *tokenCol, rows int, tsSec []int64, scratc
 		nulls()
 		vals := col.ints
 		for i := 0; i < rows; i++ {
-			if isNull(i) {
+			if null != nil && null[i] {
 				v := int64(0)
 				if i > 0 {
 					v = vals[i-1] // keeps deltas small across nulls
@@ -451,7 +458,7 @@ func encodeTokenChunk(dst []byte, col *tokenCol, rows int, tsSec []int64, scratc
 		dst = append(dst, make([]byte, 4*rows)...)
 		planes := dst[base:]
 		for i := 0; i < rows; i++ {
-			if isNull(i) {
+			if null != nil && null[i] {
 				continue
 			}
 			ip := col.ips[i]
@@ -644,8 +651,16 @@ func joinTokens(cols []TokenColumn, rows int) []string {
 type encScratch struct {
 	iv   []int64
 	hs   []uint64
+	bs   []bool
 	d    map[string]uint32
 	cols []tokenCol
+}
+
+func (s *encScratch) bools(n int) []bool {
+	if cap(s.bs) < n {
+		s.bs = make([]bool, n)
+	}
+	return s.bs[:n]
 }
 
 func (s *encScratch) hashes(n int) []uint64 {
