@@ -40,12 +40,14 @@ line=$(grep '^BenchmarkIngest' <<<"$out")
 eps=$(awk '{for (i = 1; i < NF; i++) if ($(i+1) == "events/s") print $i}' <<<"$line")
 per=$(awk '{for (i = 1; i < NF; i++) if ($(i+1) == "events/batch") print $i}' <<<"$line")
 cpu=$(awk '{for (i = 1; i < NF; i++) if ($(i+1) == "cpu-ns/event") print $i}' <<<"$line")
+rss=$(awk '{for (i = 1; i < NF; i++) if ($(i+1) == "server-peak-MiB") print $i}' <<<"$line")
 echo "$line"
 printf 'flowwatch API ingest: %.0f events/s (%s events/batch, %s batches, %s clients, %s cores)\n' \
   "$eps" "$per" "$BATCHES" "$BENCH_CLIENTS" "$(nproc)"
 # CPU of client + server per event: on a busy machine wall time undercounts;
 # this is what the same run would sustain on 2 otherwise idle cores.
 printf 'cpu: %s ns/event (client + server) = %.0f events/s per 2 idle cores\n' "$cpu" "$(awk -v c="$cpu" 'BEGIN{print 2e9/c}')"
+printf 'server peak RSS: %s MiB\n' "${rss:-?}"
 
 # --- peer comparison hook ----------------------------------------------------------
 # The ClickHouse peer (scripts/clickhouse.sh: ch_start/ch_query/ch_stop, CH_FLOW_TABLE)

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -103,12 +104,30 @@ func BenchmarkIngest(b *testing.B) {
 	}
 	b.ReportMetric(float64(sent.Load())/elapsed.Seconds(), "events/s")
 	b.ReportMetric(float64(sent.Load())/float64(b.N), "events/batch")
+	if kb := peakRSSKiB(srv.cmd.Process.Pid); kb > 0 {
+		b.ReportMetric(float64(kb)/1024, "server-peak-MiB")
+	}
 	srv.stop(b)
 	// CPU of client and server together (the server is our child, counted
 	// once it has exited): on a shared machine this says more than wall
 	// time; 2e9/cpu-ns is the rate two idle cores would sustain.
 	cpu := cpuTime(syscall.RUSAGE_SELF) + cpuTime(syscall.RUSAGE_CHILDREN) - cpu0
 	b.ReportMetric(float64(cpu.Nanoseconds())/float64(sent.Load()), "cpu-ns/event")
+}
+
+// peakRSSKiB is a process's peak resident set (VmHWM), 0 when unknown.
+func peakRSSKiB(pid int) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			n, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
+			return n
+		}
+	}
+	return 0
 }
 
 func cpuTime(who int) time.Duration {
