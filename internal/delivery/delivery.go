@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -346,9 +347,17 @@ func (m *Manager) flowLog(ctx context.Context, now time.Time, fl *ec2.FlowLog, s
 		}
 	}
 
+	// Oldest window first: streams then receive events in time order, and
+	// an interface's first traffic precedes its later NODATA.
+	order := make([]int64, 0, len(windows))
+	for w := range windows {
+		order = append(order, w)
+	}
+	slices.Sort(order)
 	changed := false
 	due := time.Time{}
-	for w, p := range windows {
+	for _, w := range order {
+		p := windows[w]
 		closes := time.Unix(w+interval, 0).Add(m.cfg.Grace)
 		if now.Before(closes) {
 			if due.IsZero() || closes.Before(due) {
