@@ -82,6 +82,13 @@ func openSpool(dir string) (*spool, error) {
 		return nil, fmt.Errorf("delivery: spool: %w", err)
 	}
 	s := &spool{dir: dir}
+	// Temporary files of writes a crash interrupted were never
+	// acknowledged; only this process writes the spool directory itself.
+	if tmps, err := filepath.Glob(filepath.Join(dir, ".tmp-*")); err == nil {
+		for _, t := range tmps {
+			os.Remove(t)
+		}
+	}
 	names, err := s.list()
 	if err != nil {
 		return nil, err
