@@ -1,7 +1,34 @@
 // Package capture turns packets into VPC flow log records: packet sources
-// (pcap/pcapng files, AF_PACKET rings), header decoding, and the flow table
-// that aggregates packets per interface, 5-tuple and direction over AWS's
-// aggregation windows.
+// (pcap/pcapng files, AF_PACKET TPACKET_V3 rings, NFLOG for firewall
+// drops), header decoding, and the flow table that aggregates packets per
+// interface, 5-tuple and direction over AWS's aggregation windows.
+//
+// Where AWS is silent or unverifiable, the choices are:
+//   - bytes are the IP packet length from the IP header (IPv6: 40 + payload
+//     length), never the captured length, so a small snaplen changes nothing;
+//   - start/end are the seconds of the first and last packet (AWS's
+//     documented meaning); TableConfig.WindowBounds writes the window
+//     bounds instead, as AWS's examples show;
+//   - windows are aligned to multiples of the interval in unix time;
+//   - ICMP and ICMPv6 records have ports 0, as AWS's examples do; so do
+//     protocols without ports and later IP fragments (their 5-tuple has no
+//     ports to read);
+//   - DHCP and the link-local AWS service addresses (169.254.169.254,
+//     .253, .123) are never recorded, as in AWS;
+//   - direction comes from the capture (AF_PACKET, Linux cooked pcap), else
+//     from the interface's MAC, else from its addresses; for a pcap file
+//     without --local the capturing host is inferred (most frequent MAC);
+//   - the local side of IPv4 records shows the interface's primary IPv4,
+//     the real address staying in pkt-srcaddr/pkt-dstaddr;
+//   - a full table emits its oldest flow early (counted as Evicted), so a
+//     5-tuple may have two records in one window, as with AWS's variable
+//     windows;
+//   - traffic-path is 1 for egress to an on-link prefix and "-" otherwise
+//     (the host cannot tell an internet gateway from a peering);
+//   - packets dropped by nftables rules with "log group N" (read with
+//     --nflog-group N) are REJECT, everything else ACCEPT: the one-line
+//     firewall change is adding "log group N" before "drop", e.g.
+//     nft add rule inet filter input tcp dport 22 log group 7 drop
 package capture
 
 import (
