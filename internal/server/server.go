@@ -149,7 +149,10 @@ func Run(ctx context.Context, cfg Config) error {
 	if generated {
 		fmt.Fprintf(cfg.Stdout, "# flowwatch generated root credentials (stored in %s; shown only this once):\n", cfg.DataDir)
 		fmt.Fprintf(cfg.Stdout, "export AWS_ACCESS_KEY_ID=%s\nexport AWS_SECRET_ACCESS_KEY=%s\nexport AWS_DEFAULT_REGION=us-east-1\n", creds.AccessKeyID, creds.SecretAccessKey)
-		fmt.Fprintf(cfg.Stdout, "# then: aws --endpoint-url http://%s logs describe-log-groups\n", addr)
+		// AWS_ENDPOINT_URL points the aws CLI (botocore >= 1.31), boto3 and
+		// the SDKs at flowwatch without an --endpoint-url on every call.
+		fmt.Fprintf(cfg.Stdout, "export AWS_ENDPOINT_URL=http://%s\n", addr)
+		fmt.Fprintf(cfg.Stdout, "# then: aws logs describe-log-groups\n")
 	}
 	if cfg.Capture {
 		log.Warn("capture is not available yet; serving the API without capturing this host's traffic")

@@ -89,7 +89,7 @@ func TestRunLifecycle(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(stdout.String(), "export AWS_SECRET_ACCESS_KEY=") {
+	if !strings.Contains(stdout.String(), "export AWS_SECRET_ACCESS_KEY=") || !strings.Contains(stdout.String(), "export AWS_ENDPOINT_URL=http://"+addr+"\n") {
 		t.Fatalf("stdout: %q", stdout.String())
 	}
 	c, _, _ := LoadCredentials(dir, env(nil))
