@@ -327,44 +327,92 @@ func fillTokenCols(cols []tokenCol, rows []row) {
 		col.strs, col.ints, col.ips = col.strs[:n], col.ints[:n], col.ips[:n]
 		col.allInt, col.allIP, col.anyNull = true, true, false
 	}
+	// One pass per token: int columns parse while they look for the
+	// space; other columns find it with IndexByte.
 	for i := range rows {
 		msg := rows[i].msg
-		c, start := 0, 0
-		for j := 0; j <= len(msg); j++ {
-			if j < len(msg) && msg[j] != ' ' {
-				continue
-			}
-			t := msg[start:j]
-			start = j + 1
-			if c == len(cols) {
-				panic("logstore: message has more tokens than its block's shape")
+		p := 0
+		for c := range cols {
+			if p > len(msg) {
+				panic("logstore: message has fewer tokens than its block's shape")
 			}
 			col := &cols[c]
-			c++
-			col.strs[i] = t
-			if t == "-" {
-				col.anyNull = true
-				continue
-			}
+			var end int
 			if col.allInt {
-				if v, ok := parseCanonicalInt(t); ok {
+				v, e, ok := scanInt(msg, p)
+				end = e
+				t := msg[p:end]
+				col.strs[i] = t
+				switch {
+				case t == "-":
+					col.anyNull = true
+				case ok:
 					col.ints[i] = v
-				} else {
+					col.allIP = false // a canonical int has no dots
+				default:
 					col.allInt = false
+					if col.allIP {
+						if ip, ok := parseCanonicalIPv4(t); ok {
+							col.ips[i] = ip
+						} else {
+							col.allIP = false
+						}
+					}
+				}
+			} else {
+				e := strings.IndexByte(msg[p:], ' ')
+				end = p + e
+				if e < 0 {
+					end = len(msg)
+				}
+				t := msg[p:end]
+				col.strs[i] = t
+				if col.allIP {
+					if t == "-" {
+						col.anyNull = true
+					} else if ip, ok := parseCanonicalIPv4(t); ok {
+						col.ips[i] = ip
+					} else {
+						col.allIP = false
+					}
 				}
 			}
-			if col.allIP {
-				if v, ok := parseCanonicalIPv4(t); ok {
-					col.ips[i] = v
-				} else {
-					col.allIP = false
-				}
-			}
+			p = end + 1
 		}
-		if c != len(cols) {
-			panic("logstore: message has fewer tokens than its block's shape")
+		if p != len(msg)+1 {
+			panic("logstore: message has more tokens than its block's shape")
 		}
 	}
+}
+
+// scanInt parses the token starting at s[p] as parseCanonicalInt does and
+// returns where it ends (the next space or len(s)).
+func scanInt(s string, p int) (v int64, end int, ok bool) {
+	start := p
+	neg := p < len(s) && s[p] == '-'
+	if neg {
+		p++
+	}
+	d0 := p
+	for p < len(s) && s[p] != ' ' {
+		ch := s[p]
+		if ch < '0' || ch > '9' || v > (math.MaxInt64-int64(ch-'0'))/10 {
+			if e := strings.IndexByte(s[p:], ' '); e >= 0 {
+				return 0, p + e, false
+			}
+			return 0, len(s), false
+		}
+		v = v*10 + int64(ch-'0')
+		p++
+	}
+	n := p - d0
+	if n == 0 || p-start > 19 || (s[d0] == '0' && (n > 1 || neg)) {
+		return 0, p, false
+	}
+	if neg {
+		v = -v
+	}
+	return v, p, true
 }
 
 // distinctEstimate estimates the number of distinct hashes by linear
