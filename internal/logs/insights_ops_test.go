@@ -345,7 +345,7 @@ func TestGetLogRecordAndFields(t *testing.T) {
 	tok := strings.Fields(evs[0].Message)
 	want := map[string]string{"@message": evs[0].Message, "@logStream": "s1", "@log": "123456789012:vpc",
 		"@timestamp": time.UnixMilli(evs[0].Timestamp).UTC().Format("2006-01-02 15:04:05.000"),
-		"srcAddr": tok[3], "bytes": tok[9], "action": tok[12], "interfaceId": tok[2]}
+		"srcAddr":    tok[3], "bytes": tok[9], "action": tok[12], "interfaceId": tok[2]}
 	for k, v := range want {
 		if rec.LogRecord[k] != v {
 			t.Errorf("logRecord[%s] = %q, want %q", k, rec.LogRecord[k], v)
