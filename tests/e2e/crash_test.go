@@ -78,6 +78,7 @@ func (s *server) awsTry(args ...string) (string, error) {
 // delivered after a kill -9, once, and a kill -9 after delivery does not
 // deliver them again.
 func TestKill9LosesNoSpooledWindow(t *testing.T) {
+	t.Parallel() // the seed workflow mostly waits for windows to close
 	if testing.Short() {
 		t.Skip("e2e: skipped in -short mode")
 	}

@@ -33,6 +33,7 @@ var kcColumns = [][2]string{
 }
 
 func TestSeedWorkflow(t *testing.T) {
+	t.Parallel() // the seed workflow mostly waits for windows to close
 	if testing.Short() {
 		t.Skip("e2e: skipped in -short mode")
 	}

@@ -13,6 +13,7 @@ import (
 // inject), every burst of lines is handed over when the writer pauses,
 // not at the end of the input.
 func TestInjectStreamsBatches(t *testing.T) {
+	t.Parallel() // the seed workflow mostly waits for windows to close
 	data := t.TempDir()
 	cmd := exec.Command(flowwatchBinary(t), "inject", "--data-dir", data)
 	w, err := cmd.StdinPipe()
