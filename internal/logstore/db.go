@@ -750,8 +750,6 @@ func (s *dbStream) info() Stream {
 
 // ---- writes ----
 
-var appendBufs = sync.Pool{New: func() any { return new([]byte) }}
-
 // Append implements Writer: the events are durable in the WAL on return.
 func (db *DB) Append(group, stream string, ingestionTime int64, events []Event) error {
 	return db.append(group, stream, ingestionTime, events, true)
@@ -808,12 +806,9 @@ func (db *DB) append(group, stream string, ingest int64, events []Event, durable
 	first := db.seq + 1
 	var ticket uint64
 	if durable {
-		bp := appendBufs.Get().(*[]byte)
-		*bp = encodeAppend((*bp)[:0], g.id, s.id, ingest, first, events)
-		ticket = db.wal.enqueue(*bp)
-		if cap(*bp) <= 4<<20 {
-			appendBufs.Put(bp)
-		}
+		ticket = db.wal.enqueueEncode(func(dst []byte) []byte {
+			return encodeAppend(dst, g.id, s.id, ingest, first, events)
+		})
 	}
 	db.applyAppend(g, s, ingest, first, events)
 	full := db.mem.bytes >= db.opts.MemtableBytes

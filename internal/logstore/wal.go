@@ -115,6 +115,23 @@ func (w *wal) enqueue(payload []byte) uint64 {
 	return t
 }
 
+// enqueueEncode is enqueue for a payload that encode appends straight into
+// the queue, saving a copy of large batches.
+func (w *wal) enqueueEncode(encode func(dst []byte) []byte) uint64 {
+	w.mu.Lock()
+	off := len(w.buf)
+	w.buf = append(w.buf, make([]byte, walHeader)...)
+	w.buf = encode(w.buf)
+	payload := w.buf[off+walHeader:]
+	binary.LittleEndian.PutUint32(w.buf[off:], uint32(len(payload)))
+	crc := crc32.Update(0, castagnoli, w.buf[off:off+4])
+	binary.LittleEndian.PutUint32(w.buf[off+4:], crc32.Update(crc, castagnoli, payload))
+	w.queued++
+	t := w.queued
+	w.mu.Unlock()
+	return t
+}
+
 // wait returns once record ticket is durable, doing the write and fsync
 // itself if nobody else is.
 func (w *wal) wait(ticket uint64) error {
@@ -160,7 +177,7 @@ func (w *wal) syncLocked() {
 		w.synced = upto
 		w.size += int64(len(buf))
 	}
-	if cap(buf) <= 4<<20 {
+	if cap(buf) <= 16<<20 { // reuse the buffer of a few 1 MB batches, not of a rare burst
 		w.spare = buf[:0]
 	}
 	w.cond.Broadcast()
