@@ -209,7 +209,7 @@ func Open(opts Options) (*DB, error) {
 		return nil, fmt.Errorf("logstore open: %w", err)
 	}
 	db.lock = lock
-	if err := db.recover(); err != nil {
+	if err := db.recoverState(); err != nil {
 		db.releaseParts()
 		lock.Close()
 		return nil, fmt.Errorf("logstore open %s: %w", opts.Dir, err)
@@ -222,7 +222,7 @@ func Open(opts Options) (*DB, error) {
 	return db, nil
 }
 
-func (db *DB) recover() error {
+func (db *DB) recoverState() error {
 	var mf metaFile
 	data, err := db.readFile(vfs.Join(db.opts.Dir, "META"))
 	switch {
