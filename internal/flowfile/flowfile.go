@@ -113,12 +113,17 @@ type Reader struct {
 	json      bool
 	streamCol int
 	startCol  int
+	// assumed: no header named the fields, so only lines with the default
+	// format's 14 fields are read as default-format records; others (a
+	// custom format without its header) keep the fallback time.
+	assumed bool
 }
 
 // NewReader returns a Reader for one file.
 func NewReader(kind Kind, fallback int64, stream string) *Reader {
 	r := &Reader{Fallback: fallback, Stream: stream, json: kind == KindNDJSON}
 	r.setFields(defaultFields)
+	r.assumed = true
 	return r
 }
 
@@ -169,6 +174,7 @@ func (r *Reader) Line(line string) (ev logstore.StoredEvent, ok bool) {
 			r.json = true
 		} else if h := headerFields(line); h != nil && !r.json {
 			r.setFields(h)
+			r.assumed = false
 			return ev, false
 		}
 	}
@@ -176,6 +182,9 @@ func (r *Reader) Line(line string) (ev logstore.StoredEvent, ok bool) {
 		return r.jsonLine(line), true
 	}
 	ev = logstore.StoredEvent{Stream: r.Stream, Timestamp: r.Fallback, IngestionTime: r.Fallback, Message: line}
+	if r.assumed && strings.Count(line, " ") != len(defaultFields)-1 {
+		return ev, true
+	}
 	if stream, ts, ok := recordKey(line, r.streamCol, r.startCol); ok {
 		ev.Stream, ev.Timestamp = stream, ts
 	}
@@ -416,7 +425,7 @@ func readParquet(ctx context.Context, f *os.File, size int64, rd *Reader, batch 
 		names[i] = strings.ReplaceAll(c[len(c)-1], "_", "-")
 	}
 	rd.setFields(names)
-	rd.header = true
+	rd.header, rd.assumed = true, false
 	if batch <= 0 {
 		batch = 8192
 	}

@@ -200,10 +200,12 @@ func (m *queryManager) start(q *query, req insights.Request) error {
 		q.finished = m.svc.now()
 		q.duration = time.Since(began).Milliseconds()
 		switch {
+		case q.stopped:
+			// A StopQuery that succeeded wins even if the scan finished
+			// meanwhile: the caller was told the query is being cancelled.
+			q.status = statusCancelled
 		case err == nil:
 			q.status, q.result, q.stats = statusComplete, res, res.Statistics
-		case q.stopped:
-			q.status = statusCancelled
 		case errors.Is(err, context.DeadlineExceeded):
 			q.status = statusTimeout
 		case errors.Is(err, context.Canceled):
