@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/flowwatch/flowwatch/internal/delivery"
 	"github.com/flowwatch/flowwatch/internal/flowlog"
@@ -60,23 +61,50 @@ func runInject(args []string) int {
 		return nil
 	}
 	read := func(r io.Reader, name string) error {
-		br := bufio.NewReaderSize(r, 1<<20)
-		for n := 1; ; n++ {
-			line, err := br.ReadString('\n')
-			if err != nil && err != io.EOF {
-				return err
-			}
-			if line = strings.TrimSpace(line); line != "" && line != f.Header() {
-				rec, perr := flowlog.ParseLine(line, f)
-				if perr != nil {
-					return fmt.Errorf("%s:%d: %w", name, n, perr)
+		// A reader goroutine feeds lines; a pause of linger in the input
+		// ends a batch, so the lines of one closed window (which a writer
+		// may print one by one) are handed over together.
+		type item struct {
+			line string
+			err  error
+		}
+		lines := make(chan item, 1024)
+		go func() {
+			br := bufio.NewReaderSize(r, 1<<20)
+			for {
+				line, err := br.ReadString('\n')
+				if line != "" {
+					lines <- item{line: line}
 				}
-				recs = append(recs, rec)
+				if err != nil {
+					lines <- item{err: err}
+					close(lines)
+					return
+				}
 			}
-			if err == io.EOF {
-				return flush()
-			}
-			if br.Buffered() == 0 {
+		}()
+		const linger = 200 * time.Millisecond
+		idle := time.NewTimer(linger)
+		defer idle.Stop()
+		for n := 1; ; {
+			select {
+			case it := <-lines:
+				if it.err == io.EOF {
+					return flush()
+				}
+				if it.err != nil {
+					return it.err
+				}
+				if line := strings.TrimSpace(it.line); line != "" && line != f.Header() {
+					rec, err := flowlog.ParseLine(line, f)
+					if err != nil {
+						return fmt.Errorf("%s:%d: %w", name, n, err)
+					}
+					recs = append(recs, rec)
+				}
+				n++
+				idle.Reset(linger)
+			case <-idle.C:
 				if err := flush(); err != nil {
 					return err
 				}
