@@ -49,6 +49,9 @@ func (s *strictSource) Scan(ctx context.Context, q logstore.ScanQuery, fn func(*
 // shape, the way a store's min/max and bloom filters may (never on others).
 func blockCannotMatch(b *logstore.Block, p logstore.TokenPred) bool {
 	if len(b.Tokens) != p.Count {
+		return p.RequireShape
+	}
+	if p.Col < 0 || p.Col >= len(b.Tokens) {
 		return false
 	}
 	col := &b.Tokens[p.Col]

@@ -64,7 +64,12 @@ type plan struct {
 	ptr     bool     // rows end with @ptr
 	cap     int      // final row cap
 	need    logstore.Columns
-	preds   []logstore.TokenPred
+	// msgFallback: need asks for messages only for blocks without token
+	// columns (discovered flow-log fields, the token parse); the executor
+	// then scans token blocks without messages.
+	msgFallback bool
+	reads       map[string]int // reads per name
+	preds       []logstore.TokenPred
 	// tokenParse is the first-segment parse that maps onto token columns.
 	tokenParse *ParseCmd
 	// statsColumn maps the space-free text of unaliased stats aggregations
@@ -86,7 +91,7 @@ func (pl *plan) slot(name string) int {
 // the pipeline at barriers and derives the store's projection and
 // predicates. apiLimit (StartQuery's limit) replaces the query's final limit.
 func newPlan(q *Query, apiLimit int) *plan {
-	pl := &plan{q: q, slotOf: map[string]int{}, defined: map[string]bool{}, read: map[string]bool{}, statsColumn: map[string]string{}}
+	pl := &plan{q: q, slotOf: map[string]int{}, defined: map[string]bool{}, read: map[string]bool{}, reads: map[string]int{}, statsColumn: map[string]string{}}
 	cmds := q.Commands
 	pl.cap = DefaultRows
 	if n := len(cmds); n > 0 {
@@ -108,6 +113,7 @@ func newPlan(q *Query, apiLimit int) *plan {
 	baseSet := map[string]bool{}
 	readName := func(n string) {
 		pl.read[n] = true
+		pl.reads[n]++
 		pl.slot(n)
 		if inFirst && !defined[n] && !pl.isJSONPath(n, defined) {
 			baseSet[n] = true
@@ -328,32 +334,18 @@ func tokenPattern(p *ParseCmd) bool {
 
 // messageFallback is what the engine asks for when it reads token columns
 // and needs messages only for blocks that have none (mixed shapes, JSON).
-// The Block contract has no such column yet, so it asks for every message,
-// and the store rebuilds them from tokens for token blocks — most of the
-// scan cost of flow-log queries through the store. A column bit meaning
-// "messages of untokenized blocks only" belongs here once logstore has it.
+// The Block contract has no such column bit yet, so with plan.msgFallback
+// the executor scans twice (see scanTarget): token blocks without
+// messages, then only the untokenized blocks with messages — the store
+// would otherwise rebuild every message from its tokens.
 const messageFallback = logstore.ColMessage
 
 // planScan derives the store projection and pushed-down predicates.
 func (pl *plan) planScan(cmds []Command) {
 	need := logstore.Columns(0)
-	discovered := false
-	for _, n := range pl.base {
-		switch n {
-		case "@message":
-			need |= logstore.ColMessage
-		case "@logStream":
-			need |= logstore.ColStream
-		case "@ingestionTime":
-			need |= logstore.ColIngestion
-		case "@timestamp", "@log", "@ptr":
-		default:
-			discovered = true
-		}
-	}
-	if discovered {
-		need |= messageFallback | logstore.ColTokens
-	}
+	// fallback: token columns, and messages only for blocks without them;
+	// explicit: messages of every block.
+	fallback, explicit := false, false
 	// The first segment's parse of @message, unless a command redefined
 	// @message before it.
 	redefined := false
@@ -364,13 +356,36 @@ func (pl *plan) planScan(cmds []Command) {
 		if p, ok := c.(*ParseCmd); ok && parseField(p) == "@message" {
 			if tokenPattern(p) && pl.tokenParse == nil && !redefined {
 				pl.tokenParse = p
-				need |= logstore.ColTokens | messageFallback
+				fallback = true
 				continue
 			}
-			need |= logstore.ColMessage
+			explicit = true
 		}
 	}
+	for _, n := range pl.base {
+		switch n {
+		case "@message":
+			// Read by the token parse alone, token blocks need no message.
+			if pl.tokenParse == nil || pl.reads["@message"] > 1 {
+				explicit = true
+			}
+		case "@logStream":
+			need |= logstore.ColStream
+		case "@ingestionTime":
+			need |= logstore.ColIngestion
+		case "@timestamp", "@log", "@ptr":
+		default:
+			fallback = true
+		}
+	}
+	if fallback {
+		need |= messageFallback | logstore.ColTokens
+	}
+	if explicit {
+		need |= logstore.ColMessage
+	}
 	pl.need = need
+	pl.msgFallback = fallback && !explicit
 
 	// Conjuncts `field op constant` of first-segment filters on token
 	// columns let the store skip blocks by min/max and bloom filters.

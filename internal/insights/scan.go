@@ -3,6 +3,7 @@ package insights
 import (
 	"encoding/json"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/flowwatch/flowwatch/internal/logstore"
@@ -143,6 +144,9 @@ func (w *worker) processBlock(blk *logstore.Block, tgt int32) {
 			b.sel = append(b.sel, int32(i))
 		}
 	}
+	if w.skip != nil {
+		b.sel = slices.DeleteFunc(b.sel, func(i int32) bool { _, ok := w.skip[blk.Seq[i]]; return ok })
+	}
 	w.scanned += int64(len(b.sel))
 	w.bytes += blockBytes(blk, b.sel)
 	if len(b.sel) == 0 {
@@ -179,6 +183,11 @@ func (w *worker) loadBase(blk *logstore.Block, b *batch, tgt int32) {
 				}
 			}
 		case sysMessage:
+			if tp := w.env.pl.tokenParse; tp != nil && w.env.pl.msgFallback && len(blk.Messages) != blk.Len && len(blk.Tokens) == len(tp.Aliases) {
+				// Only the token parse reads @message, and it reads
+				// this block's token columns.
+				continue
+			}
 			if len(blk.Messages) == blk.Len {
 				for i := 0; i < b.n; i++ {
 					b.vals[i*ns+s] = Value{K: KStr, S: blk.Messages[i]}

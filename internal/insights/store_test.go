@@ -12,12 +12,25 @@ import (
 // checks they agree with in-memory blocks built from the same events.
 func TestAgainstStores(t *testing.T) {
 	evs := vpcEvents(500)
+	// Untokenized rows among the flow records: the engine scans token blocks
+	// without messages and these with them (scanTarget).
+	for i := range evs {
+		switch {
+		case i%10 == 7:
+			evs[i].Message = `{"bytes": 5, "srcAddr": "10.0.0.1", "dstAddr": "10.0.1.1"}`
+		case i%13 == 5:
+			evs[i].Message = "free  text line"
+		}
+	}
 	queries := []string{
 		`stats sum(bytes) as b by srcAddr, dstAddr | sort b desc | limit 5`,
 		`filter action = "REJECT" and dstPort = 22 and bytes > 20000 | stats count(*) as n, sum(packets) as p by interfaceId | sort interfaceId`,
 		`filter srcAddr = "10.0.0.3" | sort start desc | limit 3 | fields start, srcAddr, @logStream`,
 		`stats count(*) as n by bin(1m) | sort n desc, bin(1m) | limit 3`,
 		`parse @message "* * * * * * * * * * * * * *" as v, acct, eni, src, dst, sp, dp, proto, pk, byt, st, en, act, status | filter dp = 22 | stats count_distinct(src) as d, sum(byt) as total`,
+		`parse @message "* * * * * * * * * * * * * *" as v, acct, eni, src, dst, sp, dp, proto, pk, byt, st, en, act, status | stats count(*) as n, sum(byt) as b by src, act`,
+		`parse @message "* * * * * * * * * * * * * *" as v, acct, eni, src, dst, sp, dp, proto, pk, byt, st, en, act, status | filter byt > 1000 | fields @message, src | sort @timestamp desc | limit 7`,
+		`stats count(*) as n, sum(bytes) as b, count_distinct(srcAddr) as d by dstAddr`,
 		`fields @timestamp, @message, @ingestionTime | limit 2`,
 	}
 	ref := &BlockSource{Blocks: BlocksOf(evs, 64)}
