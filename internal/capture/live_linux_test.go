@@ -214,7 +214,7 @@ s.settimeout(5); s.recvfrom(200)
 type flowSum struct {
 	packets, bytes int64
 	flags          int64
-	dir, status    string
+	dir            string
 	start, end     int64
 }
 

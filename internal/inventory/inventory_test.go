@@ -43,7 +43,7 @@ func TestIDsAreStableAndWellFormed(t *testing.T) {
 	}
 	// Same name, other MAC, or other host: other interface.
 	a := InterfaceID(inst, "eth0", "02:00:00:00:00:01")
-	if a != InterfaceID(inst, "eth0", "02:00:00:00:00:01") || a != InterfaceID(inst, "eth0", "02:00:00:00:00:01") {
+	if a != InterfaceID(inst, "eth0", "02:00:00:00:00:01") {
 		t.Fatal("interface id not deterministic")
 	}
 	if a == InterfaceID(inst, "eth0", "02:00:00:00:00:09") || a == InterfaceID(InstanceID("other"), "eth0", "02:00:00:00:00:01") {

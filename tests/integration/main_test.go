@@ -53,7 +53,6 @@ func TestMain(m *testing.M) {
 
 // server is a running `flowwatch serve`.
 type server struct {
-	t       *testing.T
 	cmd     *exec.Cmd
 	URL     string
 	DataDir string

@@ -220,12 +220,15 @@ func TestSDK(t *testing.T) {
 	if err != nil || len(lt.Tags) != 1 || lt.Tags["env"] != "test" {
 		t.Fatalf("tags %v %v", lt, err)
 	}
+	//lint:ignore SA1019 the legacy tagging operations are part of the API we serve
 	if _, err := c.TagLogGroup(ctx, &cwl.TagLogGroupInput{LogGroupName: g, Tags: map[string]string{"old": "api"}}); err != nil {
 		t.Fatal(err)
 	}
+	//lint:ignore SA1019 the legacy tagging operations are part of the API we serve
 	if _, err := c.UntagLogGroup(ctx, &cwl.UntagLogGroupInput{LogGroupName: g, Tags: []string{"env"}}); err != nil {
 		t.Fatal(err)
 	}
+	//lint:ignore SA1019 the legacy tagging operations are part of the API we serve
 	ltg, err := c.ListTagsLogGroup(ctx, &cwl.ListTagsLogGroupInput{LogGroupName: g})
 	if err != nil || len(ltg.Tags) != 1 || ltg.Tags["old"] != "api" {
 		t.Fatalf("legacy tags %v %v", ltg, err)
