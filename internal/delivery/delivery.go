@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/flowwatch/flowwatch/internal/ec2"
@@ -98,8 +97,6 @@ type Manager struct {
 	state  map[string]*flowLogState
 	sched  map[string]*schedule
 	warned map[string]bool
-
-	closeOnce sync.Once
 }
 
 // schedule lets a pass skip a flow log with nothing due.
