@@ -3,6 +3,7 @@ package insights
 import (
 	"context"
 	"errors"
+	"math"
 	"strconv"
 	"strings"
 	"testing"
@@ -370,5 +371,36 @@ func TestParallelMerge(t *testing.T) {
 	}
 	if got, want := fmtRows(res.Rows), "  groups="+strconv.Itoa(len(sums))+" | total="+strconv.Itoa(total)+"\n"; got != want {
 		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+func TestDecLen(t *testing.T) {
+	for _, v := range []int64{0, 1, 9, 10, 99, 100, 255, 999999, 1e18 - 1, 1e18, math.MaxInt64, math.MinInt64, -1, -10, -99, -100} {
+		if got, want := decLen(v), len(strconv.FormatInt(v, 10)); got != want {
+			t.Errorf("decLen(%d) = %d, want %d", v, got, want)
+		}
+	}
+	for v := int64(-2000); v < 2000; v++ {
+		if got, want := decLen(v), len(strconv.FormatInt(v, 10)); got != want {
+			t.Fatalf("decLen(%d) = %d, want %d", v, got, want)
+		}
+	}
+}
+
+// Bytes scanned from token columns must equal Σ len(message).
+func TestBlockBytesFromTokens(t *testing.T) {
+	evs := vpcEvents(300)
+	evs[4].Message = strings.Replace(evs[4].Message, " 6 ", " - ", 1)
+	for _, blk := range BlocksOf(evs, 100) {
+		sel := make([]int32, 0, blk.Len)
+		for i := 0; i < blk.Len; i += 2 {
+			sel = append(sel, int32(i))
+		}
+		want := blockBytes(blk, sel)
+		c := *blk
+		c.Messages = nil
+		if got := blockBytes(&c, sel); got != want || len(c.Tokens) == 0 {
+			t.Errorf("bytes from tokens %d, from messages %d", got, want)
+		}
 	}
 }

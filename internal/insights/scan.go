@@ -2,6 +2,7 @@ package insights
 
 import (
 	"encoding/json"
+	"math/bits"
 	"regexp"
 	"slices"
 	"strings"
@@ -105,7 +106,6 @@ func blockBytes(blk *logstore.Block, sel []int32) int64 {
 	if len(blk.Tokens) == 0 {
 		return 0
 	}
-	var buf [24]byte
 	for c := range blk.Tokens {
 		col := &blk.Tokens[c]
 		switch col.Kind {
@@ -113,19 +113,53 @@ func blockBytes(blk *logstore.Block, sel []int32) int64 {
 			for _, i := range sel {
 				n += int64(len(col.Dict[col.Codes[i]]))
 			}
+		case logstore.KindInt:
+			for _, i := range sel {
+				if col.Null != nil && col.Null[i] {
+					n++
+				} else {
+					n += int64(decLen(col.Ints[i]))
+				}
+			}
 		default:
 			for _, i := range sel {
 				if col.Null != nil && col.Null[i] {
 					n++
-				} else if col.Kind == logstore.KindInt {
-					n += int64(len(intVal(col.Ints[i]).appendText(buf[:0])))
 				} else {
-					n += int64(len(appendIPv4(buf[:0], col.IPs[i])))
+					ip := col.IPs[i]
+					n += int64(octetLen[ip>>24]) + int64(octetLen[ip>>16&0xff]) + int64(octetLen[ip>>8&0xff]) + int64(octetLen[ip&0xff]) + 3
 				}
 			}
 		}
 	}
 	return n + int64(len(sel)*(len(blk.Tokens)-1))
+}
+
+// octetLen is the length of each byte's decimal text.
+var octetLen = func() (t [256]uint8) {
+	for i := range t {
+		t[i] = uint8(decLen(int64(i)))
+	}
+	return t
+}()
+
+var pow10 = [20]uint64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+	1e16, 1e17, 1e18, 1e19}
+
+// decLen is the length of strconv.FormatInt(v, 10), without formatting.
+func decLen(v int64) int {
+	u, n := uint64(v), 0
+	if v < 0 {
+		u, n = -u, 1
+	}
+	if u == 0 {
+		return 1
+	}
+	t := bits.Len64(u) * 1233 >> 12 // ⌊log10⌋ or one less
+	if u >= pow10[t] {
+		t++
+	}
+	return n + t
 }
 
 func (w *worker) processBlock(blk *logstore.Block, tgt int32) {
