@@ -65,7 +65,7 @@ func runQuery(args []string) int {
 	limit := fset.Int("limit", 0, "maximum rows (StartQuery's limit; default: the query's limit or 10,000)")
 	progress := fset.Bool("progress", false, "print a progress line on stderr even when it is not a terminal")
 	ptr := fset.Bool("ptr", false, "include the @ptr column of non-aggregated rows")
-	poll := fset.Duration("poll", 100*time.Millisecond, "first GetQueryResults polling interval (doubles up to 1s)")
+	poll := fset.Duration("poll", 50*time.Millisecond, "GetQueryResults polling interval for the first 5s (then doubling up to 1s)")
 	if err := fset.Parse(reorderFlags(fset, args)); err != nil {
 		return 2
 	}
@@ -368,7 +368,11 @@ func queryServer(ctx context.Context, endpoint, text string, groups []string, o 
 			cancel()
 			return nil, ctx.Err()
 		}
-		wait = min(2*wait, time.Second)
+		// Short queries are answered within one interval; long ones are
+		// not worth polling often.
+		if time.Since(began) > 5*time.Second {
+			wait = max(wait, min(2*wait, time.Second))
+		}
 	}
 }
 
