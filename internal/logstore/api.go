@@ -181,6 +181,17 @@ const (
 	ColIngestion
 	ColStream
 	ColTokens
+	// ColMessageIfNoTokens: fill Block.Messages only for blocks that carry
+	// no token columns (Block.Tokens == nil: raw-text rows, or rows of
+	// mixed shapes); blocks with token columns leave Messages nil and are
+	// not rebuilt into text. It implies ColTokens: the engine reads tokens
+	// where there are some and text elsewhere. ColMessage overrides it.
+	ColMessageIfNoTokens
+	// ColMessageBytes: fill Block.MessageBytes even when neither messages
+	// nor tokens are asked for (the store then decodes what it needs to
+	// count them). With ColMessage, ColMessageIfNoTokens or ColTokens,
+	// MessageBytes is filled anyway, at no extra cost.
+	ColMessageBytes
 )
 
 // TokenPred is "token column Col compares Op to value". Value is an int for
@@ -218,9 +229,15 @@ type Block struct {
 	IngestionTime []int64  // when Need has ColIngestion
 	StreamNames   []string // dictionary for StreamIdx
 	StreamIdx     []uint32 // when Need has ColStream
-	// Messages, when Need has ColMessage: the raw message of each row, byte
-	// for byte as written.
+	// Messages, when Need has ColMessage (or ColMessageIfNoTokens and the
+	// block has no Tokens): the raw message of each row, byte for byte as
+	// written.
 	Messages []string
+	// MessageBytes is Σ len(message) over the block's Len rows, whether or
+	// not Messages is filled, when Need has ColMessage, ColMessageIfNoTokens,
+	// ColTokens or ColMessageBytes (0 otherwise). For the engine's
+	// bytesScanned.
+	MessageBytes int64
 	// Tokens, when Need has ColTokens and every row of the block is a
 	// space-delimited message with exactly len(Tokens) tokens separated by
 	// single spaces; nil otherwise.

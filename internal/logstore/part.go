@@ -656,7 +656,7 @@ func (p *part) readBlock(bi *blockIndex, need Columns) (*blockData, error) {
 		}
 	}
 	if bi.shape == 0 {
-		if need&ColMessage != 0 {
+		if need&(ColMessage|ColMessageIfNoTokens|ColTokens|ColMessageBytes) != 0 { // MessageBytes needs the lengths
 			raw, err := p.readChunk(bi.chunks[chunkFirstData])
 			if err != nil {
 				return nil, err
@@ -667,7 +667,7 @@ func (p *part) readBlock(bi *blockIndex, need Columns) (*blockData, error) {
 		}
 		return d, nil
 	}
-	if need&(ColTokens|ColMessage) != 0 {
+	if need&(ColTokens|ColMessage|ColMessageIfNoTokens|ColMessageBytes) != 0 {
 		tsSec := make([]int64, bi.rows)
 		for i, t := range d.ts {
 			tsSec[i] = floorSec(t)

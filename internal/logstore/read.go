@@ -436,8 +436,11 @@ func (v *readView) block(d *blockData, tsLo, tsHi int64, need Columns) *Block {
 	if need&ColIngestion != 0 {
 		b.IngestionTime = pick(d.ingest, keep)
 	}
-	if need&ColMessage != 0 {
+	if need&ColMessage != 0 || need&ColMessageIfNoTokens != 0 && d.toks == nil {
 		b.Messages = pick(d.msgs, keep)
+	}
+	if need&(ColMessage|ColMessageIfNoTokens|ColTokens|ColMessageBytes) != 0 {
+		b.MessageBytes = messageBytes(d, keep)
 	}
 	if need&ColStream != 0 {
 		ids := map[uint64]uint32{}
@@ -453,7 +456,7 @@ func (v *readView) block(d *blockData, tsLo, tsHi int64, need Columns) *Block {
 			b.StreamIdx[i] = id
 		}
 	}
-	if need&ColTokens != 0 && d.toks != nil {
+	if need&(ColTokens|ColMessageIfNoTokens) != 0 && d.toks != nil {
 		b.Tokens = make([]TokenColumn, len(d.toks))
 		for c, t := range d.toks {
 			t.Codes = pick(t.Codes, keep)
@@ -550,4 +553,35 @@ func tokenMayMatch(t *tokenStats, pr TokenPred) bool {
 		}
 		return true
 	}
+}
+
+// messageBytes is Σ len(message) of a decoded block's rows (keep: the rows
+// kept, nil for all), from the messages when decoded, else from the token
+// columns without building text.
+func messageBytes(d *blockData, keep []int32) int64 {
+	var n int64
+	if d.msgs != nil {
+		if keep == nil {
+			for _, m := range d.msgs {
+				n += int64(len(m))
+			}
+			return n
+		}
+		for _, i := range keep {
+			n += int64(len(d.msgs[i]))
+		}
+		return n
+	}
+	if d.toks == nil {
+		return 0
+	}
+	rows := d.rows
+	if keep != nil {
+		rows = len(keep)
+	}
+	n = int64(rows) * int64(len(d.toks)-1) // the separating spaces
+	for c := range d.toks {
+		n += d.toks[c].textBytes(keep, d.rows)
+	}
+	return n
 }

@@ -1,0 +1,38 @@
+package logstore
+
+import "testing"
+
+// shapeOf must agree with SplitTokens: the shape is the token count when
+// the message round-trips through its tokens (≤ maxTokens), else 0.
+func TestShapeOfMatchesSplitTokens(t *testing.T) {
+	msgs := []string{"", " ", "a", "a b", " a", "a ", "a  b", "a\tb", "a\nb", "a\rb", "a\vb c", "ä ö",
+		"2 000000000000 eni-1 10.0.0.1 10.0.0.2 1 2 6 3 4 1700000000 1700000060 ACCEPT OK", "- - -", "x\x00y z"}
+	long := "t"
+	for i := 0; i < 70; i++ {
+		long += " t"
+		msgs = append(msgs, long)
+	}
+	for _, m := range msgs {
+		want := 0
+		if toks, ok := SplitTokens(m); ok && len(toks) <= maxTokens {
+			want = len(toks)
+		}
+		if got := shapeOf(m); got != want {
+			t.Errorf("shapeOf(%q) = %d, want %d", m, got, want)
+		}
+	}
+}
+
+func FuzzShapeOf(f *testing.F) {
+	f.Add("a b c")
+	f.Add("a  b")
+	f.Fuzz(func(t *testing.T, m string) {
+		want := 0
+		if toks, ok := SplitTokens(m); ok && len(toks) <= maxTokens {
+			want = len(toks)
+		}
+		if got := shapeOf(m); got != want {
+			t.Fatalf("shapeOf(%q) = %d, want %d", m, got, want)
+		}
+	})
+}
