@@ -60,6 +60,7 @@ const (
 	// number of finished queries kept is bounded too.
 	resultRetention   = 7 * 24 * time.Hour
 	maxFinishedKept   = 1000
+	maxRowsKept       = 2_000_000
 	maxGroupsPerQuery = 50
 	maxSourceGroups   = 10000
 	maxResultsPerPage = 10000
@@ -153,12 +154,17 @@ func (m *queryManager) prune(now time.Time) {
 		}
 		done = append(done, q)
 	}
-	if len(done) <= maxFinishedKept {
-		return
-	}
-	slices.SortFunc(done, func(a, b *query) int { return a.finished.Compare(b.finished) })
-	for _, q := range done[:len(done)-maxFinishedKept] {
-		delete(m.queries, q.id)
+	// Newest first: the oldest results go when there are too many
+	// queries or rows held.
+	slices.SortFunc(done, func(a, b *query) int { return b.finished.Compare(a.finished) })
+	rows := 0
+	for i, q := range done {
+		if q.result != nil {
+			rows += len(q.result.Rows)
+		}
+		if i >= maxFinishedKept || rows > maxRowsKept {
+			delete(m.queries, q.id)
+		}
 	}
 }
 

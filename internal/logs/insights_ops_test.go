@@ -385,3 +385,30 @@ func TestGetLogRecordAndFields(t *testing.T) {
 	_, err = f.svc.GetLogGroupFields(f.ctx, &GetLogGroupFieldsInput{LogGroupName: p("missing")})
 	wantAWS(t, err, "ResourceNotFoundException", "log group does not exist")
 }
+
+func TestRetention(t *testing.T) {
+	f := newFixture(t)
+	m := f.svc.queries()
+	rows := make([][]insights.ResultField, maxRowsKept/3+1)
+	add := func(id string, age time.Duration, n int) {
+		m.queries[id] = &query{id: id, status: statusComplete, finished: f.now.Add(-age), result: &insights.Result{Rows: rows[:n]}}
+	}
+	add("expired", resultRetention+time.Minute, 1)
+	add("old-big", 3*time.Hour, len(rows))
+	add("mid-big", 2*time.Hour, len(rows))
+	add("new-big", time.Hour, len(rows))
+	m.queries["running"] = &query{id: "running", status: statusRunning}
+	m.mu.Lock()
+	m.prune(f.now)
+	m.mu.Unlock()
+	var kept []string
+	for id := range m.queries {
+		kept = append(kept, id)
+	}
+	sort.Strings(kept)
+	// Past 7 days goes; beyond the row budget the oldest results go; a
+	// running query always stays.
+	if fmt.Sprint(kept) != "[mid-big new-big running]" {
+		t.Fatalf("kept %v", kept)
+	}
+}
