@@ -40,7 +40,7 @@ func TestSeedWorkflow(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("e2e: needs root to create network namespaces")
 	}
-	for _, tool := range []string{"ip", "nft", "aws", "curl", "bash"} {
+	for _, tool := range []string{"ip", "nft", "aws", "python3", "bash"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Skipf("e2e: %s is not installed", tool)
 		}

@@ -72,11 +72,13 @@ log "flowwatch serve in $HOST"
 ip netns exec "$HOST" "$BIN" serve --listen 127.0.0.1:4566 --data-dir "$DATA" --account-id "$ACCOUNT" \
   --log-level debug >"$DATA/serve.log" 2>&1 &
 SERVER_PID=$!
+healthy() { ip netns exec "$HOST" python3 -c 'import urllib.request as u; u.urlopen("http://127.0.0.1:4566/health", timeout=1)' >/dev/null 2>&1; }
 for i in $(seq 100); do
-  ip netns exec "$HOST" curl -sf http://127.0.0.1:4566/health >/dev/null 2>&1 && break
+  healthy && break
   kill -0 "$SERVER_PID" 2>/dev/null || { cat "$DATA/serve.log" >&2; fail "serve exited"; }
   sleep 0.1
 done
+healthy || fail "serve does not answer /health"
 if [ -z "${MODE:-}" ]; then
   if grep -q 'capture is not available' "$DATA/serve.log"; then MODE=pipeline; else MODE=live; fi
 fi
@@ -179,7 +181,7 @@ inject_round() {
 live_round() {
   for peer in "$A:10.201.1.1" "$B:10.201.2.1"; do
     local ns=${peer%%:*} ip=${peer#*:}
-    ip netns exec "$ns" curl -s -o /dev/null --max-time 3 "http://$ip:8080/" || true
+    ip netns exec "$ns" python3 -c 'import sys, urllib.request as u; u.urlopen(sys.argv[1], timeout=3).read()' "http://$ip:8080/" >/dev/null 2>&1 || true
     ip netns exec "$ns" timeout 3 bash -c "exec 3<>/dev/tcp/$ip/22" 2>/dev/null || true
   done
 }
