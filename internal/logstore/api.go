@@ -19,6 +19,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"net/netip"
 )
 
 // Errors callers branch on.
@@ -192,6 +193,11 @@ const (
 	// count them). With ColMessage, ColMessageIfNoTokens or ColTokens,
 	// MessageBytes is filled anyway, at no extra cost.
 	ColMessageBytes
+	// ColIP: the engine understands KindIP columns. Without it the store
+	// hands a KindIP column over as KindIPv4 when the block's rows hold no
+	// IPv6 address, and as KindString otherwise, so engines that predate
+	// KindIP see what they saw before it.
+	ColIP
 )
 
 // TokenPred is "token column Col compares Op to value". Value is an int for
@@ -257,6 +263,17 @@ const (
 	// KindIPv4: IPs[i] is the address in host byte order (a.b.c.d =
 	// a<<24|b<<16|c<<8|d); "-" rows have Null[i] set.
 	KindIPv4
+	// KindIP: an address column holding IPv4 and IPv6, so that a few IPv6
+	// rows do not turn a block's address column into strings. Rows with
+	// Is6 == nil or !Is6[i] are IPv4 in IPs[i] exactly as for KindIPv4;
+	// rows with Is6[i] hold the IPv6 address in IP6[i] (16 bytes, network
+	// order, as netip.Addr.As16; IPs[i] is 0). "-" rows have Null[i] set.
+	// Only canonical text is stored this way (dotted quads without leading
+	// zeros; IPv6 exactly as netip.Addr.String prints it, so lower case,
+	// RFC 5952 zero compression, no zone), so String(i) gives the token
+	// back byte for byte. Scan returns KindIP only when Need has ColIP;
+	// min/max in the index cover the IPv4 rows, the bloom filter both.
+	KindIP
 )
 
 // TokenColumn is one positional token column of a Block.
@@ -267,6 +284,8 @@ type TokenColumn struct {
 	Ints  []int64
 	IPs   []uint32
 	Null  []bool
+	Is6   []bool     // KindIP: row i is IPv6 (nil when no row is)
+	IP6   [][16]byte // KindIP: row i's IPv6 address when Is6[i] (nil when no row is)
 }
 
 // String returns row i's token text, exactly as it appeared in the message.
@@ -280,6 +299,14 @@ func (c *TokenColumn) String(i int) string {
 	case KindIPv4:
 		if c.Null != nil && c.Null[i] {
 			return "-"
+		}
+		return ipv4String(c.IPs[i])
+	case KindIP:
+		if c.Null != nil && c.Null[i] {
+			return "-"
+		}
+		if c.Is6 != nil && c.Is6[i] {
+			return netip.AddrFrom16(c.IP6[i]).String()
 		}
 		return ipv4String(c.IPs[i])
 	default:

@@ -2,6 +2,7 @@ package logstore
 
 import (
 	"math"
+	"net/netip"
 	"strconv"
 	"strings"
 )
@@ -279,6 +280,17 @@ func (c *TokenColumn) textBytes(keep []int32, rows int) int64 {
 			}
 			return ipv4Len(c.IPs[i])
 		})
+	case KindIP:
+		each(func(i int) int {
+			if c.Null != nil && c.Null[i] {
+				return 1
+			}
+			if c.Is6 != nil && c.Is6[i] {
+				var b [64]byte
+				return len(netip.AddrFrom16(c.IP6[i]).AppendTo(b[:0]))
+			}
+			return ipv4Len(c.IPs[i])
+		})
 	default:
 		lens := make([]int32, len(c.Dict))
 		for k, d := range c.Dict {
@@ -287,4 +299,61 @@ func (c *TokenColumn) textBytes(keep []int32, rows int) int64 {
 		each(func(i int) int { return int(lens[c.Codes[i]]) })
 	}
 	return n
+}
+
+// parseCanonicalIPv6 accepts an IPv6 address only in the form
+// netip.Addr.String prints (so the text round-trips), without zone.
+func parseCanonicalIPv6(s string) ([16]byte, bool) {
+	if len(s) < 2 || len(s) > 45 || strings.IndexByte(s, ':') < 0 || strings.IndexByte(s, '%') >= 0 {
+		return [16]byte{}, false
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil || !a.Is6() {
+		return [16]byte{}, false
+	}
+	var b [64]byte
+	if string(a.AppendTo(b[:0])) != s {
+		return [16]byte{}, false
+	}
+	return a.As16(), true
+}
+
+// hashIP6 is the bloom hash of an IPv6 row of a KindIP column.
+func hashIP6(a *[16]byte) uint64 {
+	hi := uint64(a[0])<<56 | uint64(a[1])<<48 | uint64(a[2])<<40 | uint64(a[3])<<32 | uint64(a[4])<<24 | uint64(a[5])<<16 | uint64(a[6])<<8 | uint64(a[7])
+	lo := uint64(a[8])<<56 | uint64(a[9])<<48 | uint64(a[10])<<40 | uint64(a[11])<<32 | uint64(a[12])<<24 | uint64(a[13])<<16 | uint64(a[14])<<8 | uint64(a[15])
+	return mix64(hi ^ mix64(lo^0x6a09e667f3bcc909))
+}
+
+// compatColumn turns a KindIP column into what engines without ColIP
+// expect: KindIPv4 when no row is IPv6, else KindString.
+func compatColumn(c TokenColumn, rows int) TokenColumn {
+	if c.Kind != KindIP {
+		return c
+	}
+	any6 := false
+	for _, v := range c.Is6 {
+		if v {
+			any6 = true
+			break
+		}
+	}
+	if !any6 {
+		return TokenColumn{Kind: KindIPv4, IPs: c.IPs, Null: c.Null}
+	}
+	out := TokenColumn{Kind: KindString, Codes: make([]uint32, rows)}
+	ids := map[string]uint32{}
+	var buf []byte
+	for i := 0; i < rows; i++ {
+		buf = c.appendToken(buf[:0], i)
+		id, ok := ids[string(buf)]
+		if !ok {
+			id = uint32(len(out.Dict))
+			s := string(buf)
+			ids[s] = id
+			out.Dict = append(out.Dict, s)
+		}
+		out.Codes[i] = id
+	}
+	return out
 }

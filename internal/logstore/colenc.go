@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"math/bits"
+	"net/netip"
 	"strings"
 )
 
@@ -333,19 +334,65 @@ type tokenCol struct {
 	ips           []uint32
 	allInt, allIP bool
 	anyNull       bool
+	// allAddr: every token is an IPv4 or canonical IPv6 address or "-";
+	// any6 says some row is IPv6 (is6[i], ip6[i]), and then allIP is false.
+	allAddr, any6 bool
+	is6           []bool
+	ip6           [][16]byte
+}
+
+// reset sizes the column for n rows and clears its classification.
+func (col *tokenCol) reset(n int) {
+	if cap(col.strs) < n {
+		col.strs = make([]string, n)
+		col.ints = make([]int64, n)
+		col.ips = make([]uint32, n)
+	}
+	col.strs, col.ints, col.ips = col.strs[:n], col.ints[:n], col.ips[:n]
+	if col.any6 {
+		clear(col.is6)
+	}
+	col.allInt, col.allIP, col.allAddr, col.anyNull, col.any6 = true, true, true, false, false
+}
+
+// set6 records row i as the IPv6 address a.
+func (col *tokenCol) set6(i, n int, a [16]byte) {
+	if len(col.is6) < n {
+		col.is6 = make([]bool, n)
+		col.ip6 = make([][16]byte, n)
+	}
+	col.is6, col.ip6 = col.is6[:n], col.ip6[:n]
+	col.is6[i], col.ip6[i], col.ips[i] = true, a, 0
+	col.any6, col.allIP = true, false
+}
+
+// addr classifies a token that is neither an int nor "-" for address
+// columns.
+func (col *tokenCol) addr(i, n int, t string) {
+	if col.allIP {
+		if ip, ok := parseCanonicalIPv4(t); ok {
+			col.ips[i] = ip
+			return
+		}
+	} else if col.allAddr {
+		if ip, ok := parseCanonicalIPv4(t); ok {
+			col.ips[i] = ip
+			return
+		}
+	}
+	if col.allAddr {
+		if a, ok := parseCanonicalIPv6(t); ok {
+			col.set6(i, n, a)
+			return
+		}
+	}
+	col.allIP, col.allAddr = false, false
 }
 
 func fillTokenCols(cols []tokenCol, rows []row) {
 	n := len(rows)
 	for c := range cols {
-		col := &cols[c]
-		if cap(col.strs) < n {
-			col.strs = make([]string, n)
-			col.ints = make([]int64, n)
-			col.ips = make([]uint32, n)
-		}
-		col.strs, col.ints, col.ips = col.strs[:n], col.ints[:n], col.ips[:n]
-		col.allInt, col.allIP, col.anyNull = true, true, false
+		cols[c].reset(n)
 	}
 	// One pass per token: int columns parse while they look for the
 	// space; other columns find it with IndexByte.
@@ -368,15 +415,11 @@ func fillTokenCols(cols []tokenCol, rows []row) {
 					col.anyNull = true
 				case ok:
 					col.ints[i] = v
-					col.allIP = false // a canonical int has no dots
+					col.allIP, col.allAddr = false, false // a canonical int is no address
 				default:
 					col.allInt = false
-					if col.allIP {
-						if ip, ok := parseCanonicalIPv4(t); ok {
-							col.ips[i] = ip
-						} else {
-							col.allIP = false
-						}
+					if col.allAddr {
+						col.addr(i, n, t)
 					}
 				}
 			} else {
@@ -387,13 +430,11 @@ func fillTokenCols(cols []tokenCol, rows []row) {
 				}
 				t := msg[p:end]
 				col.strs[i] = t
-				if col.allIP {
+				if col.allAddr {
 					if t == "-" {
 						col.anyNull = true
-					} else if ip, ok := parseCanonicalIPv4(t); ok {
-						col.ips[i] = ip
 					} else {
-						col.allIP = false
+						col.addr(i, n, t)
 					}
 				}
 			}
@@ -538,6 +579,54 @@ func encodeTokenChunk(dst []byte, col *tokenCol, rows int, tsSec []int64, scratc
 			planes[3*rows+i] = byte(ip)
 		}
 		bloomFrom(hs)
+	case col.allAddr && col.any6:
+		// IPv4 byte planes as for KindIPv4 (0 in IPv6 rows), then the
+		// IPv6 rows: count, row numbers as deltas, 16 byte planes.
+		st.kind = KindIP
+		dst = append(dst, byte(KindIP))
+		nulls()
+		base := len(dst)
+		dst = append(dst, make([]byte, 4*rows)...)
+		planes := dst[base:]
+		n6 := 0
+		for i := 0; i < rows; i++ {
+			if null != nil && null[i] {
+				continue
+			}
+			if col.is6[i] {
+				n6++
+				hs[i] = hashIP6(&col.ip6[i])
+				continue
+			}
+			ip := col.ips[i]
+			st.min, st.max = min(st.min, int64(ip)), max(st.max, int64(ip))
+			hs[i] = hashInt(int64(ip))
+			planes[i] = byte(ip >> 24)
+			planes[rows+i] = byte(ip >> 16)
+			planes[2*rows+i] = byte(ip >> 8)
+			planes[3*rows+i] = byte(ip)
+		}
+		dst = binary.AppendUvarint(dst, uint64(n6))
+		prev := 0
+		for i := 0; i < rows; i++ {
+			if col.is6[i] && (null == nil || !null[i]) {
+				dst = binary.AppendUvarint(dst, uint64(i-prev))
+				prev = i
+			}
+		}
+		base = len(dst)
+		dst = append(dst, make([]byte, 16*n6)...)
+		p6 := dst[base:]
+		k := 0
+		for i := 0; i < rows; i++ {
+			if col.is6[i] && (null == nil || !null[i]) {
+				for j := 0; j < 16; j++ {
+					p6[j*n6+k] = col.ip6[i][j]
+				}
+				k++
+			}
+		}
+		bloomFrom(hs)
 	default:
 		st.kind = KindString
 		st.hasNull = false // "-" is just a string here
@@ -616,6 +705,44 @@ func decodeTokenChunk(b []byte, rows int, tsSec []int64) (TokenColumn, error) {
 				col.IPs[i] = uint32(planes[i])<<24 | uint32(planes[rows+i])<<16 | uint32(planes[2*rows+i])<<8 | uint32(planes[3*rows+i])
 			}
 		}
+	case KindIP:
+		readNulls()
+		planes := r.bytes(4 * rows)
+		if planes != nil {
+			col.IPs = make([]uint32, rows)
+			for i := range col.IPs {
+				col.IPs[i] = uint32(planes[i])<<24 | uint32(planes[rows+i])<<16 | uint32(planes[2*rows+i])<<8 | uint32(planes[3*rows+i])
+			}
+		}
+		n6 := r.count(rows)
+		if n6 > 0 && r.err == nil {
+			col.Is6 = make([]bool, rows)
+			col.IP6 = make([][16]byte, rows)
+			idx := make([]int, n6)
+			at := 0
+			for k := range idx {
+				d := r.count(rows)
+				if k > 0 && d == 0 {
+					r.fail()
+				}
+				at += d
+				if at >= rows {
+					r.fail()
+					break
+				}
+				idx[k] = at
+			}
+			p6 := r.bytes(16 * n6)
+			if p6 != nil && r.err == nil {
+				for k, i := range idx {
+					col.Is6[i] = true
+					col.IPs[i] = 0
+					for j := 0; j < 16; j++ {
+						col.IP6[i][j] = p6[j*n6+k]
+					}
+				}
+			}
+		}
 	case KindString:
 		n := r.count(rows)
 		col.Dict = make([]string, n)
@@ -664,6 +791,14 @@ func (c *TokenColumn) appendToken(dst []byte, i int) []byte {
 			}
 		}
 		return dst
+	case KindIP:
+		if c.Null != nil && c.Null[i] {
+			return append(dst, '-')
+		}
+		if c.Is6 != nil && c.Is6[i] {
+			return netip.AddrFrom16(c.IP6[i]).AppendTo(dst)
+		}
+		return (&TokenColumn{Kind: KindIPv4, IPs: c.IPs}).appendToken(dst, i)
 	default:
 		return append(dst, c.Dict[c.Codes[i]]...)
 	}

@@ -90,7 +90,8 @@ func partSeeds(t testing.TB) [][]byte {
 		t.Fatal(err)
 	}
 	small := encodeTestPart(t, []string{"a b", "1 2", "- 10.0.0.1"})
-	return [][]byte{data, small, small[:len(small)/2]}
+	mixed := encodeTestPart(t, []string{"x 2001:db8::1", "y 10.0.0.1", "z -", "w ::ffff:1.2.3.4"})
+	return [][]byte{data, small, small[:len(small)/2], mixed}
 }
 
 func encodeTestPart(t testing.TB, msgs []string) []byte {
@@ -123,6 +124,7 @@ func encodeTestPart(t testing.TB, msgs []string) []byte {
 func FuzzMessageRoundTrip(f *testing.F) {
 	f.Add("2 123 eni-1 10.0.0.1 10.0.0.2 443 1024 6 1 40 1700000000 1700000060 ACCEPT OK\n2 123 eni-1 - - - - - - - 1700000000 1700000060 - NODATA")
 	f.Add("007 -0 1.2.3.04\n7 0 1.2.3.4")
+	f.Add("x 2001:db8::1 1\nx 10.0.0.1 2\nx - 3\nx ::ffff:1.2.3.4 4\nx 2001:DB8::1 5")
 	f.Add("9223372036854775807 x\n-9223372036854775808 y")
 	f.Fuzz(func(t *testing.T, in string) {
 		msgs := strings.Split(in, "\n")

@@ -299,25 +299,38 @@ func fillTokenColsFrom(cols []tokenCol, src []srcRef) {
 	n := len(src)
 	for c := range cols {
 		col := &cols[c]
-		if cap(col.strs) < n {
-			col.strs = make([]string, n)
-			col.ints = make([]int64, n)
-			col.ips = make([]uint32, n)
-		}
-		col.strs, col.ints, col.ips = col.strs[:n], col.ints[:n], col.ips[:n]
-		col.anyNull = false
-		kind, same := src[0].d.toks[c].Kind, true
+		col.reset(n)
+		kind, same, addrs := src[0].d.toks[c].Kind, true, true
 		var last *blockData
 		for _, r := range src {
 			if r.d != last {
 				last = r.d
-				if r.d.toks[c].Kind != kind {
+				k := r.d.toks[c].Kind
+				if k != kind {
 					same = false
-					break
+				}
+				if k != KindIPv4 && k != KindIP {
+					addrs = false
 				}
 			}
 		}
 		switch {
+		case !same && addrs || same && kind == KindIP:
+			// IPv4 and mixed address blocks: values, IPv6 rows included.
+			col.allInt, col.allIP, col.allAddr = false, true, true
+			for i, r := range src {
+				t := &r.d.toks[c]
+				if t.Null != nil && t.Null[r.i] {
+					col.strs[i], col.anyNull = "-", true
+					continue
+				}
+				col.strs[i] = ""
+				if t.Is6 != nil && t.Is6[r.i] {
+					col.set6(i, n, t.IP6[r.i])
+					continue
+				}
+				col.ips[i] = t.IPs[r.i]
+			}
 		case same && kind == KindInt:
 			col.allInt, col.allIP = true, false
 			for i, r := range src {
@@ -341,7 +354,7 @@ func fillTokenColsFrom(cols []tokenCol, src []srcRef) {
 		default:
 			// Text: string blocks, or blocks that disagree on the kind
 			// (then the merged column cannot be all ints or all IPv4).
-			col.allInt, col.allIP = false, false
+			col.allInt, col.allIP, col.allAddr = false, false, false
 			for i, r := range src {
 				t := &r.d.toks[c]
 				if t.Kind == KindString {
@@ -486,7 +499,7 @@ func decodePartIndex(b []byte, fileSize int64) (gid uint64, day int64, blocks []
 		for c := 0; c < bi.shape && r.err == nil; c++ {
 			flags := r.byte()
 			t := tokenStats{kind: TokenKind(flags & 0x7f), hasNull: flags&0x80 != 0}
-			if t.kind > KindIPv4 {
+			if t.kind > KindIP {
 				r.fail()
 			}
 			t.min, t.max = r.varint(), r.varint()

@@ -463,6 +463,11 @@ func (v *readView) block(d *blockData, tsLo, tsHi int64, need Columns) *Block {
 			t.Ints = pick(t.Ints, keep)
 			t.IPs = pick(t.IPs, keep)
 			t.Null = pick(t.Null, keep)
+			t.Is6 = pick(t.Is6, keep)
+			t.IP6 = pick(t.IP6, keep)
+			if need&ColIP == 0 {
+				t = compatColumn(t, b.Len)
+			}
 			b.Tokens[c] = t
 		}
 	}
@@ -509,6 +514,18 @@ func tokenMayMatch(t *tokenStats, pr TokenPred) bool {
 		return true
 	}
 	switch t.kind {
+	case KindIP:
+		if pr.Op != OpEq {
+			return true
+		}
+		if ip, ok := parseCanonicalIPv4(pr.Str); ok {
+			v := int64(ip)
+			return v >= t.min && v <= t.max && bloomHas(t.bloom, hashInt(v))
+		}
+		if a, ok := parseCanonicalIPv6(pr.Str); ok {
+			return bloomHas(t.bloom, hashIP6(&a))
+		}
+		return true
 	case KindInt, KindIPv4:
 		var v int64
 		if t.kind == KindInt {
