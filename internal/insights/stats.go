@@ -140,6 +140,11 @@ type statsWorker struct {
 	gids   []int32
 	argv   []Value
 	kvs    []Value
+	kc     []keyCache // per key, for fastGroupIDs
+	// packed keys of the batch (fastGroupIDs): table, words
+	pIdx   []int32
+	pA, pB []uint64
+	sink   uint64 // keeps the slot-touching loads alive
 }
 
 func (sb *statsBarrier) newWorker(c *compiler) (barrierWorker, error) {
@@ -194,6 +199,31 @@ func (w *statsWorker) consume(b *batch, rc *rowCtx) {
 	}
 	gids, argv, kvs := w.gids[:n], w.argv[:n], w.kvs[:n*nby]
 	w.gen++
+	if !w.fastGroupIDs(b, gids) {
+		w.slowGroupIDs(b, rc, gids, kvs)
+	}
+	for a, sp := range w.specs {
+		if sp.arg == nil {
+			addBatch(t.aggs[a], gids, nil, b)
+			continue
+		}
+		if d, ok := t.aggs[a].(*distinctAgg); ok && nby == 0 && sp.argSl >= 0 && b.lazy != nil && b.lazy[sp.argSl] != nil {
+			w.distinctColumn(d, b, b.lazy[sp.argSl])
+			continue
+		}
+		if x, ok := t.aggs[a].(*sumAgg); ok && sp.argSl >= 0 && b.lazy != nil && b.lazy[sp.argSl] != nil && b.lazy[sp.argSl].c.Kind == logstore.KindInt {
+			sumInts(x, gids, b.lazy[sp.argSl].c, b.sel)
+			continue
+		}
+		w.fillCol(b, rc, sp.argSl, sp.arg, 0, false, argv, 1, 0)
+		addBatch(t.aggs[a], gids, argv, b)
+	}
+}
+
+// slowGroupIDs computes every key as a Value for all selected rows, then
+// looks the tuples up.
+func (w *statsWorker) slowGroupIDs(b *batch, rc *rowCtx, gids []int32, kvs []Value) {
+	t, nby := w.t, len(w.kv)
 	for k := range nby {
 		if s := w.bySl[k]; s >= 0 && b.lazy != nil && b.lazy[s] != nil && b.lazy[s].c.Kind == logstore.KindString {
 			w.dictKeys(k, b.lazy[s].c, b, kvs, nby)
@@ -217,18 +247,6 @@ func (w *statsWorker) consume(b *batch, rc *rowCtx) {
 			prev = g
 		}
 		gids[j] = g
-	}
-	for a, sp := range w.specs {
-		if sp.arg == nil {
-			addBatch(t.aggs[a], gids, nil, b)
-			continue
-		}
-		if d, ok := t.aggs[a].(*distinctAgg); ok && nby == 0 && sp.argSl >= 0 && b.lazy != nil && b.lazy[sp.argSl] != nil {
-			w.distinctColumn(d, b, b.lazy[sp.argSl])
-			continue
-		}
-		w.fillCol(b, rc, sp.argSl, sp.arg, 0, false, argv, 1, 0)
-		addBatch(t.aggs[a], gids, argv, b)
 	}
 }
 
