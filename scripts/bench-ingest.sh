@@ -53,6 +53,35 @@ printf 'server peak RSS: %s MiB\n' "${rss:-?}"
 # The ClickHouse peer (scripts/clickhouse.sh: ch_start/ch_query/ch_stop, CH_FLOW_TABLE)
 # goes here: load the same records (BENCH_INPUT) with clickhouse-client INSERT, set
 # PEER_NAME and PEER_EPS (records/s), and the ratio below is printed.
+# BENCH_PEER=none skips it; it needs default-format (14-field) records.
+if [[ "${BENCH_PEER:-clickhouse}" == clickhouse && -z "${PEER_EPS:-}" ]] &&
+   [[ "$(head -1 "$BENCH_INPUT" | awk '{print NF}')" == 14 ]]; then
+  . scripts/clickhouse.sh
+  trap 'ch_stop; rm -rf "$work"' EXIT
+  ch_start "$work/ch"
+  ch_query "$CH_FLOW_TABLE"
+  # TSV ("-" in integer columns is NULL) is prepared before timing, as the Go
+  # clients hold their records in memory before they send.
+  awk 'BEGIN { OFS = "\t"; split("1 6 7 8 9 10 11 12", a, " "); for (i in a) isint[a[i]] = 1 }
+    { $1 = $1; for (i = 1; i <= NF; i++) if (isint[i] && $i == "-") $i = "\\N"; print }' "$BENCH_INPUT" >"$work/records.tsv"
+  nrec=$(wc -l <"$work/records.tsv")
+  # The same number of events the flowwatch clients sent, cycling through
+  # the records as they do, in one bulk INSERT stream.
+  t0=$(date +%s%N)
+  # (No `| head`: under pipefail its SIGPIPE to the writer would fail the run.)
+  {
+    for _ in $(seq 1 $((EVENTS / nrec))); do cat "$work/records.tsv"; done
+    head -n $((EVENTS % nrec)) "$work/records.tsv"
+  } | clickhouse-client --port "$CH_TCP_PORT" -q 'INSERT INTO flows FORMAT TabSeparated'
+  t1=$(date +%s%N)
+  PEER_NAME=clickhouse
+  PEER_EPS=$(awk -v n="$EVENTS" -v d=$((t1 - t0)) 'BEGIN{printf "%.0f", n/(d/1e9)}')
+  ch_query 'OPTIMIZE TABLE flows FINAL'
+  chb=$(du -sb "$work/ch/data/data/default/flows" | cut -f1)
+  printf 'ClickHouse 18.16 bulk INSERT (clickhouse-client, TabSeparated, typed MergeTree): %s records/s; %.1f bytes/record on disk after OPTIMIZE FINAL\n' \
+    "$PEER_EPS" "$(awk -v b="$chb" -v n="$EVENTS" 'BEGIN{print b/n}')"
+  ch_stop
+fi
 if [[ -n "${PEER_EPS:-}" ]]; then
   printf 'ratio flowwatch/%s: %.2f\n' "${PEER_NAME:-peer}" "$(awk -v a="$eps" -v b="$PEER_EPS" 'BEGIN{print a/b}')"
 fi

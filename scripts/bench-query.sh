@@ -152,5 +152,5 @@ echo "Q7/Q1 (flowwatch): $(awk -v a="${fwt[6]}" -v b="${fwt[0]}" 'BEGIN{printf "
 hwm=$(awk '/^VmHWM/{print $2}' "/proc/$fwpid/status")
 echo "flowwatch server RSS: peak $((hwm / 1024)) MiB, $((rss0 / 1024)) MiB after start-up (+$(((hwm - rss0) / 1024)) MiB for the queries)"
 fwb=$(du -sb "$work/fw-data" | cut -f1)
-chb=$(du -sb "$work/ch/data" | cut -f1)
+chb=$(du -sb "$work/ch/data/data/default" | cut -f1)
 echo "on disk (after merges): flowwatch $(awk -v b="$fwb" -v n="$N" 'BEGIN{printf "%.1f", b/(2*n)}') bytes/record, ClickHouse $(awk -v b="$chb" -v n="$N" 'BEGIN{printf "%.1f", b/(2*n)}') bytes/record (both tables)"
