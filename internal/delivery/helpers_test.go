@@ -112,7 +112,7 @@ func (c *clock) Set(t time.Time) {
 
 // env is a delivery manager on a memory store with a real IAM service.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	dir   string
 	fls   *fakeFlowLogs
 	iam   *iam.Service
@@ -125,7 +125,7 @@ type env struct {
 // t0 is a window boundary of both intervals (divisible by 600).
 var t0 = time.Unix(1_718_013_600, 0)
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	is, err := iam.Open(iam.Config{AccountID: acct})
 	if err != nil {
