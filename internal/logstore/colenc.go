@@ -557,76 +557,42 @@ func encodeTokenChunk(dst []byte, col *tokenCol, rows int, tsSec []int64, scratc
 		}
 		dst = appendInts(dst, vals, tsSec)
 		bloomFrom(hs)
-	case col.allIP:
-		st.kind = KindIPv4
-		dst = append(dst, byte(KindIPv4))
-		nulls()
-		// Byte planes: the high octets of a column repeat, and zstd sees
-		// that only when they sit next to one another.
-		base := len(dst)
-		dst = append(dst, make([]byte, 4*rows)...)
-		planes := dst[base:]
-		for i := 0; i < rows; i++ {
-			if null != nil && null[i] {
-				continue
-			}
-			ip := col.ips[i]
-			st.min, st.max = min(st.min, int64(ip)), max(st.max, int64(ip))
-			hs[i] = hashInt(int64(ip))
-			planes[i] = byte(ip >> 24)
-			planes[rows+i] = byte(ip >> 16)
-			planes[2*rows+i] = byte(ip >> 8)
-			planes[3*rows+i] = byte(ip)
-		}
-		bloomFrom(hs)
-	case col.allAddr && col.any6:
-		// IPv4 byte planes as for KindIPv4 (0 in IPv6 rows), then the
-		// IPv6 rows: count, row numbers as deltas, 16 byte planes.
+	case col.allAddr:
+		// Address dictionary (IPv4 values as 4 byte planes, then IPv6 as
+		// 16) and codes: peers repeat, and a dictionary with small codes
+		// compresses a quarter smaller than planes of every row.
 		st.kind = KindIP
 		dst = append(dst, byte(KindIP))
 		nulls()
+		d4, d6, codes := scratch.addrDict(col, null, rows)
+		dst = binary.AppendUvarint(dst, uint64(len(d4)))
 		base := len(dst)
-		dst = append(dst, make([]byte, 4*rows)...)
+		dst = append(dst, make([]byte, 4*len(d4))...)
 		planes := dst[base:]
-		n6 := 0
-		for i := 0; i < rows; i++ {
-			if null != nil && null[i] {
-				continue
-			}
-			if col.is6[i] {
-				n6++
-				hs[i] = hashIP6(&col.ip6[i])
-				continue
-			}
-			ip := col.ips[i]
+		n := len(d4)
+		for k, ip := range d4 {
 			st.min, st.max = min(st.min, int64(ip)), max(st.max, int64(ip))
-			hs[i] = hashInt(int64(ip))
-			planes[i] = byte(ip >> 24)
-			planes[rows+i] = byte(ip >> 16)
-			planes[2*rows+i] = byte(ip >> 8)
-			planes[3*rows+i] = byte(ip)
+			planes[k], planes[n+k], planes[2*n+k], planes[3*n+k] = byte(ip>>24), byte(ip>>16), byte(ip>>8), byte(ip)
 		}
-		dst = binary.AppendUvarint(dst, uint64(n6))
-		prev := 0
-		for i := 0; i < rows; i++ {
-			if col.is6[i] && (null == nil || !null[i]) {
-				dst = binary.AppendUvarint(dst, uint64(i-prev))
-				prev = i
-			}
-		}
+		dst = binary.AppendUvarint(dst, uint64(len(d6)))
 		base = len(dst)
-		dst = append(dst, make([]byte, 16*n6)...)
+		dst = append(dst, make([]byte, 16*len(d6))...)
 		p6 := dst[base:]
-		k := 0
-		for i := 0; i < rows; i++ {
-			if col.is6[i] && (null == nil || !null[i]) {
-				for j := 0; j < 16; j++ {
-					p6[j*n6+k] = col.ip6[i][j]
-				}
-				k++
+		for k := range d6 {
+			for j := 0; j < 16; j++ {
+				p6[j*len(d6)+k] = d6[k][j]
 			}
 		}
-		bloomFrom(hs)
+		dst = appendInts(dst, codes, nil)
+		if wantBloom(len(d4)+len(d6), rows) {
+			st.bloom = newBloom(len(d4) + len(d6))
+			for _, ip := range d4 {
+				bloomAdd(st.bloom, hashInt(int64(ip)))
+			}
+			for k := range d6 {
+				bloomAdd(st.bloom, hashIP6(&d6[k]))
+			}
+		}
 	default:
 		st.kind = KindString
 		st.hasNull = false // "-" is just a string here
@@ -707,40 +673,39 @@ func decodeTokenChunk(b []byte, rows int, tsSec []int64) (TokenColumn, error) {
 		}
 	case KindIP:
 		readNulls()
-		planes := r.bytes(4 * rows)
-		if planes != nil {
-			col.IPs = make([]uint32, rows)
-			for i := range col.IPs {
-				col.IPs[i] = uint32(planes[i])<<24 | uint32(planes[rows+i])<<16 | uint32(planes[2*rows+i])<<8 | uint32(planes[3*rows+i])
-			}
-		}
+		n4 := r.count(rows)
+		p4 := r.bytes(4 * n4)
 		n6 := r.count(rows)
-		if n6 > 0 && r.err == nil {
+		p6 := r.bytes(16 * n6)
+		codes := make([]int64, rows)
+		r.ints(codes, nil)
+		if r.err != nil {
+			break
+		}
+		col.IPs = make([]uint32, rows)
+		if n6 > 0 {
 			col.Is6 = make([]bool, rows)
 			col.IP6 = make([][16]byte, rows)
-			idx := make([]int, n6)
-			at := 0
-			for k := range idx {
-				d := r.count(rows)
-				if k > 0 && d == 0 {
-					r.fail()
-				}
-				at += d
-				if at >= rows {
-					r.fail()
-					break
-				}
-				idx[k] = at
+		}
+		for i, c := range codes {
+			if col.Null != nil && col.Null[i] {
+				continue
 			}
-			p6 := r.bytes(16 * n6)
-			if p6 != nil && r.err == nil {
-				for k, i := range idx {
-					col.Is6[i] = true
-					col.IPs[i] = 0
-					for j := 0; j < 16; j++ {
-						col.IP6[i][j] = p6[j*n6+k]
-					}
+			switch {
+			case c >= 0 && c < int64(n4):
+				k := int(c)
+				col.IPs[i] = uint32(p4[k])<<24 | uint32(p4[n4+k])<<16 | uint32(p4[2*n4+k])<<8 | uint32(p4[3*n4+k])
+			case c >= int64(n4) && c < int64(n4+n6):
+				k := int(c) - n4
+				col.Is6[i] = true
+				for j := 0; j < 16; j++ {
+					col.IP6[i][j] = p6[j*n6+k]
 				}
+			default:
+				r.fail()
+			}
+			if r.err != nil {
+				break
 			}
 		}
 	case KindString:
@@ -857,6 +822,10 @@ type encScratch struct {
 	bs   []bool
 	d    map[string]uint32
 	cols []tokenCol
+	m4   map[uint32]uint32
+	m6   map[[16]byte]uint32
+	d4   []uint32
+	d6   [][16]byte
 }
 
 func (s *encScratch) bools(n int) []bool {
@@ -878,6 +847,61 @@ func (s *encScratch) ints(n int) []int64 {
 		s.iv = make([]int64, n)
 	}
 	return s.iv[:n]
+}
+
+// addrDict assigns dictionary codes to an address column's rows: IPv4
+// values first, then IPv6 (code len(d4)+k). Null rows repeat the previous
+// row's code, which costs nothing after delta coding.
+func (s *encScratch) addrDict(col *tokenCol, null []bool, rows int) (d4 []uint32, d6 [][16]byte, codes []int64) {
+	if s.m4 == nil {
+		s.m4, s.m6 = map[uint32]uint32{}, map[[16]byte]uint32{}
+	}
+	clear(s.m4)
+	clear(s.m6)
+	codes = s.ints(rows)
+	d4, d6 = s.d4[:0], s.d6[:0]
+	var prev4 uint32
+	prevCode, have := int64(0), false
+	for i := 0; i < rows; i++ {
+		if null != nil && null[i] {
+			codes[i] = prevCode
+			continue
+		}
+		if col.any6 && col.is6[i] {
+			id, ok := s.m6[col.ip6[i]]
+			if !ok {
+				id = uint32(len(d6))
+				s.m6[col.ip6[i]] = id
+				d6 = append(d6, col.ip6[i])
+			}
+			codes[i] = -1 - int64(id) // fixed up below, once len(d4) is known
+			prevCode, have = codes[i], false
+			continue
+		}
+		ip := col.ips[i]
+		if have && ip == prev4 {
+			codes[i] = prevCode // runs are common: rows are sorted by stream
+			continue
+		}
+		id, ok := s.m4[ip]
+		if !ok {
+			id = uint32(len(d4))
+			s.m4[ip] = id
+			d4 = append(d4, ip)
+		}
+		codes[i] = int64(id)
+		prev4, prevCode, have = ip, int64(id), true
+	}
+	if len(d6) > 0 {
+		n4 := int64(len(d4))
+		for i, c := range codes {
+			if c < 0 {
+				codes[i] = n4 - 1 - c
+			}
+		}
+	}
+	s.d4, s.d6 = d4, d6
+	return d4, d6, codes
 }
 
 func (s *encScratch) dict() map[string]uint32 {
