@@ -155,11 +155,13 @@ FL_S3PQ=$(awsx ec2 create-flow-logs --resource-type Subnet --resource-ids "$SUBN
 for fl in "$FL_VPC" "$FL_ENI" "$FL_WEAK" "$FL_S3TXT" "$FL_S3PQ"; do [[ $fl == fl-* ]] || fail "create-flow-logs gave '$fl'"; done
 log "flow logs $FL_VPC (VPC) $FL_ENI (ENI REJECT) $FL_WEAK (weak role) $FL_S3TXT (S3 text) $FL_S3PQ (S3 Parquet)"
 
-# The seed tightens the trust policy with the flow log's ARN afterwards
-# (confused-deputy conditions, evaluated at each delivery).
+# The seed tightens the trust policy with the flow logs' ARNs afterwards
+# (confused-deputy conditions, evaluated at each delivery): only the two
+# flow logs using this role may assume it now.
 cat >"$DATA/trust2.json" <<JSON
 {"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"vpc-flow-logs.amazonaws.com"},"Action":"sts:AssumeRole",
- "Condition":{"StringEquals":{"aws:SourceAccount":"$ACCOUNT"},"ArnLike":{"aws:SourceArn":"arn:aws:ec2:$REGION:$ACCOUNT:vpc-flow-log/fl-*"}}}]}
+ "Condition":{"StringEquals":{"aws:SourceAccount":"$ACCOUNT"},
+  "ArnLike":{"aws:SourceArn":["arn:aws:ec2:$REGION:$ACCOUNT:vpc-flow-log/$FL_VPC","arn:aws:ec2:$REGION:$ACCOUNT:vpc-flow-log/$FL_ENI"]}}}]}
 JSON
 awsx iam update-assume-role-policy --role-name flowlogsRole --policy-document "file://$DATA/trust2.json"
 
