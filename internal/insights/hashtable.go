@@ -2,6 +2,7 @@ package insights
 
 import (
 	"strings"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -13,6 +14,7 @@ type u64Table struct {
 	slots []u64Slot
 	mask  uint64
 	shift uint
+	mul   uint64 // per table: see tableMul
 	n     int
 	zero  int32 // value for key 0 + 1 (0: absent); key 0 marks empty slots
 }
@@ -22,8 +24,21 @@ type u64Slot struct {
 	val int32
 }
 
+// tableMul gives each table its own hash multiplier. Merging walks one
+// table in slot order into another; with a shared hash that order is the
+// target's probe order, and linear probing degrades into long clusters.
+func tableMul() uint64 {
+	return hashMuls[tableSeq.Add(1)%uint32(len(hashMuls))]
+}
+
+var (
+	tableSeq atomic.Uint32
+	hashMuls = [...]uint64{0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93,
+		0xFF51AFD7ED558CCD, 0xC4CEB9FE1A85EC53, 0x94D049BB133111EB, 0xBF58476D1CE4E5B9}
+)
+
 func newU64Table() *u64Table {
-	t := &u64Table{}
+	t := &u64Table{mul: tableMul()}
 	t.resize(64)
 	return t
 }
@@ -44,7 +59,7 @@ func (t *u64Table) resize(size int) {
 }
 
 func (t *u64Table) hash(k uint64) uint64 {
-	return (k * 0x9E3779B97F4A7C15) >> t.shift
+	return (k * t.mul) >> t.shift
 }
 
 func (t *u64Table) insertNew(k uint64, v int32) {
@@ -110,6 +125,7 @@ type u128Table struct {
 	slots []u128Slot
 	mask  uint64
 	shift uint
+	mul   uint64
 	n     int
 }
 
@@ -120,7 +136,7 @@ type u128Slot struct {
 }
 
 func newU128Table() *u128Table {
-	t := &u128Table{}
+	t := &u128Table{mul: tableMul()}
 	t.resize(64)
 	return t
 }
@@ -141,7 +157,7 @@ func (t *u128Table) resize(size int) {
 }
 
 func (t *u128Table) hash(a, b uint64) uint64 {
-	return ((a * 0x9E3779B97F4A7C15) ^ (b*0xC2B2AE3D27D4EB4F + b>>29)) * 0x165667B19E3779F9 >> t.shift
+	return ((a * 0x9E3779B97F4A7C15) ^ (b*0xC2B2AE3D27D4EB4F + b>>29)) * t.mul >> t.shift
 }
 
 func (t *u128Table) insertNew(a, b uint64, v int32) {

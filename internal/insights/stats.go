@@ -728,9 +728,86 @@ func mergeTables(ws []barrierWorker) *groupTable {
 	return t
 }
 
-// mergeInto adds o's groups into t.
+// mergeInto adds o's groups into t. Groups of o's packed tables move
+// table to table (interned text ids translated), without key values.
 func mergeInto(t, o *groupTable, kbuf []Value) {
+	merged := make([]bool, o.n)
+	mergeAggs := func(ng, og int32) {
+		for a := range t.aggs {
+			t.aggs[a].merge(ng, o.aggs[a], og)
+		}
+		merged[og] = true
+	}
+	for idx, om := range o.m64 {
+		if om == nil {
+			continue
+		}
+		m := t.m64[idx]
+		if m == nil {
+			m = newU64Table()
+			t.m64[idx] = m
+		}
+		om.each(func(u uint64, og int32) {
+			ng, found := m.get(u)
+			if !found {
+				ng = t.add(o.key(og, kbuf))
+				m.put(u, ng)
+			}
+			mergeAggs(ng, og)
+		})
+	}
+	xlat := make([]int64, len(o.intern.strs))
+	for i := range xlat {
+		xlat[i] = -1
+	}
+	tr := func(id uint32) uint64 {
+		if xlat[id] < 0 {
+			xlat[id] = int64(t.intern.get(o.intern.strs[id]))
+		}
+		return uint64(xlat[id])
+	}
+	for sig, om := range o.m128 {
+		m := t.m128[sig]
+		if m == nil {
+			if t.m128 == nil {
+				t.m128 = map[uint32]*u128Table{}
+			}
+			m = newU128Table()
+			t.m128[sig] = m
+		}
+		var text [4]bool
+		for k := range 4 {
+			text[k] = Kind(sig>>(4*k)&15) == KStr && k < int(sig>>16)
+		}
+		for _, sl := range om.slots {
+			if !sl.used {
+				continue
+			}
+			a, b := sl.a, sl.b
+			if text[0] {
+				a = a&0xffffffff | tr(uint32(a>>32))<<32
+			}
+			if text[1] {
+				a = a&^0xffffffff | tr(uint32(a))
+			}
+			if text[2] {
+				b = b&0xffffffff | tr(uint32(b>>32))<<32
+			}
+			if text[3] {
+				b = b&^0xffffffff | tr(uint32(b))
+			}
+			ng, found := m.get(a, b)
+			if !found {
+				ng = t.add(o.key(sl.val, kbuf))
+				m.put(a, b, ng)
+			}
+			mergeAggs(ng, sl.val)
+		}
+	}
 	for g := int32(0); g < o.n; g++ {
+		if merged[g] {
+			continue
+		}
 		ng := t.lookup(o.key(g, kbuf))
 		for a := range t.aggs {
 			t.aggs[a].merge(ng, o.aggs[a], g)
@@ -1081,10 +1158,26 @@ func (a *distinctAgg) merge(g int32, o aggregator, og int32) {
 	if od == nil {
 		return
 	}
-	for k, t := range od.fixed {
-		if t != nil {
-			t.each(func(u uint64, _ int32) { a.add(g, Value{K: Kind(k), I: int64(u)}, nil) })
+	d := a.sets[g]
+	if d == nil {
+		d = &distinctSet{}
+		a.sets[g] = d
+	}
+	for k, ot := range od.fixed {
+		if ot == nil {
+			continue
 		}
+		// Stored values are already normalised: table to table.
+		t := d.fixed[k]
+		if t == nil {
+			t = newU64Table()
+			d.fixed[k] = t
+		}
+		ot.each(func(u uint64, _ int32) {
+			if _, ok := t.get(u); !ok {
+				t.put(u, 0)
+			}
+		})
 	}
 	for s := range od.text {
 		a.add(g, strVal(s), nil)
