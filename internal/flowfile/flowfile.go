@@ -527,7 +527,6 @@ func (s *Source) Scan(ctx context.Context, q logstore.ScanQuery, fn func(*logsto
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
-		wg    sync.WaitGroup
 		mu    sync.Mutex
 		first error
 	)
@@ -539,21 +538,32 @@ func (s *Source) Scan(ctx context.Context, q logstore.ScanQuery, fn func(*logsto
 		mu.Unlock()
 		cancel()
 	}
+	// Readers decompress and split lines; block workers build the column
+	// blocks (tokenising every line) and run the engine on them, so even a
+	// single large .gz file keeps every core busy.
 	files := make(chan string)
+	batches := make(chan []logstore.StoredEvent, 2*p)
+	var readers, workers sync.WaitGroup
 	for range p {
-		wg.Add(1)
+		readers.Add(1)
 		go func() {
-			defer wg.Done()
+			defer readers.Done()
 			for path := range files {
 				err := ReadFile(ctx, path, s.BlockRows, &s.bytes, func(evs []logstore.StoredEvent) error {
 					// Seq numbers are unique across files, increasing in
 					// file order, as an import would assign them.
 					base := s.seq.Add(uint64(len(evs))) - uint64(len(evs))
-					for i := range evs {
-						evs[i].Seq = base + uint64(i)
+					batch := make([]logstore.StoredEvent, len(evs))
+					copy(batch, evs)
+					for i := range batch {
+						batch[i].Seq = base + uint64(i)
 					}
-					s.records.Add(int64(len(evs)))
-					return fn(logstore.NewBlock(evs))
+					select {
+					case batches <- batch:
+						return nil
+					case <-ctx.Done():
+						return ctx.Err()
+					}
 				})
 				if err != nil {
 					if ctx.Err() == nil || !errors.Is(err, context.Canceled) {
@@ -562,6 +572,20 @@ func (s *Source) Scan(ctx context.Context, q logstore.ScanQuery, fn func(*logsto
 					return
 				}
 				s.filesDone.Add(1)
+			}
+		}()
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			for batch := range batches {
+				if ctx.Err() != nil {
+					continue // drain, so readers never block
+				}
+				if err := fn(logstore.NewBlock(batch)); err != nil {
+					fail(err)
+					continue
+				}
+				s.records.Add(int64(len(batch)))
 			}
 		}()
 	}
@@ -575,7 +599,9 @@ func (s *Source) Scan(ctx context.Context, q logstore.ScanQuery, fn func(*logsto
 		}
 	}
 	close(files)
-	wg.Wait()
+	readers.Wait()
+	close(batches)
+	workers.Wait()
 	if first != nil {
 		return first
 	}
