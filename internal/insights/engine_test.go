@@ -30,11 +30,14 @@ func (s *strictSource) Scan(ctx context.Context, q logstore.ScanQuery, fn func(*
 			}
 		}
 		c := *b
-		if q.Need&logstore.ColMessage == 0 {
+		if q.Need&logstore.ColMessage == 0 && (q.Need&logstore.ColMessageIfNoTokens == 0 || len(b.Tokens) > 0) {
 			c.Messages = nil
 		}
-		if q.Need&logstore.ColTokens == 0 {
+		if q.Need&(logstore.ColTokens|logstore.ColMessageIfNoTokens) == 0 {
 			c.Tokens = nil
+		}
+		if q.Need&(logstore.ColMessage|logstore.ColMessageIfNoTokens|logstore.ColTokens|logstore.ColMessageBytes) == 0 {
+			c.MessageBytes = 0
 		}
 		if q.Need&logstore.ColStream == 0 {
 			c.StreamIdx, c.StreamNames = nil, nil

@@ -160,8 +160,7 @@ type worker struct {
 	rc   rowCtx
 	base []baseLoader
 	json map[string]Value
-	lazy []lazyCol           // per slot, reused across blocks
-	skip map[uint64]struct{} // rows (by Seq) already processed, or nil
+	lazy []lazyCol // per slot, reused across blocks
 
 	scanned, matched, bytes int64
 }
@@ -394,7 +393,7 @@ func execute(ctx context.Context, env *execEnv, stats *Statistics, progress func
 	var scanned, matched, bytes atomic.Int64
 	var lastProgress atomic.Int64
 	for ti, t := range env.targets {
-		err := scanTarget(ctx, env, t, func(blk *logstore.Block, skip map[uint64]struct{}) error {
+		err := scanTarget(ctx, env, t, func(blk *logstore.Block) error {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
@@ -403,9 +402,7 @@ func execute(ctx context.Context, env *execEnv, stats *Statistics, progress func
 				return err
 			}
 			s0, m0, b0 := w.scanned, w.matched, w.bytes
-			w.skip = skip
 			w.processBlock(blk, int32(ti))
-			w.skip = nil
 			scanned.Add(w.scanned - s0)
 			matched.Add(w.matched - m0)
 			bytes.Add(w.bytes - b0)
@@ -457,60 +454,14 @@ func execute(ctx context.Context, env *execEnv, stats *Statistics, progress func
 	return recs, nil
 }
 
-// untokenizedOnly lets a store skip every block with token columns:
-// rows of another token count than 0 cannot match.
-var untokenizedOnly = []logstore.TokenPred{{Count: 0, Col: -1, Op: logstore.OpEq, RequireShape: true}}
-
-// scanTarget streams a target's blocks to fn. When the plan needs messages
-// only for blocks without token columns (plan.msgFallback) it scans twice
-// so that the store never rebuilds messages of token blocks: first without
-// messages, processing blocks that have token columns (or messages anyway,
-// as memtable and in-memory blocks do), then with messages and a predicate
-// that skips token blocks, processing the untokenized blocks the first
-// pass could not. Rows of untokenized blocks the first pass processed are
-// passed to fn as skip so that the second pass does not count them twice.
-func scanTarget(ctx context.Context, env *execEnv, t Target, fn func(blk *logstore.Block, skip map[uint64]struct{}) error) error {
+// scanTarget streams a target's blocks to fn.
+func scanTarget(ctx context.Context, env *execEnv, t Target, fn func(blk *logstore.Block) error) error {
 	pl := env.pl
 	q := logstore.ScanQuery{Group: t.Group, Start: env.start, End: env.end, Need: pl.need, Preds: pl.preds}
 	if env.end < logstore.MaxTime {
 		q.End = env.end + 1
 	}
-	if !pl.msgFallback {
-		return t.Source.Scan(ctx, q, func(blk *logstore.Block) error { return fn(blk, nil) })
-	}
-	q.Need = pl.need&^logstore.ColMessage | logstore.ColTokens
-	var (
-		mu       sync.Mutex
-		deferred bool
-		done     = map[uint64]struct{}{}
-	)
-	err := t.Source.Scan(ctx, q, func(blk *logstore.Block) error {
-		if len(blk.Tokens) == 0 {
-			if len(blk.Messages) != blk.Len {
-				mu.Lock()
-				deferred = true
-				mu.Unlock()
-				return nil
-			}
-			mu.Lock()
-			for _, s := range blk.Seq {
-				done[s] = struct{}{}
-			}
-			mu.Unlock()
-		}
-		return fn(blk, nil)
-	})
-	if err != nil || !deferred {
-		return err
-	}
-	q.Need = pl.need | logstore.ColMessage | logstore.ColTokens
-	q.Preds = untokenizedOnly
-	return t.Source.Scan(ctx, q, func(blk *logstore.Block) error {
-		if len(blk.Tokens) > 0 {
-			return nil
-		}
-		return fn(blk, done)
-	})
+	return t.Source.Scan(ctx, q, fn)
 }
 
 // rowSource emits rows in order; emit must copy what it keeps.

@@ -65,8 +65,7 @@ type plan struct {
 	cap     int      // final row cap
 	need    logstore.Columns
 	// msgFallback: need asks for messages only for blocks without token
-	// columns (discovered flow-log fields, the token parse); the executor
-	// then scans token blocks without messages.
+	// columns (discovered flow-log fields, the token parse).
 	msgFallback bool
 	reads       map[string]int // reads per name
 	preds       []logstore.TokenPred
@@ -333,12 +332,9 @@ func tokenPattern(p *ParseCmd) bool {
 }
 
 // messageFallback is what the engine asks for when it reads token columns
-// and needs messages only for blocks that have none (mixed shapes, JSON).
-// The Block contract has no such column bit yet, so with plan.msgFallback
-// the executor scans twice (see scanTarget): token blocks without
-// messages, then only the untokenized blocks with messages — the store
-// would otherwise rebuild every message from its tokens.
-const messageFallback = logstore.ColMessage
+// and needs messages only for blocks that have none (mixed shapes, JSON):
+// the store does not rebuild the messages of token blocks.
+const messageFallback = logstore.ColMessageIfNoTokens
 
 // planScan derives the store projection and pushed-down predicates.
 func (pl *plan) planScan(cmds []Command) {

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"math/bits"
 	"regexp"
-	"slices"
 	"strings"
 
 	"github.com/flowwatch/flowwatch/internal/logstore"
@@ -96,6 +95,9 @@ func messageAt(blk *logstore.Block, i int) string {
 // blockBytes is Σ len(message) of the selected rows, from the messages or,
 // when the store sent only tokens, from the token texts.
 func blockBytes(blk *logstore.Block, sel []int32) int64 {
+	if len(sel) == blk.Len && blk.MessageBytes > 0 {
+		return blk.MessageBytes
+	}
 	var n int64
 	if len(blk.Messages) == blk.Len {
 		for _, i := range sel {
@@ -177,9 +179,6 @@ func (w *worker) processBlock(blk *logstore.Block, tgt int32) {
 		if t >= env.start && t <= env.end {
 			b.sel = append(b.sel, int32(i))
 		}
-	}
-	if w.skip != nil {
-		b.sel = slices.DeleteFunc(b.sel, func(i int32) bool { _, ok := w.skip[blk.Seq[i]]; return ok })
 	}
 	w.scanned += int64(len(b.sel))
 	w.bytes += blockBytes(blk, b.sel)

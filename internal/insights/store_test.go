@@ -12,8 +12,8 @@ import (
 // checks they agree with in-memory blocks built from the same events.
 func TestAgainstStores(t *testing.T) {
 	evs := vpcEvents(500)
-	// Untokenized rows among the flow records: the engine scans token blocks
-	// without messages and these with them (scanTarget).
+	// Untokenized rows among the flow records: the engine asks for messages
+	// of blocks without token columns only (ColMessageIfNoTokens).
 	for i := range evs {
 		switch {
 		case i%10 == 7:
