@@ -36,3 +36,13 @@ func FuzzShapeOf(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkShapeOf(b *testing.B) {
+	m := "2 000000000000 eni-48f42cffbc340e5c9 10.0.7.190 10.0.2.5 48386 443 6 568 136320 1793491200 1793491211 ACCEPT OK"
+	b.SetBytes(int64(len(m)))
+	for i := 0; i < b.N; i++ {
+		if shapeOf(m) != 14 {
+			b.Fatal("shape")
+		}
+	}
+}
