@@ -69,6 +69,15 @@ func (l *lazyCol) value(i int32) Value {
 			return dashVal
 		}
 		return Value{K: KIP, I: int64(c.IPs[i])}
+	case logstore.KindIP:
+		if c.Null != nil && c.Null[i] {
+			return dashVal
+		}
+		if c.Is6 != nil && c.Is6[i] {
+			// IPv6 is text to the engine, as classify types it.
+			return Value{K: KStr, S: c.String(int(i))}
+		}
+		return Value{K: KIP, I: int64(c.IPs[i])}
 	}
 	// Dictionary text stays untyped here: comparisons, sums and group
 	// keys (normKey) type it on use, which beats typing whole dictionaries

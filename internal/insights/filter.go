@@ -135,7 +135,7 @@ func (o *filterOp) onColumn(b *batch, cj *conjunct, c *logstore.TokenColumn) {
 				out = append(out, i)
 			}
 		}
-	case cj.op != "" && (c.Kind == logstore.KindInt && (cj.k.K == KInt) || c.Kind == logstore.KindIPv4 && cj.k.K == KIP):
+	case cj.op != "" && (c.Kind == logstore.KindInt && (cj.k.K == KInt) || (c.Kind == logstore.KindIPv4 || c.Kind == logstore.KindIP && c.Is6 == nil) && cj.k.K == KIP):
 		var ints []int64
 		var ips []uint32
 		if c.Kind == logstore.KindInt {

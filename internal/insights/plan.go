@@ -375,7 +375,8 @@ func (pl *plan) planScan(cmds []Command) {
 		}
 	}
 	if fallback {
-		need |= messageFallback | logstore.ColTokens
+		// ColIP: address columns stay typed when a block has IPv6 rows.
+		need |= messageFallback | logstore.ColTokens | logstore.ColIP
 	}
 	if explicit {
 		need |= logstore.ColMessage

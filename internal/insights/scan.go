@@ -127,6 +127,8 @@ func blockBytes(blk *logstore.Block, sel []int32) int64 {
 			for _, i := range sel {
 				if col.Null != nil && col.Null[i] {
 					n++
+				} else if col.Is6 != nil && col.Is6[i] {
+					n += int64(len(col.String(int(i))))
 				} else {
 					ip := col.IPs[i]
 					n += int64(octetLen[ip>>24]) + int64(octetLen[ip>>16&0xff]) + int64(octetLen[ip>>8&0xff]) + int64(octetLen[ip&0xff]) + 3

@@ -270,7 +270,7 @@ func (w *statsWorker) distinctColumn(d *distinctAgg, b *batch, l *lazyCol) {
 		return
 	}
 	kind, ints := KInt, c.Ints
-	if c.Kind == logstore.KindIPv4 {
+	if c.Kind == logstore.KindIPv4 || c.Kind == logstore.KindIP {
 		kind, ints = KIP, nil
 	}
 	if d.sets[0] == nil {
@@ -284,6 +284,10 @@ func (w *statsWorker) distinctColumn(d *distinctAgg, b *batch, l *lazyCol) {
 	for _, i := range b.sel {
 		if c.Null != nil && c.Null[i] {
 			d.add(0, dashVal, nil)
+			continue
+		}
+		if c.Is6 != nil && c.Is6[i] {
+			d.add(0, strVal(c.String(int(i))), nil)
 			continue
 		}
 		var u uint64

@@ -114,6 +114,15 @@ func (w *statsWorker) fastGroupIDs(b *batch, gids []int32) bool {
 				} else {
 					kinds[k], words[k] = KIP, c.IPs[i]
 				}
+			case logstore.KindIP:
+				switch {
+				case c.Null != nil && c.Null[i]:
+					kinds[k], words[k] = KStr, dash
+				case c.Is6 != nil && c.Is6[i]:
+					kinds[k], words[k] = KStr, t.intern.get(c.String(int(i)))
+				default:
+					kinds[k], words[k] = KIP, c.IPs[i]
+				}
 			default:
 				if c.Null != nil && c.Null[i] {
 					kinds[k], words[k] = KStr, dash

@@ -2,6 +2,8 @@ package insights
 
 import (
 	"context"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/flowwatch/flowwatch/internal/logstore"
@@ -20,6 +22,12 @@ func TestAgainstStores(t *testing.T) {
 			evs[i].Message = `{"bytes": 5, "srcAddr": "10.0.0.1", "dstAddr": "10.0.1.1"}`
 		case i%13 == 5:
 			evs[i].Message = "free  text line"
+		case i%11 == 3:
+			// IPv6 rows: KindIP address columns.
+			v6 := []string{"2001:db8::1", "2001:db8::" + strconv.Itoa(i%3), "fe80::1", "2001:DB8::1", "::ffff:10.0.0.1", "-"}[i%6]
+			f := strings.Split(evs[i].Message, " ")
+			f[3+i%2] = v6
+			evs[i].Message = strings.Join(f, " ")
 		}
 	}
 	queries := []string{
@@ -31,6 +39,11 @@ func TestAgainstStores(t *testing.T) {
 		`parse @message "* * * * * * * * * * * * * *" as v, acct, eni, src, dst, sp, dp, proto, pk, byt, st, en, act, status | stats count(*) as n, sum(byt) as b by src, act`,
 		`parse @message "* * * * * * * * * * * * * *" as v, acct, eni, src, dst, sp, dp, proto, pk, byt, st, en, act, status | filter byt > 1000 | fields @message, src | sort @timestamp desc | limit 7`,
 		`stats count(*) as n, sum(bytes) as b, count_distinct(srcAddr) as d by dstAddr`,
+		`stats count(*) as n, sum(bytes) as b by srcAddr, dstAddr`,
+		`stats count_distinct(srcAddr) as s, count_distinct(dstAddr) as d`,
+		`filter srcAddr = "10.0.0.3" or srcAddr = "2001:db8::1" | stats count(*) as n by srcAddr, dstAddr`,
+		`filter dstAddr != "10.0.1.2" | stats count(*) as n, sum(bytes) as b by dstAddr`,
+		`filter isIpv4InSubnet(srcAddr, "10.0.0.0/30") | stats count(*) as n by srcAddr`,
 		`fields @timestamp, @message, @ingestionTime | limit 2`,
 	}
 	ref := &BlockSource{Blocks: BlocksOf(evs, 64)}
