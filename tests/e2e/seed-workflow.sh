@@ -130,6 +130,31 @@ ENI_B=$(awsx ec2 describe-network-interfaces --filters Name=addresses.private-ip
 SUBNET_A=$(awsx ec2 describe-network-interfaces --network-interface-ids "$ENI_A" --query 'NetworkInterfaces[0].SubnetId' --output text)
 log "vpc $VPC, interfaces $ENI_A (10.201.1.1) $ENI_B (10.201.2.1)"
 
+# --- records: capture in HOST (pipeline mode) ---
+if [ "$MODE" = pipeline ]; then
+  # capture's eni- ids → the inventory's (what describe-network-interfaces shows)
+  INSTANCE=$(awsx ec2 describe-instances --query 'Reservations[0].Instances[0].InstanceId' --output text)
+  MAP=$DATA/eni-map.sed; : >"$MAP"
+  for dev in a b; do
+    name=fwh$ID$dev mac=$(ip netns exec "$HOST" cat "/sys/class/net/fwh$ID$dev/address")
+    cap=$(python3 -c 'import hashlib,sys; i,n,m=sys.argv[1:]; print("eni-"+hashlib.sha256(b"\0".join([b"eni",i.encode(),n.encode(),bytes.fromhex(m.replace(":",""))])).hexdigest()[:17])' "$INSTANCE" "$name" "$mac")
+    inv=$ENI_A; [ $dev = b ] && inv=$ENI_B
+    echo "s/ $cap / $inv /" >>"$MAP"
+  done
+  ALLF='${version} ${account-id} ${interface-id} ${srcaddr} ${dstaddr} ${srcport} ${dstport} ${protocol} ${packets} ${bytes} ${start} ${end} ${action} ${log-status} ${vpc-id} ${subnet-id} ${instance-id} ${tcp-flags} ${type} ${pkt-srcaddr} ${pkt-dstaddr} ${region} ${az-id} ${sublocation-type} ${sublocation-id} ${pkt-src-aws-service} ${pkt-dst-aws-service} ${flow-direction} ${traffic-path}'
+  mkfifo "$DATA/capture.fifo"
+  ip netns exec "$HOST" "$BIN" capture --interface all --interval 60 --start-end window --nflog-group 5 --format "$ALLF" \
+      --account-id "$ACCOUNT" --region "$REGION" --vpc-id "$VPC" --instance-id "$INSTANCE" >"$DATA/capture.fifo" 2>"$DATA/capture.log" &
+  CAPTURE_PID=$!
+  sed -u -f "$MAP" <"$DATA/capture.fifo" | "$BIN" inject --data-dir "$DATA" --log-format "$ALLF" 2>"$DATA/inject.log" &
+  for i in $(seq 50); do grep -q 'capturing on' "$DATA/capture.log" 2>/dev/null && break; sleep 0.1; done
+  if ! grep -q 'capturing on' "$DATA/capture.log"; then
+    log "flowwatch capture did not start ($(head -c 300 "$DATA/capture.log")): falling back to injected records"
+    kill "$CAPTURE_PID" 2>/dev/null; wait "$CAPTURE_PID" 2>/dev/null; CAPTURE_PID=
+    MODE=inject
+  fi
+fi
+
 # --- flow logs ---
 KC='${account-id} ${vpc-id} ${subnet-id} ${interface-id} ${instance-id} ${srcaddr} ${srcport} ${dstaddr} ${dstport} ${protocol} ${packets} ${bytes} ${action} ${log-status} ${start} ${end} ${flow-direction} ${traffic-path} ${tcp-flags} ${pkt-srcaddr} ${pkt-src-aws-service} ${pkt-dstaddr} ${pkt-dst-aws-service} ${region} ${az-id} ${sublocation-type} ${sublocation-id}'
 # Live capture needs the window to close: 60 s keeps the test short. The
@@ -187,24 +212,6 @@ live_round() {
     ip netns exec "$ns" timeout 3 bash -c "exec 3<>/dev/tcp/$ip/22" 2>/dev/null || true
   done
 }
-if [ "$MODE" = pipeline ]; then
-  # capture's eni- ids → the inventory's (what describe-network-interfaces shows)
-  INSTANCE=$(awsx ec2 describe-instances --query 'Reservations[0].Instances[0].InstanceId' --output text)
-  MAP=$DATA/eni-map.sed; : >"$MAP"
-  for dev in a b; do
-    name=fwh$ID$dev mac=$(ip netns exec "$HOST" cat "/sys/class/net/fwh$ID$dev/address")
-    cap=$(python3 -c 'import hashlib,sys; i,n,m=sys.argv[1:]; print("eni-"+hashlib.sha256(b"\0".join([b"eni",i.encode(),n.encode(),bytes.fromhex(m.replace(":",""))])).hexdigest()[:17])' "$INSTANCE" "$name" "$mac")
-    inv=$ENI_A; [ $dev = b ] && inv=$ENI_B
-    echo "s/ $cap / $inv /" >>"$MAP"
-  done
-  ALLF='${version} ${account-id} ${interface-id} ${srcaddr} ${dstaddr} ${srcport} ${dstport} ${protocol} ${packets} ${bytes} ${start} ${end} ${action} ${log-status} ${vpc-id} ${subnet-id} ${instance-id} ${tcp-flags} ${type} ${pkt-srcaddr} ${pkt-dstaddr} ${region} ${az-id} ${sublocation-type} ${sublocation-id} ${pkt-src-aws-service} ${pkt-dst-aws-service} ${flow-direction} ${traffic-path}'
-  mkfifo "$DATA/capture.fifo"
-  ip netns exec "$HOST" "$BIN" capture --interface all --interval 60 --start-end window --nflog-group 5 --format "$ALLF" \
-      --account-id "$ACCOUNT" --region "$REGION" --vpc-id "$VPC" --instance-id "$INSTANCE" >"$DATA/capture.fifo" 2>"$DATA/capture.log" &
-  CAPTURE_PID=$!
-  sed -u -f "$MAP" <"$DATA/capture.fifo" | "$BIN" inject --data-dir "$DATA" --log-format "$ALLF" 2>"$DATA/inject.log" &
-  for i in $(seq 50); do grep -q 'capturing on' "$DATA/capture.log" 2>/dev/null && break; sleep 0.1; done
-fi
 if [ "$MODE" != inject ]; then
   ip netns exec "$HOST" python3 -m http.server 8080 --bind 0.0.0.0 >/dev/null 2>&1 &
   HTTP_PID=$!
