@@ -375,6 +375,43 @@ type tokenCol struct {
 	allAddr, any6 bool
 	is6           []bool
 	ip6           [][16]byte
+	// strFrom ≥ 0: the column is text, and rows from strFrom on have
+	// their dictionary codes (ids, dict) already; -1: none coded yet.
+	strFrom int
+	codes   []int64
+	ids     map[string]uint32
+	dict    []string
+	prev    string
+	prevID  uint32
+}
+
+// code assigns row i's dictionary code as soon as the column is known to
+// be text.
+func (col *tokenCol) code(i, n int, t string) {
+	if col.strFrom < 0 {
+		col.strFrom = i
+		if col.ids == nil {
+			col.ids = map[string]uint32{}
+		}
+		clear(col.ids)
+		clear(col.dict)
+		col.dict = col.dict[:0]
+		if cap(col.codes) < n {
+			col.codes = make([]int64, n)
+		}
+		col.codes = col.codes[:n]
+	} else if t == col.prev {
+		col.codes[i] = int64(col.prevID) // runs are common: rows are sorted by stream
+		return
+	}
+	id, ok := col.ids[t]
+	if !ok {
+		id = uint32(len(col.dict))
+		col.ids[t] = id
+		col.dict = append(col.dict, t)
+	}
+	col.codes[i] = int64(id)
+	col.prev, col.prevID = t, id
 }
 
 // reset sizes the column for n rows and clears its classification.
@@ -389,6 +426,7 @@ func (col *tokenCol) reset(n int) {
 		clear(col.is6)
 	}
 	col.allInt, col.allIP, col.allAddr, col.anyNull, col.any6 = true, true, true, false, false
+	col.strFrom, col.prev = -1, ""
 }
 
 // set6 records row i as the IPv6 address a.
@@ -457,6 +495,9 @@ func fillTokenCols(cols []tokenCol, rows []row) {
 					if col.allAddr {
 						col.addr(i, n, t)
 					}
+					if !col.allAddr {
+						col.code(i, n, t)
+					}
 				}
 			} else {
 				e := strings.IndexByte(msg[p:], ' ')
@@ -472,6 +513,9 @@ func fillTokenCols(cols []tokenCol, rows []row) {
 					} else {
 						col.addr(i, n, t)
 					}
+				}
+				if !col.allAddr {
+					col.code(i, n, t)
 				}
 			}
 			p = end + 1
@@ -633,11 +677,15 @@ func encodeTokenChunk(dst []byte, col *tokenCol, rows int, tsSec []int64, scratc
 		st.kind = KindString
 		st.hasNull = false // "-" is just a string here
 		dst = append(dst, byte(KindString))
-		ids := scratch.dict()
-		var dict []string
-		codes := scratch.ints(rows)
+		// Rows from col.strFrom on were coded by fillTokenCols while their
+		// message was in cache; the rows before it (read while the column
+		// still looked numeric) and merges' columns are coded here.
+		ids, dict, codes, upto := col.ids, col.dict, col.codes, col.strFrom
+		if upto < 0 {
+			ids, dict, codes, upto = scratch.dict(), nil, scratch.ints(rows), rows
+		}
 		prev, prevID := "", uint32(0)
-		for i := 0; i < rows; i++ {
+		for i := 0; i < upto; i++ {
 			t := col.strs[i]
 			if i > 0 && t == prev {
 				codes[i] = int64(prevID) // runs are common: rows are sorted by stream
@@ -652,6 +700,7 @@ func encodeTokenChunk(dst []byte, col *tokenCol, rows int, tsSec []int64, scratc
 			codes[i] = int64(id)
 			prev, prevID = t, id
 		}
+		col.dict = dict[:0]
 		dst = binary.AppendUvarint(dst, uint64(len(dict)))
 		for _, s := range dict {
 			dst = binary.AppendUvarint(dst, uint64(len(s)))

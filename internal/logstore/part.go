@@ -245,7 +245,11 @@ func encodeBlock(rows []row, shape int, src []srcRef, enc *zstd.Encoder, sc *enc
 		bi.toks = append(bi.toks, st)
 	}
 	for c := range cols {
-		clear(cols[c].strs) // drop references to the messages
+		col := &cols[c]
+		clear(col.strs) // drop references to the messages
+		clear(col.ids)
+		clear(col.dict[:cap(col.dict)])
+		col.prev = ""
 	}
 	return eb
 }
