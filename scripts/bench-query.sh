@@ -77,6 +77,7 @@ to_tsv() { # $1: space-separated 1-based positions of integer columns
     NR == 1 && ($1 == "version" || $1 == "account-id") { next }
     { $1 = $1; for (i = 1; i <= NF; i++) if (isint[i] && $i == "-") $i = "\\N"; print }'
 }
+rm -rf "$work/ch"
 ch_start "$work/ch"
 ch_query "$CH_FLOW_TABLE"
 ch_query 'CREATE TABLE kcflows (
