@@ -1,6 +1,10 @@
 package insights
 
-import "github.com/flowwatch/flowwatch/internal/logstore"
+import (
+	"math"
+
+	"github.com/flowwatch/flowwatch/internal/logstore"
+)
 
 // Column-at-a-time group ids for the common shapes of flow-log stats:
 // every `by` key a field bound to a token column (srcaddr, dstaddr,
@@ -258,20 +262,26 @@ func (w *statsWorker) binGroupIDs(b *batch, gids []int32, per int64) {
 		m = newU64Table()
 		t.m64[idx] = m
 	}
-	prevB, prevG := int64(0), int32(-1)
+	// The current bucket is [lo, hi): rows inside it need no division.
+	lo, hi, prevG := int64(1), int64(0), int32(-1)
 	for j, i := range b.sel {
-		bucket := floorDiv(b.ts[i], per) * per
-		if prevG >= 0 && bucket == prevB {
+		ts := b.ts[i]
+		if ts >= lo && ts < hi {
 			gids[j] = prevG
 			continue
 		}
+		bucket := floorDiv(ts, per) * per
 		g, found := m.get(uint64(bucket))
 		if !found {
 			w.kv[0] = Value{K: KTime, I: bucket}
 			g = t.add(w.kv)
 			m.put(uint64(bucket), g)
 		}
-		gids[j], prevB, prevG = g, bucket, g
+		gids[j], prevG = g, g
+		lo, hi = bucket, bucket+per
+		if hi < lo {
+			hi = math.MaxInt64 // the last bucket before overflow
+		}
 	}
 }
 
