@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -79,6 +80,14 @@ func runImport(args []string) int {
 	// budget so the load stays under 1 GiB.
 	defer debug.SetGCPercent(debug.SetGCPercent(400))
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(768 << 20))
+	if pf := os.Getenv("FLOWWATCH_IMPORT_CPUPROFILE"); pf != "" {
+		// For measuring the bulk load itself (see docs/storage.md).
+		if f, err := os.Create(pf); err == nil {
+			pprof.StartCPUProfile(f)
+			defer f.Close()
+			defer pprof.StopCPUProfile()
+		}
+	}
 	start := time.Now()
 	st, err := importInto(db, *group, *streamFrom, files)
 	if err == nil && *compact {
@@ -254,7 +263,9 @@ const batchSize = 8192
 
 // read parses one file's records. The text is read in large chunks, each
 // turned into one string that the records' messages slice, so a record
-// costs no allocation of its own.
+// costs no allocation of its own. Chunks are parsed by GOMAXPROCS workers
+// while the next one is read (and decompressed): a single large file loads
+// on every CPU, not one.
 func (im *importer) read(r io.Reader) error {
 	fields := defaultFields
 	streamCol, startCol := -1, -1
@@ -271,41 +282,118 @@ func (im *importer) read(r io.Reader) error {
 		}
 	}
 	setFields(fields)
-	pending := map[string][]logstore.Event{}
-	flushStream := func(s string) error {
-		if err := im.ensureStream(s); err != nil {
+	chunks := make(chan string, 2)
+	var wg sync.WaitGroup
+	var errOnce sync.Once
+	var parseErr error
+	failed := make(chan struct{})
+	startWorkers := func() {
+		for w := 0; w < max(1, runtime.GOMAXPROCS(0)); w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := im.parse(chunks, streamCol, startCol); err != nil {
+					errOnce.Do(func() { parseErr = err; close(failed) })
+					for range chunks { // drain so the reader does not block
+					}
+				}
+			}()
+		}
+	}
+	readErr := func() error {
+		defer func() {
+			close(chunks)
+			wg.Wait()
+		}()
+		buf := make([]byte, 4<<20)
+		carry := 0
+		first := true
+		for {
+			n, err := io.ReadFull(r, buf[carry:])
+			end := carry + n
+			if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+				if first {
+					startWorkers()
+				}
+				return err
+			}
+			eof := err != nil
+			last := bytes.LastIndexByte(buf[:end], '\n')
+			if eof {
+				last = end
+			} else if last < 0 {
+				// A line longer than the buffer: grow it.
+				buf = append(buf[:end], make([]byte, len(buf))...)
+				carry = end
+				continue
+			}
+			text := string(buf[:last])
+			if first {
+				// The header, if any, is the first non-empty line; it sets
+				// the field positions before any record is parsed.
+				first = false
+				rest := text
+				for rest != "" {
+					line, after, _ := strings.Cut(rest, "\n")
+					if l := strings.TrimSuffix(line, "\r"); l != "" {
+						if h := headerFields(l); h != nil {
+							setFields(h)
+							text = after
+						}
+						break
+					}
+					rest = after
+				}
+				startWorkers()
+			}
+			select {
+			case chunks <- text:
+			case <-failed:
+				return nil
+			}
+			if eof {
+				return nil
+			}
+			carry = copy(buf, buf[last+1:end])
+		}
+	}()
+	if readErr != nil {
+		return readErr
+	}
+	if parseErr != nil {
+		return parseErr
+	}
+	if streamCol < 0 {
+		return fmt.Errorf("format has no field %q to name streams by (fields: %s)", im.streamFrom, strings.Join(fields, " "))
+	}
+	return nil
+}
+
+// pendingStream is a batch of one stream's records waiting for Import.
+type pendingStream struct {
+	name string
+	evs  []logstore.Event
+}
+
+// parse turns chunks of whole lines into per-stream batches for Import.
+func (im *importer) parse(chunks <-chan string, streamCol, startCol int) error {
+	pending := map[string]*pendingStream{}
+	flush := func(p *pendingStream) error {
+		if err := im.ensureStream(p.name); err != nil {
 			return err
 		}
-		evs := pending[s]
-		if err := im.db.Import(im.group, s, im.ingest, evs); err != nil {
+		if err := im.db.Import(im.group, p.name, im.ingest, p.evs); err != nil {
 			return err
 		}
-		im.records.Add(int64(len(evs)))
+		im.records.Add(int64(len(p.evs)))
 		// The store copied the events: the slice is free for the next batch.
-		clear(evs)
-		pending[s] = evs[:0]
+		clear(p.evs)
+		p.evs = p.evs[:0]
 		return nil
 	}
-	buf := make([]byte, 4<<20)
-	carry := 0
-	first := true
-	for {
-		n, err := io.ReadFull(r, buf[carry:])
-		end := carry + n
-		if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
-			return err
-		}
-		eof := err != nil
-		last := bytes.LastIndexByte(buf[:end], '\n')
-		if eof {
-			last = end
-		} else if last < 0 {
-			// A line longer than the buffer: grow it.
-			buf = append(buf[:end], make([]byte, len(buf))...)
-			carry = end
-			continue
-		}
-		text := string(buf[:last])
+	var last *pendingStream
+	for text := range chunks {
+		skipped := int64(0)
 		for len(text) > 0 {
 			line := text
 			if i := strings.IndexByte(text, '\n'); i >= 0 {
@@ -313,43 +401,41 @@ func (im *importer) read(r io.Reader) error {
 			} else {
 				text = ""
 			}
-			line = strings.TrimSuffix(line, "\r")
+			if n := len(line); n > 0 && line[n-1] == '\r' {
+				line = line[:n-1]
+			}
 			if line == "" {
 				continue
 			}
-			if first {
-				first = false
-				if h := headerFields(line); h != nil {
-					setFields(h)
-					continue
-				}
-			}
 			stream, ts, ok := recordKey(line, streamCol, startCol)
 			if !ok {
-				im.skipped.Add(1)
+				skipped++
 				continue
 			}
-			pending[stream] = append(pending[stream], logstore.Event{Timestamp: ts, Message: line})
-			if len(pending[stream]) == batchSize {
-				if err := flushStream(stream); err != nil {
+			p := last
+			if p == nil || p.name != stream {
+				p = pending[stream]
+				if p == nil {
+					p = &pendingStream{name: stream, evs: make([]logstore.Event, 0, batchSize)}
+					pending[stream] = p
+				}
+				last = p
+			}
+			p.evs = append(p.evs, logstore.Event{Timestamp: ts, Message: line})
+			if len(p.evs) == batchSize {
+				if err := flush(p); err != nil {
 					return err
 				}
 			}
 		}
-		if eof {
-			break
-		}
-		carry = copy(buf, buf[last+1:end])
+		im.skipped.Add(skipped)
 	}
-	for s, evs := range pending {
-		if len(evs) > 0 {
-			if err := flushStream(s); err != nil {
+	for _, p := range pending {
+		if len(p.evs) > 0 {
+			if err := flush(p); err != nil {
 				return err
 			}
 		}
-	}
-	if streamCol < 0 {
-		return fmt.Errorf("format has no field %q to name streams by (fields: %s)", im.streamFrom, strings.Join(fields, " "))
 	}
 	return nil
 }
