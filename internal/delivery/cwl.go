@@ -32,7 +32,7 @@ const (
 // deliverCWL writes records to the flow log's group, one stream per
 // interface, as the delivery role allows. Every permission is checked
 // before anything is written, so a refused window writes nothing.
-func (m *Manager) deliverCWL(ctx context.Context, fl *ec2.FlowLog, window int64, recs []flowlog.Record) error {
+func (m *Manager) deliverCWL(ctx context.Context, fl *ec2.FlowLog, window int64, recs []flowlog.Record, recovering bool) error {
 	role := fl.DeliverLogsPermissionArn
 	// Evaluated at every delivery: the seed workflow tightens the trust
 	// policy with the flow log's ARN after creating it (spec §8.11).
@@ -125,6 +125,12 @@ func (m *Manager) deliverCWL(ctx context.Context, fl *ec2.FlowLog, window int64,
 		}
 		evs := byStream[s]
 		sort.SliceStable(evs, func(a, b int) bool { return evs[a].Timestamp < evs[b].Timestamp })
+		if recovering && existing[s] {
+			var err error
+			if evs, err = m.unstored(ctx, group, s, evs); err != nil {
+				return err
+			}
+		}
 		for len(evs) > 0 {
 			n, size := 0, 0
 			for n < len(evs) && n < maxBatchEvents && size+len(evs[n].Message)+eventOverhead <= maxBatchBytes {
@@ -161,4 +167,32 @@ func logsErr(err error, ok string) error {
 		}
 	}
 	return err
+}
+
+// unstored returns the events of evs (sorted by time) that the stream does
+// not hold yet, counting duplicates: what a write cut short by a crash
+// left to do.
+func (m *Manager) unstored(ctx context.Context, group, stream string, evs []logstore.Event) ([]logstore.Event, error) {
+	if len(evs) == 0 {
+		return evs, nil
+	}
+	stored, _, err := m.cfg.Groups.Events(ctx, logstore.EventQuery{
+		Group: group, Streams: []string{stream}, Start: evs[0].Timestamp, End: evs[len(evs)-1].Timestamp + 1,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("log stream %s/%s: %w", group, stream, err)
+	}
+	have := map[logstore.Event]int{}
+	for _, e := range stored {
+		have[logstore.Event{Timestamp: e.Timestamp, Message: e.Message}]++
+	}
+	out := evs[:0]
+	for _, e := range evs {
+		if have[e] > 0 {
+			have[e]--
+			continue
+		}
+		out = append(out, e)
+	}
+	return out, nil
 }

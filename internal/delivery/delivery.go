@@ -47,11 +47,12 @@ type LogsAPI interface {
 	PutLogEvents(ctx context.Context, in *logs.PutLogEventsInput) (*logs.PutLogEventsOutput, error)
 }
 
-// GroupReader looks log groups and streams up (the logstore.Store the
-// logs service works on).
+// GroupReader looks log groups, streams and events up (the
+// logstore.Store the logs service works on).
 type GroupReader interface {
 	Group(name string) (logstore.Group, error)
 	Streams(group string) ([]logstore.Stream, error)
+	Events(ctx context.Context, q logstore.EventQuery) ([]logstore.StoredEvent, bool, error)
 }
 
 // Config configures a Manager.
@@ -97,6 +98,10 @@ type Manager struct {
 	state  map[string]*flowLogState
 	sched  map[string]*schedule
 	warned map[string]bool
+
+	// crashAfterDeliver (tests) stops a pass right after a window is
+	// written, before it is marked delivered, as a crash would.
+	crashAfterDeliver bool
 }
 
 // schedule lets a pass skip a flow log with nothing due.
@@ -362,7 +367,24 @@ func (m *Manager) flowLog(ctx context.Context, now time.Time, fl *ec2.FlowLog, s
 			}
 			continue
 		}
-		err := m.deliverWindow(ctx, fl, st, w, p)
+		// A CloudWatch Logs window is marked in flight, durably, before
+		// its events are written: after a crash in between, the replay
+		// leaves out the events already stored (exactly once).
+		// A window that failed part way stays in flight for its retry.
+		recovering := st.inFlight(p.chunks)
+		if fl.LogDestinationType == ec2.DestCloudWatchLogs && !recovering {
+			st.InFlight = append(st.InFlight, p.chunks...)
+			if err := saveState(m.dir, m.state); err != nil {
+				m.log.Error("saving delivery state failed", "err", err)
+				st.InFlight = st.InFlight[:len(st.InFlight)-len(p.chunks)]
+				due = now.Add(m.cfg.Tick)
+				continue
+			}
+		}
+		err := m.deliverWindow(ctx, fl, st, w, p, recovering)
+		if m.crashAfterDeliver {
+			return false
+		}
 		if err != nil && !isAccess(err) {
 			sc.retries[w]++
 			if sc.retries[w] < maxRetries {
@@ -377,6 +399,7 @@ func (m *Manager) flowLog(ctx context.Context, now time.Time, fl *ec2.FlowLog, s
 		}
 		delete(sc.retries, w)
 		st.Done = append(st.Done, p.chunks...)
+		st.InFlight = slices.DeleteFunc(st.InFlight, func(c chunk) bool { return containsChunk(p.chunks, c) })
 		changed = true
 		switch {
 		case err == nil:
@@ -455,7 +478,7 @@ func fillIdentity(r *flowlog.Record, fl *ec2.FlowLog, it *inventory.Interface) {
 
 // deliverWindow sends one aggregation window of a flow log to its
 // destination.
-func (m *Manager) deliverWindow(ctx context.Context, fl *ec2.FlowLog, st *flowLogState, w int64, p *pending) error {
+func (m *Manager) deliverWindow(ctx context.Context, fl *ec2.FlowLog, st *flowLogState, w int64, p *pending, recovering bool) error {
 	recs := aggregate(p.records)
 	// An interface gets its first stream / lines with traffic, not with
 	// NODATA (spec §3.1, §8.8).
@@ -477,7 +500,7 @@ func (m *Manager) deliverWindow(ctx context.Context, fl *ec2.FlowLog, st *flowLo
 	var err error
 	switch fl.LogDestinationType {
 	case ec2.DestCloudWatchLogs:
-		err = m.deliverCWL(ctx, fl, w, kept)
+		err = m.deliverCWL(ctx, fl, w, kept, recovering)
 	case ec2.DestS3:
 		err = m.deliverS3(ctx, fl, w, p.chunks, kept)
 	}

@@ -53,7 +53,8 @@
 // Durability. Per flow log, the state file (DataDir/delivery/state.json)
 // records how far through the spool it is and which window of which file
 // it has delivered; a spool file is deleted once every flow log is past
-// it. A crash loses no acknowledged window; a crash between writing to the
-// destination and saving the state can deliver that window's CloudWatch
-// Logs events twice (S3 objects are rewritten in place).
+// it. A crash loses no acknowledged window and duplicates none: a
+// CloudWatch Logs window is marked in flight in the state before its
+// events are written, and its replay after a crash writes only the events
+// the stream does not hold yet; S3 objects are rewritten in place.
 package delivery

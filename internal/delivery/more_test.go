@@ -174,3 +174,31 @@ func TestRecordWithoutStartKeepsAValidTimestamp(t *testing.T) {
 		t.Errorf("status %q %q", fl.DeliverLogsStatus, fl.DeliverLogsErrorMessage)
 	}
 }
+
+func TestCrashAfterWritingBeforeSavingDeliversOnce(t *testing.T) {
+	e := newEnv(t)
+	role := e.role("r", trustDoc, permsDoc)
+	e.cwlFlowLog("fl-00000000000000001", eniA, "ALL", "once", role, "", 60)
+	s := t0.Unix()
+	in := flow(eniA, "10.0.1.20", "10.0.1.10", 1, 2, flowlog.ActionAccept, 1, 40, s)
+	out := in
+	out.FlowDirection = flowlog.DirEgress // the same line in the default format
+	other := flow(eniA, "10.0.1.21", "10.0.1.10", 3, 4, flowlog.ActionReject, 1, 40, s)
+	e.deliver(t0.Add(60*time.Second), in, out, other)
+	e.m.crashAfterDeliver = true
+	e.pass(t0.Add(63 * time.Second))
+	if n := len(e.messages("once", eniA+"-all")); n != 3 {
+		t.Fatalf("%d events written before the crash, want 3", n)
+	}
+	e.open() // restart: the window is replayed, in flight
+	e.pass(t0.Add(70 * time.Second))
+	if got := e.messages("once", eniA+"-all"); len(got) != 3 || got[0] != got[1] {
+		t.Errorf("after the replay %q, want the 3 events once each (two of them identical)", got)
+	}
+	if names, _ := e.m.spool.list(); len(names) != 0 {
+		t.Errorf("spool %v after the replay", names)
+	}
+	if st := e.m.state["fl-00000000000000001"]; st == nil || len(st.InFlight) != 0 {
+		t.Errorf("in-flight chunks left: %+v", st)
+	}
+}

@@ -29,6 +29,20 @@ type flowLogState struct {
 	// NODATA records are delivered too; an interface without traffic so far
 	// gets no stream and no S3 lines (AWS creates streams on first traffic).
 	Seen []string `json:"seen,omitempty"`
+	// InFlight lists the chunks of a CloudWatch Logs window being written:
+	// found after a restart, the replay skips events already stored.
+	InFlight []chunk `json:"inFlight,omitempty"`
+}
+
+// inFlight reports whether any of cs was being written when the state was
+// last saved.
+func (st *flowLogState) inFlight(cs []chunk) bool {
+	for _, c := range cs {
+		if slices.Contains(st.InFlight, c) {
+			return true
+		}
+	}
+	return false
 }
 
 func (st *flowLogState) isDone(c chunk) bool { return slices.Contains(st.Done, c) }
