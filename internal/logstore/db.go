@@ -137,6 +137,9 @@ type memtable struct {
 	groups map[uint64][]row
 	bytes  int
 	rows   int
+	// hint: each group's rows in the previous memtable, to allocate its
+	// slice once rather than grow it by copying.
+	hint map[uint64]int
 }
 
 func newMemtable() *memtable { return &memtable{groups: map[uint64][]row{}} }
@@ -446,7 +449,7 @@ func (db *DB) replay(payload []byte) error {
 		if g == nil || g.byID[sid] == nil {
 			return nil // deleted later in the log
 		}
-		db.applyAppend(g, g.byID[sid], ingest, first, events)
+		db.applyAppend(g, g.byID[sid], ingest, first, events, nil)
 		return nil
 	}
 	return fmt.Errorf("wal record type %d: %w", payload[0], errCorrupt)
@@ -520,10 +523,21 @@ func (db *DB) applyDeleteStream(g *dbGroup, s *dbStream) {
 	delete(g.byID, s.id)
 }
 
-func (db *DB) applyAppend(g *dbGroup, s *dbStream, ingest int64, first uint64, events []Event) {
+// applyAppend adds events to the memtable. shapes, when not nil, holds
+// shapeOf of each message, computed by the caller outside the lock.
+func (db *DB) applyAppend(g *dbGroup, s *dbStream, ingest int64, first uint64, events []Event, shapes []uint8) {
 	rows := db.mem.groups[g.id]
+	if rows == nil {
+		rows = make([]row, 0, max(len(events), db.mem.hint[g.id]+db.mem.hint[g.id]/8))
+	}
 	for i, e := range events {
-		rows = append(rows, row{ts: e.Timestamp, seq: first + uint64(i), ingest: ingest, sid: s.id, msg: e.Message})
+		var sh uint8
+		if shapes != nil {
+			sh = shapes[i]
+		} else {
+			sh = uint8(shapeOf(e.Message))
+		}
+		rows = append(rows, row{ts: e.Timestamp, seq: first + uint64(i), ingest: ingest, sid: s.id, msg: e.Message, shape: sh})
 		s.stats.addRow(e.Timestamp, ingest, len(e.Message))
 		db.mem.bytes += len(e.Message) + 48
 	}
@@ -778,6 +792,12 @@ func (db *DB) append(group, stream string, ingest int64, events []Event, durable
 		}
 		return nil
 	}
+	// Messages are classified here, on the caller's CPU while they are in
+	// cache, rather than by the flush under the store's lock.
+	shapes := make([]uint8, len(events))
+	for i := range events {
+		shapes[i] = uint8(shapeOf(events[i].Message))
+	}
 	db.mu.Lock()
 	// Backpressure: a full memtable while the previous one is still being
 	// flushed means the disk is behind; wait rather than grow.
@@ -810,7 +830,7 @@ func (db *DB) append(group, stream string, ingest int64, events []Event, durable
 			return encodeAppend(dst, g.id, s.id, ingest, first, events)
 		})
 	}
-	db.applyAppend(g, s, ingest, first, events)
+	db.applyAppend(g, s, ingest, first, events, shapes)
 	full := db.mem.bytes >= db.opts.MemtableBytes
 	db.mu.Unlock()
 	if full {
@@ -962,6 +982,10 @@ func (db *DB) flush() error {
 	cp := db.checkpointLocked()
 	mem := db.mem
 	db.mem = newMemtable()
+	db.mem.hint = make(map[uint64]int, len(mem.groups))
+	for gid, rows := range mem.groups {
+		db.mem.hint[gid] = len(rows)
+	}
 	db.imm = mem
 	live := map[uint64]map[uint64]bool{}
 	for gid, g := range db.groupsByID {
@@ -1055,8 +1079,8 @@ func (db *DB) writeRows(gid uint64, rows []row, live map[uint64]bool) ([]*part, 
 		if live != nil && !live[r.sid] {
 			continue
 		}
-		sh := shapeOf(r.msg)
-		shapes[i] = uint8(sh)
+		sh := int(r.shape)
+		shapes[i] = r.shape
 		day := floorDiv(r.ts, dayMs)
 		k := ((day*128)+int64(sh))*128 + floorDiv(r.ts, bucketMs) - day*(dayMs/bucketMs)
 		keys = append(keys, sortKey{k: k, sid: r.sid, ts: r.ts, seq: r.seq, i: uint32(i)})

@@ -52,6 +52,7 @@ type row struct {
 	ingest int64
 	sid    uint64
 	msg    string
+	shape  uint8 // shapeOf(msg), set when the row enters the memtable
 }
 
 type chunkRef struct {

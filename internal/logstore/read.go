@@ -343,7 +343,7 @@ func (db *DB) Scan(ctx context.Context, q ScanQuery, fn func(*Block) error) erro
 	if len(v.mem) > 0 {
 		byShape := map[int][]StoredEvent{}
 		for _, r := range v.mem {
-			sh := shapeOf(r.msg)
+			sh := int(r.shape)
 			byShape[sh] = append(byShape[sh], StoredEvent{Stream: v.names[r.sid], Timestamp: r.ts, IngestionTime: r.ingest, Seq: r.seq, Message: r.msg})
 		}
 		for _, evs := range byShape {
