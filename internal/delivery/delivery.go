@@ -279,7 +279,7 @@ func (m *Manager) load(names []string) []string {
 // pending is the not yet delivered records of one aggregation window.
 type pending struct {
 	chunks  []chunk
-	records []flowlog.Record
+	records []*flowlog.Record
 }
 
 // maxRetries bounds attempts at a window that fails for reasons other than
@@ -343,9 +343,8 @@ func (m *Manager) flowLog(ctx context.Context, now time.Time, fl *ec2.FlowLog, s
 			if !containsChunk(p.chunks, c) {
 				p.chunks = append(p.chunks, c)
 			}
-			rec := *r
-			fillIdentity(&rec, fl, it)
-			p.records = append(p.records, rec)
+			// The cached record itself: aggregate copies what it keeps.
+			p.records = append(p.records, r)
 		}
 	}
 
@@ -479,7 +478,15 @@ func fillIdentity(r *flowlog.Record, fl *ec2.FlowLog, it *inventory.Interface) {
 // deliverWindow sends one aggregation window of a flow log to its
 // destination.
 func (m *Manager) deliverWindow(ctx context.Context, fl *ec2.FlowLog, st *flowLogState, w int64, p *pending, recovering bool) error {
-	recs := aggregate(p.records)
+	ifaces := map[string]*inventory.Interface{}
+	for _, it := range m.cfg.FlowLogs.InterfacesUnder(fl.ResourceID) {
+		ifaces[it.ID] = &it
+	}
+	recs := aggregate(p.records, func(r *flowlog.Record) {
+		if it := ifaces[r.InterfaceID]; it != nil {
+			fillIdentity(r, fl, it)
+		}
+	})
 	// An interface gets its first stream / lines with traffic, not with
 	// NODATA (spec §3.1, §8.8).
 	traffic := map[string]bool{}

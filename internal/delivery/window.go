@@ -35,26 +35,28 @@ func keepForTraffic(trafficType string, r *flowlog.Record) bool {
 	return true
 }
 
-// aggregate folds the records of one aggregation window: records that
+// aggregate folds the records of one aggregation window (completing each
+// copy with fill): records that
 // differ only in their counters and times (the same flow seen in several
 // shorter capture windows) become one, with packets and bytes summed,
 // tcp-flags OR-ed and start/end spanning them. An interface with traffic
 // in the window loses its NODATA records, as AWS writes NODATA only for a
 // window without traffic. The result is sorted by interface and start.
-func aggregate(in []flowlog.Record) []flowlog.Record {
+func aggregate(in []*flowlog.Record, fill func(*flowlog.Record)) []flowlog.Record {
 	traffic := map[string]bool{}
-	for i := range in {
-		if in[i].LogStatus == flowlog.StatusOK {
-			traffic[in[i].InterfaceID] = true
+	for _, r := range in {
+		if r.LogStatus == flowlog.StatusOK {
+			traffic[r.InterfaceID] = true
 		}
 	}
 	index := make(map[flowlog.Record]int, len(in))
 	out := make([]flowlog.Record, 0, len(in))
-	for i := range in {
-		r := in[i]
-		if r.LogStatus == flowlog.StatusNoData && traffic[r.InterfaceID] {
+	for _, rp := range in {
+		if rp.LogStatus == flowlog.StatusNoData && traffic[rp.InterfaceID] {
 			continue
 		}
+		r := *rp
+		fill(&r)
 		k := r
 		k.Version, k.Packets, k.Bytes, k.Start, k.End, k.TCPFlags = 0, 0, 0, 0, 0, 0
 		j, ok := index[k]
