@@ -35,13 +35,13 @@ func keepForTraffic(trafficType string, r *flowlog.Record) bool {
 	return true
 }
 
-// aggregate folds the records of one aggregation window (completing each
-// copy with fill): records that
-// differ only in their counters and times (the same flow seen in several
-// shorter capture windows) become one, with packets and bytes summed,
-// tcp-flags OR-ed and start/end spanning them. An interface with traffic
-// in the window loses its NODATA records, as AWS writes NODATA only for a
-// window without traffic. The result is sorted by interface and start.
+// aggregate folds the records of one aggregation window, completing each
+// copy with fill: records that differ only in their counters and times
+// (the same flow seen in several shorter capture windows) become one, with
+// packets and bytes summed, tcp-flags OR-ed and start/end spanning them.
+// An interface with traffic in the window loses its NODATA records, as AWS
+// writes NODATA only for a window without traffic. The result is sorted by
+// interface and start.
 func aggregate(in []*flowlog.Record, fill func(*flowlog.Record)) []flowlog.Record {
 	traffic := map[string]bool{}
 	for _, r := range in {
