@@ -447,6 +447,7 @@ type groupTable struct {
 	kK      []Kind
 	aggs    []aggregator
 	buf     []byte
+	sink    uint64 // keeps cache-warming loads alive
 }
 
 func newGroupTable(nby int, specs []aggSpec) *groupTable {
@@ -751,14 +752,33 @@ func mergeInto(t, o *groupTable, kbuf []Value) {
 			m = newU64Table()
 			t.m64[idx] = m
 		}
-		om.each(func(u uint64, og int32) {
+		one := func(u uint64, og int32) {
 			ng, found := m.get(u)
 			if !found {
 				ng = t.add(o.key(og, kbuf))
 				m.put(u, ng)
 			}
 			mergeAggs(ng, og)
-		})
+		}
+		if om.zero != 0 {
+			one(0, om.zero-1)
+		}
+		// In chunks: touch the target slots first so that their cache
+		// misses overlap (as in fastGroupIDs).
+		const chunk = 256
+		for lo := 0; lo < len(om.slots); lo += chunk {
+			part := om.slots[lo:min(lo+chunk, len(om.slots))]
+			var sink uint64
+			for _, sl := range part {
+				sink += m.slots[m.hash(sl.key)].key
+			}
+			t.sink += sink
+			for _, sl := range part {
+				if sl.key != 0 {
+					one(sl.key, sl.val)
+				}
+			}
+		}
 	}
 	xlat := make([]int64, len(o.intern.strs))
 	for i := range xlat {
