@@ -1060,18 +1060,100 @@ func (db *DB) installLocked(add, drop []*part) {
 // are not cut at slice ends, so sparse data does not fragment.
 const bucketMs = 15 * 60 * 1000
 
+// sortKey orders memtable rows as parts store them.
+type sortKey struct {
+	k   int64 // (day×128 + shape)×128 + slice of the day: |day| < 2^37, no overflow
+	sid uint64
+	ts  int64
+	seq uint64
+	i   uint32
+}
+
+func (a *sortKey) less(b *sortKey) bool {
+	switch {
+	case a.k != b.k:
+		return a.k < b.k
+	case a.sid != b.sid:
+		return a.sid < b.sid
+	case a.ts != b.ts:
+		return a.ts < b.ts
+	}
+	return a.seq < b.seq
+}
+
+// sortKeys sorts by (k, sid, ts, seq). A memtable is a sequence of
+// batches, each mostly one stream in time order, so it merges the ascending
+// runs it finds (O(n log runs)) rather than sorting from scratch; short
+// runs are first extended by insertion sort.
+func sortKeys(keys []sortKey) {
+	const minRun = 32
+	n := len(keys)
+	if n < 2 {
+		return
+	}
+	var runs []int // run i is keys[runs[i]:runs[i+1]]
+	for i := 0; i < n; {
+		runs = append(runs, i)
+		j := i + 1
+		for j < n && !keys[j].less(&keys[j-1]) {
+			j++
+		}
+		if j-i < minRun {
+			end := min(n, i+minRun)
+			for ; j < end; j++ {
+				for m := j; m > i && keys[m].less(&keys[m-1]); m-- {
+					keys[m], keys[m-1] = keys[m-1], keys[m]
+				}
+			}
+			for j < n && !keys[j].less(&keys[j-1]) {
+				j++
+			}
+		}
+		i = j
+	}
+	runs = append(runs, n)
+	if len(runs) == 2 {
+		return
+	}
+	buf := make([]sortKey, n)
+	src, dst := keys, buf
+	for len(runs) > 2 {
+		next := runs[:0:0]
+		for r := 0; r+1 < len(runs); r += 2 {
+			lo := runs[r]
+			next = append(next, lo)
+			if r+2 >= len(runs) {
+				copy(dst[lo:], src[lo:runs[r+1]])
+				continue
+			}
+			mid, hi := runs[r+1], runs[r+2]
+			a, b, o := lo, mid, lo
+			for a < mid && b < hi {
+				if src[b].less(&src[a]) {
+					dst[o] = src[b]
+					b++
+				} else {
+					dst[o] = src[a]
+					a++
+				}
+				o++
+			}
+			o += copy(dst[o:], src[a:mid])
+			copy(dst[o:], src[b:hi])
+		}
+		runs = append(next, n)
+		src, dst = dst, src
+	}
+	if &src[0] != &keys[0] {
+		copy(keys, src)
+	}
+}
+
 // writeRows writes a group's rows as one part per day. live, when not nil,
 // says which stream ids still exist.
 func (db *DB) writeRows(gid uint64, rows []row, live map[uint64]bool) ([]*part, error) {
 	// Sort pointer-free keys rather than rows: no write barriers while
 	// swapping, nothing for the GC to scan, and 40-byte elements.
-	type sortKey struct {
-		k   int64 // (day×128 + shape)×128 + slice of the day: |day| < 2^37, no overflow
-		sid uint64
-		ts  int64
-		seq uint64
-		i   uint32
-	}
 	keys := make([]sortKey, 0, len(rows))
 	shapes := make([]uint8, len(rows))
 	for i := range rows {
@@ -1085,17 +1167,7 @@ func (db *DB) writeRows(gid uint64, rows []row, live map[uint64]bool) ([]*part, 
 		k := ((day*128)+int64(sh))*128 + floorDiv(r.ts, bucketMs) - day*(dayMs/bucketMs)
 		keys = append(keys, sortKey{k: k, sid: r.sid, ts: r.ts, seq: r.seq, i: uint32(i)})
 	}
-	slices.SortFunc(keys, func(a, b sortKey) int {
-		switch {
-		case a.k != b.k:
-			return cmpInt(a.k, b.k)
-		case a.sid != b.sid:
-			return cmpUint(a.sid, b.sid)
-		case a.ts != b.ts:
-			return cmpInt(a.ts, b.ts)
-		}
-		return cmpUint(a.seq, b.seq)
-	})
+	sortKeys(keys)
 	var out []*part
 	for len(keys) > 0 {
 		day := floorDiv(keys[0].ts, dayMs)
