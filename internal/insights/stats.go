@@ -581,6 +581,16 @@ func (t *groupTable) add(kv []Value) int32 {
 	return g
 }
 
+// keyAt is group g's key value k.
+func (t *groupTable) keyAt(g int32, k int) Value {
+	o := int(g)*t.nby + k
+	v := Value{K: t.kK[o], I: t.kI[o]}
+	if v.K == KStr || v.K == KJSON {
+		v.S, v.I = t.intern.strs[v.I], 0
+	}
+	return v
+}
+
 // key writes group g's key values into dst (len nby).
 func (t *groupTable) key(g int32, dst []Value) []Value {
 	o := int(g) * t.nby
@@ -623,20 +633,30 @@ func (sb *statsBarrier) stream(ws []barrierWorker, emit func(*record)) error {
 	// sort right after breaks its ties the same way, so the ordering is
 	// skipped then.
 	if !sb.nextSort {
-		ka, kb := make([]Value, t.nby), make([]Value, t.nby)
+		isTime := make([]bool, t.nby)
+		for _, k := range timeKeys {
+			isTime[k] = true
+		}
 		cmp := func(a, b int32) int {
+			oa, ob := int(a)*t.nby, int(b)*t.nby
 			for _, k := range timeKeys {
-				if c := cmpInt(t.kI[int(b)*t.nby+k], t.kI[int(a)*t.nby+k]); c != 0 {
+				if c := cmpInt(t.kI[ob+k], t.kI[oa+k]); c != 0 {
 					return c
 				}
 			}
-			t.key(a, ka)
-			t.key(b, kb)
-			for k := range ka {
-				if slices.Contains(timeKeys, k) {
+			for k := range t.nby {
+				if isTime[k] {
 					continue
 				}
-				switch x, y := ka[k], kb[k]; {
+				// Two IPv4 addresses compare as numbers (sortCompare's
+				// rule), without decoding the keys.
+				if t.kK[oa+k] == KIP && t.kK[ob+k] == KIP {
+					if c := cmpInt(t.kI[oa+k], t.kI[ob+k]); c != 0 {
+						return c
+					}
+					continue
+				}
+				switch x, y := t.keyAt(a, k), t.keyAt(b, k); {
 				case x.K == KNull && y.K == KNull:
 				case x.K == KNull:
 					return 1
@@ -733,110 +753,130 @@ func mergeTables(ws []barrierWorker) *groupTable {
 	return t
 }
 
-// mergeInto adds o's groups into t. Groups of o's packed tables move
-// table to table (interned text ids translated), without key values.
+// mergeInto adds o's groups into t, in o's group order so that o's keys
+// and aggregate states are read sequentially. Keys that lookup packs are
+// packed from o's stored keys (interned text ids translated to t's) and
+// probed in chunks: keys first, then one pass loading the target slots so
+// that their cache misses overlap, then the probes, then each aggregate's
+// merge loop.
 func mergeInto(t, o *groupTable, kbuf []Value) {
-	merged := make([]bool, o.n)
-	mergeAggs := func(ng, og int32) {
-		for a := range t.aggs {
-			t.aggs[a].merge(ng, o.aggs[a], og)
-		}
-		merged[og] = true
-	}
-	for idx, om := range o.m64 {
-		if om == nil {
-			continue
-		}
-		m := t.m64[idx]
-		if m == nil {
-			m = newU64Table()
-			t.m64[idx] = m
-		}
-		one := func(u uint64, og int32) {
-			ng, found := m.get(u)
-			if !found {
-				ng = t.add(o.key(og, kbuf))
-				m.put(u, ng)
-			}
-			mergeAggs(ng, og)
-		}
-		if om.zero != 0 {
-			one(0, om.zero-1)
-		}
-		// In chunks: touch the target slots first so that their cache
-		// misses overlap (as in fastGroupIDs).
-		const chunk = 256
-		for lo := 0; lo < len(om.slots); lo += chunk {
-			part := om.slots[lo:min(lo+chunk, len(om.slots))]
-			var sink uint64
-			for _, sl := range part {
-				sink += m.slots[m.hash(sl.key)].key
-			}
-			t.sink += sink
-			for _, sl := range part {
-				if sl.key != 0 {
-					one(sl.key, sl.val)
-				}
-			}
-		}
-	}
 	xlat := make([]int64, len(o.intern.strs))
 	for i := range xlat {
 		xlat[i] = -1
 	}
-	tr := func(id uint32) uint64 {
+	tr := func(id int64) uint32 {
 		if xlat[id] < 0 {
 			xlat[id] = int64(t.intern.get(o.intern.strs[id]))
 		}
-		return uint64(xlat[id])
+		return uint32(xlat[id])
 	}
-	for sig, om := range o.m128 {
-		m := t.m128[sig]
-		if m == nil {
-			if t.m128 == nil {
-				t.m128 = map[uint32]*u128Table{}
-			}
-			m = newU128Table()
-			t.m128[sig] = m
+	const chunk = 512
+	var (
+		tab    [chunk]int
+		ka, kb [chunk]uint64
+		ng     [chunk]int32
+	)
+	for lo := int32(0); lo < o.n; lo += chunk {
+		n := int(min(o.n-lo, chunk))
+		for j := range n {
+			tab[j], ka[j], kb[j] = o.packedKey(lo+int32(j), tr)
 		}
-		var text [4]bool
-		for k := range 4 {
-			text[k] = Kind(sig>>(4*k)&15) == KStr && k < int(sig>>16)
+		var sink uint64
+		for j := range n {
+			switch ti := tab[j]; {
+			case ti < 0:
+			case ti < 1<<20:
+				if m := t.m64[ti]; m != nil {
+					sink += m.slots[m.hash(ka[j])].key
+				}
+			default:
+				if m := t.m128[uint32(ti&^(1<<20))]; m != nil {
+					sink += m.slots[m.hash(ka[j], kb[j])].a
+				}
+			}
 		}
-		for _, sl := range om.slots {
-			if !sl.used {
-				continue
+		t.sink += sink
+		for j := range n {
+			og := lo + int32(j)
+			switch ti := tab[j]; {
+			case ti < 0:
+				ng[j] = t.lookup(o.key(og, kbuf))
+			case ti < 1<<20:
+				m := t.m64[ti]
+				if m == nil {
+					m = newU64Table()
+					t.m64[ti] = m
+				}
+				g, found := m.get(ka[j])
+				if !found {
+					g = t.add(o.key(og, kbuf))
+					m.put(ka[j], g)
+				}
+				ng[j] = g
+			default:
+				sig := uint32(ti &^ (1 << 20))
+				if t.m128 == nil {
+					t.m128 = map[uint32]*u128Table{}
+				}
+				m := t.m128[sig]
+				if m == nil {
+					m = newU128Table()
+					t.m128[sig] = m
+				}
+				g, found := m.get(ka[j], kb[j])
+				if !found {
+					g = t.add(o.key(og, kbuf))
+					m.put(ka[j], kb[j], g)
+				}
+				ng[j] = g
 			}
-			a, b := sl.a, sl.b
-			if text[0] {
-				a = a&0xffffffff | tr(uint32(a>>32))<<32
-			}
-			if text[1] {
-				a = a&^0xffffffff | tr(uint32(a))
-			}
-			if text[2] {
-				b = b&0xffffffff | tr(uint32(b>>32))<<32
-			}
-			if text[3] {
-				b = b&^0xffffffff | tr(uint32(b))
-			}
-			ng, found := m.get(a, b)
-			if !found {
-				ng = t.add(o.key(sl.val, kbuf))
-				m.put(a, b, ng)
-			}
-			mergeAggs(ng, sl.val)
 		}
-	}
-	for g := int32(0); g < o.n; g++ {
-		if merged[g] {
-			continue
-		}
-		ng := t.lookup(o.key(g, kbuf))
 		for a := range t.aggs {
-			t.aggs[a].merge(ng, o.aggs[a], g)
+			ta, oa := t.aggs[a], o.aggs[a]
+			for j := range n {
+				ta.merge(ng[j], oa, lo+int32(j))
+			}
 		}
 	}
+}
+
+// packedKey is the table and packed key lookup uses for group g's stored
+// key (tab < 0: neither packed table; tab ≥ 1<<20: the 128-bit table of
+// signature tab-1<<20). tr translates interned text ids.
+func (t *groupTable) packedKey(g int32, tr func(int64) uint32) (tab int, a, b uint64) {
+	nby := t.nby
+	if nby == 0 || nby > 4 {
+		return -1, 0, 0
+	}
+	kI, kK := t.kI[int(g)*nby:int(g+1)*nby], t.kK[int(g)*nby:int(g+1)*nby]
+	fixed, small := true, true
+	for k := range nby {
+		fixed = fixed && fixedKind(kK[k])
+		small = small && uint64(kI[k])>>32 == 0
+	}
+	if fixed && nby <= 2 {
+		if nby == 1 {
+			return int(kK[0]) * 8, uint64(kI[0]), 0
+		}
+		if small {
+			return int(kK[0])*8 + int(kK[1]), uint64(kI[0])<<32 | uint64(kI[1]), 0
+		}
+		return -1, 0, 0
+	}
+	var w [4]uint32
+	sig := uint32(nby) << 16
+	for k := range nby {
+		switch {
+		case kK[k] == KStr:
+			w[k] = tr(kI[k])
+		case fixedKind(kK[k]) && uint64(kI[k])>>32 == 0:
+			w[k] = uint32(kI[k])
+		default:
+			return -1, 0, 0
+		}
+		sig |= uint32(kK[k]) << (4 * k)
+	}
+	return 1<<20 | int(sig), uint64(w[0])<<32 | uint64(w[1]), uint64(w[2])<<32 | uint64(w[3])
 }
 
 // topK returns the k smallest of order under cmp, unordered, in
