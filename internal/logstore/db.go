@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/flowwatch/flowwatch/internal/logstore/vfs"
 )
@@ -523,21 +524,58 @@ func (db *DB) applyDeleteStream(g *dbGroup, s *dbStream) {
 	delete(g.byID, s.id)
 }
 
-// applyAppend adds events to the memtable. shapes, when not nil, holds
-// shapeOf of each message, computed by the caller outside the lock.
-func (db *DB) applyAppend(g *dbGroup, s *dbStream, ingest int64, first uint64, events []Event, shapes []uint8) {
+// prepared is a batch made ready for the memtable outside the lock: its
+// messages copied, in order, into one allocation (arena), and their shapes.
+type prepared struct {
+	arena  string
+	shapes []uint8
+}
+
+// prepare copies a batch's messages next to one another and classifies
+// them. A flush reads rows by stream and time: with each batch (one stream)
+// contiguous, it reads memory mostly in order instead of missing the cache
+// on every message, and the caller's buffers (an import's file chunks) are
+// free as soon as the call returns.
+func prepare(events []Event) prepared {
+	total := 0
+	for i := range events {
+		total += len(events[i].Message)
+	}
+	p := prepared{shapes: make([]uint8, len(events))}
+	if total == 0 {
+		return p
+	}
+	arena := make([]byte, 0, total)
+	for i := range events {
+		arena = append(arena, events[i].Message...)
+	}
+	p.arena = unsafe.String(&arena[0], total)
+	off := 0
+	for i := range events {
+		n := len(events[i].Message)
+		p.shapes[i] = uint8(shapeOf(p.arena[off : off+n]))
+		off += n
+	}
+	return p
+}
+
+// applyAppend adds events to the memtable. pre, when not nil, is
+// prepare(events).
+func (db *DB) applyAppend(g *dbGroup, s *dbStream, ingest int64, first uint64, events []Event, pre *prepared) {
 	rows := db.mem.groups[g.id]
 	if rows == nil {
 		rows = make([]row, 0, max(len(events), db.mem.hint[g.id]+db.mem.hint[g.id]/8))
 	}
+	off := 0
 	for i, e := range events {
-		var sh uint8
-		if shapes != nil {
-			sh = shapes[i]
+		msg, sh := e.Message, uint8(0)
+		if pre != nil {
+			msg, sh = pre.arena[off:off+len(msg)], pre.shapes[i]
+			off += len(msg)
 		} else {
-			sh = uint8(shapeOf(e.Message))
+			sh = uint8(shapeOf(msg))
 		}
-		rows = append(rows, row{ts: e.Timestamp, seq: first + uint64(i), ingest: ingest, sid: s.id, msg: e.Message, shape: sh})
+		rows = append(rows, row{ts: e.Timestamp, seq: first + uint64(i), ingest: ingest, sid: s.id, msg: msg, shape: sh})
 		s.stats.addRow(e.Timestamp, ingest, len(e.Message))
 		db.mem.bytes += len(e.Message) + 48
 	}
@@ -792,12 +830,8 @@ func (db *DB) append(group, stream string, ingest int64, events []Event, durable
 		}
 		return nil
 	}
-	// Messages are classified here, on the caller's CPU while they are in
-	// cache, rather than by the flush under the store's lock.
-	shapes := make([]uint8, len(events))
-	for i := range events {
-		shapes[i] = uint8(shapeOf(events[i].Message))
-	}
+	// On the caller's CPU, outside the store's lock.
+	pre := prepare(events)
 	db.mu.Lock()
 	// Backpressure: a full memtable while the previous one is still being
 	// flushed means the disk is behind; wait rather than grow.
@@ -830,7 +864,7 @@ func (db *DB) append(group, stream string, ingest int64, events []Event, durable
 			return encodeAppend(dst, g.id, s.id, ingest, first, events)
 		})
 	}
-	db.applyAppend(g, s, ingest, first, events, shapes)
+	db.applyAppend(g, s, ingest, first, events, &pre)
 	full := db.mem.bytes >= db.opts.MemtableBytes
 	db.mu.Unlock()
 	if full {
