@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -77,6 +78,9 @@ type queryManager struct {
 	// source returns what a group is scanned through; tests replace it to
 	// hold a query in Running.
 	source func(group string) insights.Source
+	// running holds a token per query being executed; the others stay
+	// Scheduled.
+	running chan struct{}
 
 	mu      sync.Mutex
 	queries map[string]*query
@@ -101,7 +105,8 @@ type query struct {
 }
 
 func newQueryManager(s *Service) *queryManager {
-	m := &queryManager{svc: s, maxConcurrent: defaultMaxConcurrent, timeout: defaultQueryTimeout, queries: map[string]*query{}}
+	m := &queryManager{svc: s, maxConcurrent: defaultMaxConcurrent, timeout: defaultQueryTimeout, queries: map[string]*query{},
+		running: make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))}
 	m.source = func(string) insights.Source { return s.store }
 	if n, err := strconv.Atoi(os.Getenv("FLOWWATCH_QUERY_CONCURRENCY")); err == nil && n > 0 {
 		m.maxConcurrent = n
@@ -194,13 +199,23 @@ func (m *queryManager) start(q *query, req insights.Request) error {
 	go func() {
 		defer m.wg.Done()
 		defer cancel()
-		m.mu.Lock()
-		if q.status == statusScheduled {
-			q.status = statusRunning
-		}
-		m.mu.Unlock()
 		began := time.Now()
-		res, err := m.engine.Run(ctx, req)
+		var (
+			res *insights.Result
+			err error
+		)
+		// Each query scans on every core: beyond a few at once they would
+		// only compete for CPU and memory, so the rest wait as Scheduled.
+		select {
+		case m.running <- struct{}{}:
+			m.mu.Lock()
+			q.status = statusRunning
+			m.mu.Unlock()
+			res, err = m.engine.Run(ctx, req)
+			<-m.running
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
 		m.mu.Lock()
 		defer m.mu.Unlock()
 		q.finished = m.svc.now()

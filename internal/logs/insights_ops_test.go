@@ -412,3 +412,35 @@ func TestRetention(t *testing.T) {
 		t.Fatalf("kept %v", kept)
 	}
 }
+
+func TestScheduled(t *testing.T) {
+	f := newFixture(t)
+	loadFlows(t, f, "vpc", 3)
+	m := f.svc.queries()
+	bs := &blockingSource{started: make(chan struct{}, 8)}
+	m.source = func(string) insights.Source { return bs }
+	m.running = make(chan struct{}, 1)
+	s, e := t0.Add(-time.Hour).Unix(), t0.Unix()
+	in := StartQueryInput{LogGroupName: p("vpc"), StartTime: &s, EndTime: &e, QueryString: p("stats count(*)")}
+	a := f.startQuery(t, in)
+	<-bs.started
+	b := f.startQuery(t, in)
+	// Only one runs at a time: the second waits, and can be stopped there.
+	if out, _ := f.svc.GetQueryResults(f.ctx, &GetQueryResultsInput{QueryID: &b}); out.Status != statusScheduled {
+		t.Fatalf("second query is %s", out.Status)
+	}
+	if out, _ := f.svc.GetQueryResults(f.ctx, &GetQueryResultsInput{QueryID: &a}); out.Status != statusRunning {
+		t.Fatalf("first query is %s", out.Status)
+	}
+	f.svc.StopQuery(f.ctx, &StopQueryInput{QueryID: &b})
+	if out := f.wait(t, b); out.Status != statusCancelled {
+		t.Fatalf("stopped scheduled query: %s", out.Status)
+	}
+	f.svc.StopQuery(f.ctx, &StopQueryInput{QueryID: &a})
+	f.wait(t, a)
+	// The slot is free again: a new query runs.
+	m.source = func(string) insights.Source { return f.store }
+	if out := f.wait(t, f.startQuery(t, in)); out.Status != statusComplete || len(out.Results) != 1 {
+		t.Fatalf("after the slot freed: %+v", out)
+	}
+}
