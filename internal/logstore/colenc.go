@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/bits"
 	"net/netip"
+	"slices"
 	"strings"
 	"unsafe"
 )
@@ -147,15 +148,22 @@ func appendInts(dst []byte, v []int64, tsSec []int64) []byte {
 	var sRaw, sDelta, sRel int
 	allEq := true
 	prev := int64(0)
-	for i, x := range v {
-		sRaw += uvarintLen(zigzag(x))
-		sDelta += uvarintLen(zigzag(x - prev))
-		prev = x
-		if tsSec != nil {
+	first := v[0]
+	if tsSec != nil {
+		tsSec = tsSec[:len(v)]
+		for i, x := range v {
+			sRaw += uvarintLen(zigzag(x))
+			sDelta += uvarintLen(zigzag(x - prev))
 			sRel += uvarintLen(zigzag(x - tsSec[i]))
+			prev = x
+			allEq = allEq && x == first
 		}
-		if x != v[0] {
-			allEq = false
+	} else {
+		for _, x := range v {
+			sRaw += uvarintLen(zigzag(x))
+			sDelta += uvarintLen(zigzag(x - prev))
+			prev = x
+			allEq = allEq && x == first
 		}
 	}
 	if allEq {
@@ -167,18 +175,23 @@ func appendInts(dst []byte, v []int64, tsSec []int64) []byte {
 		enc, sRaw = intDelta, sDelta
 	}
 	if tsSec != nil && sRel < sRaw {
-		enc = intRelTs
+		enc, sRaw = intRelTs, sRel
 	}
 	dst = append(dst, byte(enc))
-	prev = 0
-	for i, x := range v {
-		switch enc {
-		case intRaw:
+	dst = slices.Grow(dst, sRaw)
+	switch enc {
+	case intRaw:
+		for _, x := range v {
 			dst = binary.AppendUvarint(dst, zigzag(x))
-		case intDelta:
+		}
+	case intDelta:
+		prev = 0
+		for _, x := range v {
 			dst = binary.AppendUvarint(dst, zigzag(x-prev))
 			prev = x
-		case intRelTs:
+		}
+	case intRelTs:
+		for i, x := range v {
 			dst = binary.AppendUvarint(dst, zigzag(x-tsSec[i]))
 		}
 	}

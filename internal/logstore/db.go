@@ -17,7 +17,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unsafe"
 
 	"github.com/flowwatch/flowwatch/internal/logstore/vfs"
 )
@@ -545,11 +544,12 @@ func prepare(events []Event) prepared {
 	if total == 0 {
 		return p
 	}
-	arena := make([]byte, 0, total)
+	var arena strings.Builder // Grow does not zero the memory it allocates
+	arena.Grow(total)
 	for i := range events {
-		arena = append(arena, events[i].Message...)
+		arena.WriteString(events[i].Message)
 	}
-	p.arena = unsafe.String(&arena[0], total)
+	p.arena = arena.String()
 	off := 0
 	for i := range events {
 		n := len(events[i].Message)
