@@ -203,7 +203,8 @@ const (
 // TokenPred is "token column Col compares Op to value". Value is an int for
 // int columns, an IPv4 for address columns, a string otherwise; the store
 // decides per block which of Int, IP or Str applies and never skips a block
-// it cannot decide about.
+// it cannot decide about. For KindIP columns only OpEq skips blocks, with
+// Str an IPv4 or canonical IPv6 address (min/max and bloom filter) or "-".
 type TokenPred struct {
 	Count int // token count of the rows this applies to (blocks of another shape are skipped only if RequireShape)
 	Col   int // zero-based token position
