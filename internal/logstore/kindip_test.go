@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/flowwatch/flowwatch/internal/logstore/vfs"
@@ -79,18 +80,18 @@ func TestKindIPColumn(t *testing.T) {
 			}
 		}
 		for _, v := range []string{"2001:db8::7", "10.2.254.54", "::ffff:10.1.2.3"} {
-			n := 0
+			var n atomic.Int64
 			err := db.Scan(context.Background(), ScanQuery{Group: "g", Start: MinTime, End: MaxTime, Need: ColTokens | ColIP,
 				Preds: []TokenPred{{Count: 3, Col: 1, Op: OpEq, Str: v}}}, func(b *Block) error {
 				for i := 0; i < b.Len; i++ {
 					if b.Tokens[1].String(i) == v {
-						n++
+						n.Add(1)
 					}
 				}
 				return nil
 			})
 			must(t, err)
-			if n == 0 {
+			if n.Load() == 0 {
 				t.Errorf("%s: predicate %s skipped the rows holding it", stage, v)
 			}
 		}
