@@ -621,9 +621,11 @@ func encodeTokenChunk(dst []byte, col *tokenCol, rows int, tsSec []int64, scratc
 			return
 		}
 		st.bloom = newBloom(d)
+		prev, have := uint64(0), false
 		for i, h := range hs {
-			if null == nil || !null[i] {
-				bloomAdd(st.bloom, h)
+			if (null == nil || !null[i]) && (!have || h != prev) {
+				bloomAdd(st.bloom, h) // once per run: rows come in runs of a stream
+				prev, have = h, true
 			}
 		}
 	}
@@ -645,6 +647,10 @@ func encodeTokenChunk(dst []byte, col *tokenCol, rows int, tsSec []int64, scratc
 				continue
 			}
 			v := vals[i]
+			if i > 0 && v == vals[i-1] && (null == nil || !null[i-1]) {
+				hs[i] = hs[i-1]
+				continue
+			}
 			st.min, st.max = min(st.min, v), max(st.max, v)
 			hs[i] = hashInt(v)
 		}
