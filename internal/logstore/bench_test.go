@@ -1,12 +1,14 @@
 package logstore
 
 import (
+	"bufio"
 	"context"
 	"github.com/flowwatch/flowwatch/internal/logstore/flowsim"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -39,6 +41,14 @@ func flowBatches(sim *flowsim.Sim, n, size int) (streams []string, out [][]Event
 }
 
 func setupFlowDB(b *testing.B, dir string, sim *flowsim.Sim) *DB {
+	var names []string
+	for _, e := range sim.ENIs {
+		names = append(names, e.ID)
+	}
+	return setupStreamsDB(b, dir, names)
+}
+
+func setupStreamsDB(b *testing.B, dir string, streams []string) *DB {
 	db, err := Open(Options{Dir: dir, Logger: quietLogger()})
 	if err != nil {
 		b.Fatal(err)
@@ -46,12 +56,50 @@ func setupFlowDB(b *testing.B, dir string, sim *flowsim.Sim) *DB {
 	if err := db.CreateGroup("flow", GroupMeta{}); err != nil {
 		b.Fatal(err)
 	}
-	for _, e := range sim.ENIs {
-		if err := db.CreateStream("flow", e.ID, 0); err != nil {
+	seen := map[string]bool{}
+	for _, s := range streams {
+		if seen[s] {
+			continue
+		}
+		seen[s] = true
+		if err := db.CreateStream("flow", s, 0); err != nil {
 			b.Fatal(err)
 		}
 	}
 	return db
+}
+
+// fileBatches reads up to n default-format records from a file written by
+// `flowwatch gen` (IPv6 peers, more varied than flowsim) and cuts them into
+// per-interface batches of up to size events, as flowBatches does.
+func fileBatches(b *testing.B, path string, n, size int) (streams []string, out [][]Event) {
+	f, err := os.Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	pending := map[string][]Event{}
+	for i := 0; i < n && sc.Scan(); i++ {
+		line := sc.Text()
+		fs := strings.Fields(line)
+		if len(fs) < 11 || fs[0] == "version" {
+			continue
+		}
+		start, _ := strconv.ParseInt(fs[10], 10, 64)
+		pending[fs[2]] = append(pending[fs[2]], Event{Timestamp: start * 1000, Message: line})
+		if len(pending[fs[2]]) == size {
+			streams, out = append(streams, fs[2]), append(out, pending[fs[2]])
+			pending[fs[2]] = nil
+		}
+	}
+	for s, p := range pending {
+		if len(p) > 0 {
+			streams, out = append(streams, s), append(out, p)
+		}
+	}
+	return streams, out
 }
 
 func dirSize(dir string) int64 {
@@ -114,18 +162,29 @@ func BenchmarkAppend(b *testing.B) {
 
 // BenchmarkImport: bulk loading (Import, no WAL) then a flush; reports
 // records/s, and bytes on disk per record after merging.
+// LOGSTORE_BENCH_RECORDS sets the count (2,000,000); LOGSTORE_BENCH_FILE,
+// a `flowwatch gen` output, replaces flowsim's records.
 func BenchmarkImport(b *testing.B) {
 	n := 2_000_000
 	if s := os.Getenv("LOGSTORE_BENCH_RECORDS"); s != "" {
 		n, _ = strconv.Atoi(s)
 	}
-	sim := flowsim.New(2, 500)
-	streams, batches := flowBatches(sim, n, 10_000)
+	var streams []string
+	var batches [][]Event
+	if path := os.Getenv("LOGSTORE_BENCH_FILE"); path != "" {
+		streams, batches = fileBatches(b, path, n, 10_000)
+		n = 0
+		for _, bt := range batches {
+			n += len(bt)
+		}
+	} else {
+		streams, batches = flowBatches(flowsim.New(2, 500), n, 10_000)
+	}
 	runtime.GC()
 	b.ResetTimer()
 	for it := 0; it < b.N; it++ {
 		dir := b.TempDir()
-		db := setupFlowDB(b, dir, sim)
+		db := setupStreamsDB(b, dir, streams)
 		start, cpu := time.Now(), cpuTime()
 		for k, batch := range batches {
 			if err := db.Import("flow", streams[k], 1, batch); err != nil {
