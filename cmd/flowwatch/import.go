@@ -370,10 +370,17 @@ func (im *importer) read(r io.Reader) error {
 }
 
 // pendingStream is a batch of one stream's records waiting for Import.
+// The records' text is copied, while the line is in cache, into buf so
+// that a batch's messages lie back to back: the store keeps such a batch
+// as it is instead of gathering it from all over the file's chunks.
 type pendingStream struct {
 	name string
 	evs  []logstore.Event
+	buf  strings.Builder
 }
+
+// batchBytes bounds a batch's text (one allocation per batch).
+const batchBytes = 1 << 20
 
 // parse turns chunks of whole lines into per-stream batches for Import.
 func (im *importer) parse(chunks <-chan string, streamCol, startCol int) error {
@@ -386,9 +393,11 @@ func (im *importer) parse(chunks <-chan string, streamCol, startCol int) error {
 			return err
 		}
 		im.records.Add(int64(len(p.evs)))
-		// The store copied the events: the slice is free for the next batch.
+		// The store copied the events: the slice is free for the next
+		// batch. The text is the store's now: the next batch gets a new one.
 		clear(p.evs)
 		p.evs = p.evs[:0]
+		p.buf = strings.Builder{}
 		return nil
 	}
 	var last *pendingStream
@@ -421,7 +430,18 @@ func (im *importer) parse(chunks <-chan string, streamCol, startCol int) error {
 				}
 				last = p
 			}
-			p.evs = append(p.evs, logstore.Event{Timestamp: ts, Message: line})
+			if p.buf.Cap()-p.buf.Len() < len(line) {
+				if len(p.evs) > 0 {
+					if err := flush(p); err != nil {
+						return err
+					}
+				}
+				p.buf = strings.Builder{}
+				p.buf.Grow(max(batchBytes, len(line)))
+			}
+			p.buf.WriteString(line) // within its capacity: earlier messages stay put
+			all := p.buf.String()
+			p.evs = append(p.evs, logstore.Event{Timestamp: ts, Message: all[len(all)-len(line):]})
 			if len(p.evs) == batchSize {
 				if err := flush(p); err != nil {
 					return err

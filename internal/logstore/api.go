@@ -172,6 +172,16 @@ type ScanQuery struct {
 	// only to skip whole blocks (min/max, bloom filters) that cannot match;
 	// the engine still evaluates its filter on every row it receives.
 	Preds []TokenPred
+	// TokenCols projects token columns per block shape: for blocks whose
+	// rows have k tokens and k is a key, only the zero-based positions
+	// TokenCols[k] are decoded (positions ≥ k are ignored). Block.Tokens
+	// still has k columns; the others have Kind == KindSkipped and no
+	// values, until Block.DecodeTokens fills them. Blocks of shapes that
+	// are not keys, and every block when TokenCols is nil or Need has
+	// ColMessage, get all their columns. A store may decode more than
+	// asked (NewMemory and memtable rows decode everything); it never
+	// decodes less. MessageBytes is unaffected.
+	TokenCols map[int][]int
 }
 
 // Columns is a bit set of block columns.
@@ -247,8 +257,28 @@ type Block struct {
 	MessageBytes int64
 	// Tokens, when Need has ColTokens and every row of the block is a
 	// space-delimited message with exactly len(Tokens) tokens separated by
-	// single spaces; nil otherwise.
+	// single spaces; nil otherwise. Columns left out by
+	// ScanQuery.TokenCols have Kind == KindSkipped.
 	Tokens []TokenColumn
+
+	// fill decodes the KindSkipped columns (nil: there are none).
+	fill func(*Block) error
+}
+
+// DecodeTokens decodes every token column that ScanQuery.TokenCols left
+// out (Kind == KindSkipped), so that all of Tokens can be read, e.g. to
+// rebuild a message. It does nothing when no column was skipped, and may
+// be called again; like the Block, it is valid only during the Scan
+// callback.
+func (b *Block) DecodeTokens() error {
+	if b.fill == nil {
+		return nil
+	}
+	err := b.fill(b)
+	if err == nil {
+		b.fill = nil
+	}
+	return err
 }
 
 // TokenKind says how a token column is encoded.
@@ -275,6 +305,9 @@ const (
 	// back byte for byte. Scan returns KindIP only when Need has ColIP;
 	// min/max in the index cover the IPv4 rows, the bloom filter both.
 	KindIP
+	// KindSkipped: the column was not decoded (ScanQuery.TokenCols left it
+	// out); it holds no values until Block.DecodeTokens. Never stored.
+	KindSkipped
 )
 
 // TokenColumn is one positional token column of a Block.
@@ -310,6 +343,8 @@ func (c *TokenColumn) String(i int) string {
 			return netip.AddrFrom16(c.IP6[i]).String()
 		}
 		return ipv4String(c.IPs[i])
+	case KindSkipped:
+		panic("logstore: token column not decoded (left out by ScanQuery.TokenCols; call Block.DecodeTokens)")
 	default:
 		return c.Dict[c.Codes[i]]
 	}

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/flowwatch/flowwatch/internal/logstore/vfs"
 )
@@ -544,6 +545,15 @@ func prepare(events []Event) prepared {
 	if total == 0 {
 		return p
 	}
+	if contiguous(events, total) {
+		// Already back to back in one allocation (flowwatch import
+		// builds its batches so): strings are immutable, keep it.
+		p.arena = unsafe.String(unsafe.StringData(events[0].Message), total)
+		for i := range events {
+			p.shapes[i] = uint8(shapeOf(events[i].Message))
+		}
+		return p
+	}
 	var arena strings.Builder // Grow does not zero the memory it allocates
 	arena.Grow(total)
 	for i := range events {
@@ -557,6 +567,19 @@ func prepare(events []Event) prepared {
 		off += n
 	}
 	return p
+}
+
+// contiguous reports whether the messages lie back to back in memory.
+func contiguous(events []Event, total int) bool {
+	next := uintptr(unsafe.Pointer(unsafe.StringData(events[0].Message)))
+	for i := range events {
+		m := events[i].Message
+		if len(m) > 0 && uintptr(unsafe.Pointer(unsafe.StringData(m))) != next {
+			return false
+		}
+		next += uintptr(len(m))
+	}
+	return true
 }
 
 // applyAppend adds events to the memtable. pre, when not nil, is

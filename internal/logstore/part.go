@@ -36,7 +36,7 @@ import (
 
 const partMagic = "FWPART01"
 const partTrailer = 8 + 4 + 4 + len(partMagic)
-const partFormat = 1
+const partFormat = 2 // 2: blocks record msgBytes; 1 is still read
 
 const (
 	chunkTs = iota
@@ -70,6 +70,9 @@ type blockIndex struct {
 	minSeq, maxSeq uint64
 	chunks         []chunkRef
 	toks           []tokenStats
+	// msgBytes is Σ len(message) of the block's rows; -1 when not recorded
+	// (parts of format 1, written before it was).
+	msgBytes int64
 }
 
 type streamStats struct {
@@ -217,6 +220,7 @@ func encodeBlock(rows []row, shape int, src []srcRef, enc *zstd.Encoder, sc *enc
 		bi.minSeq, bi.maxSeq = min(bi.minSeq, r.seq), max(bi.maxSeq, r.seq)
 		tsSec[i] = floorSec(r.ts)
 	}
+	bi.msgBytes = rowsMessageBytes(rows, src) // read side (scans): recorded so scans need not count
 	ints(func(r *row) int64 { return r.ts })
 	ints(func(r *row) int64 { return int64(r.seq) })
 	ints(func(r *row) int64 { return r.ingest })
@@ -434,6 +438,7 @@ func encodePartIndex(gid uint64, day int64, blocks []blockIndex, stats map[uint6
 		bi := &blocks[i]
 		b = binary.AppendUvarint(b, uint64(bi.shape))
 		b = binary.AppendUvarint(b, uint64(bi.rows))
+		b = binary.AppendVarint(b, bi.msgBytes)
 		b = binary.AppendVarint(b, bi.minTs)
 		b = binary.AppendVarint(b, bi.maxTs)
 		b = binary.AppendUvarint(b, bi.minSid)
@@ -477,8 +482,9 @@ const maxBlockRows = 1 << 20
 
 func decodePartIndex(b []byte, fileSize int64) (gid uint64, day int64, blocks []blockIndex, stats map[uint64]streamStats, err error) {
 	r := reader{b: b}
-	if v := r.uvarint(); v != partFormat {
-		return 0, 0, nil, nil, fmt.Errorf("part format %d: %w", v, errCorrupt)
+	format := r.uvarint()
+	if format != 1 && format != partFormat {
+		return 0, 0, nil, nil, fmt.Errorf("part format %d: %w", format, errCorrupt)
 	}
 	gid = r.uvarint()
 	day = r.varint()
@@ -487,6 +493,12 @@ func decodePartIndex(b []byte, fileSize int64) (gid uint64, day int64, blocks []
 		var bi blockIndex
 		bi.shape = r.count(maxTokens)
 		bi.rows = r.count(maxBlockRows)
+		bi.msgBytes = -1
+		if format >= 2 {
+			if bi.msgBytes = r.varint(); bi.msgBytes < 0 {
+				r.fail()
+			}
+		}
 		bi.minTs, bi.maxTs = r.varint(), r.varint()
 		bi.minSid, bi.maxSid = r.uvarint(), r.uvarint()
 		bi.minSeq, bi.maxSeq = r.uvarint(), r.uvarint()
@@ -640,6 +652,12 @@ func decodeChunk(buf []byte, ref chunkRef) ([]byte, error) {
 // readBlock decodes the columns of block bi that need asks for; timestamps,
 // seq and stream ids always.
 func (p *part) readBlock(bi *blockIndex, need Columns) (*blockData, error) {
+	return p.readBlockCols(bi, need, nil)
+}
+
+// readBlockCols is readBlock decoding only the token columns cols (nil:
+// all); the others are left KindSkipped for decodeTokenCols.
+func (p *part) readBlockCols(bi *blockIndex, need Columns, cols []int) (*blockData, error) {
 	d := &blockData{rows: bi.rows, shape: bi.shape}
 	ints := func(c int, tsSec []int64) ([]int64, error) {
 		raw, err := p.readChunk(bi.chunks[c])
@@ -686,19 +704,17 @@ func (p *part) readBlock(bi *blockIndex, need Columns) (*blockData, error) {
 		return d, nil
 	}
 	if need&(ColTokens|ColMessage|ColMessageIfNoTokens|ColMessageBytes) != 0 {
-		tsSec := make([]int64, bi.rows)
-		for i, t := range d.ts {
-			tsSec[i] = floorSec(t)
+		if need&ColMessage != 0 {
+			cols = nil
 		}
 		d.toks = make([]TokenColumn, bi.shape)
-		for c := range d.toks {
-			raw, err := p.readChunk(bi.chunks[chunkFirstData+c])
-			if err != nil {
-				return nil, err
+		if cols != nil {
+			for c := range d.toks {
+				d.toks[c].Kind = KindSkipped
 			}
-			if d.toks[c], err = decodeTokenChunk(raw, bi.rows, tsSec); err != nil {
-				return nil, err
-			}
+		}
+		if err := p.decodeTokenCols(bi, d, cols); err != nil {
+			return nil, err
 		}
 		if need&ColMessage != 0 {
 			d.msgs = joinTokens(d.toks, bi.rows)
