@@ -52,7 +52,7 @@ timed() {
 # flowwatch: records on stdout, totals summed from them (default format:
 # packets is field 9, bytes field 10).
 timed flowwatch "$FLOWWATCH" capture --pcap "$PCAP" --interval 600
-read -r FW_P FW_B FW_N < <(awk '$14 == "OK" { p += $9; b += $10; n++ } END { printf "%d %d %d\n", p, b, n }' "$WORK/flowwatch.out")
+read -r FW_P FW_B FW_N < <(awk '$14 == "OK" { p += $9; b += $10; n++ } END { printf "%.0f %.0f %.0f\n", p, b, n }' "$WORK/flowwatch.out")
 
 # softflowd: exports NetFlow v9 to a closed port on loopback (nothing needs
 # to listen: its own per-protocol statistics at exit give the totals, so
@@ -62,7 +62,7 @@ timed softflowd softflowd -d -r "$PCAP" -n 127.0.0.1:9 -v 9 -m 1000000 -p "$WORK
 read -r SF_P SF_B SF_N < <(awk '
 	/^ *flushed *=/ { n = $3 }
 	/^ *[a-z0-9-]+ \([0-9]+\): / { b += $(NF-3); p += $(NF-2) }
-	END { printf "%d %d %d\n", p, b, n }' "$WORK/softflowd.out" "$WORK/softflowd.err")
+	END { printf "%.0f %.0f %.0f\n", p, b, n }' "$WORK/softflowd.out" "$WORK/softflowd.err")
 
 # pmacctd: the savefile through the print plugin, aggregated on the
 # 5-tuple; the CSV's last two columns are packets and bytes.
@@ -79,13 +79,13 @@ plugin_pipe_size: 1024000000
 EOF
 rm -f "$WORK/pmacctd.csv"
 timed pmacctd pmacctd -f "$WORK/pmacctd.conf"
-read -r PM_P PM_B PM_N < <(awk -F, 'NR > 1 { p += $(NF-1); b += $NF; n++ } END { printf "%d %d %d\n", p, b, n }' "$WORK/pmacctd.csv")
+read -r PM_P PM_B PM_N < <(awk -F, 'NR > 1 { p += $(NF-1); b += $NF; n++ } END { printf "%.0f %.0f %.0f\n", p, b, n }' "$WORK/pmacctd.csv")
 
 row() { # name packets bytes records timefile
 	read -r wall user sys <"$5"
 	awk -v name="$1" -v n="$PACKETS" -v p="$2" -v b="$3" -v r="$4" -v w="$wall" -v u="$user" -v s="$sys" 'BEGIN {
 		cpu = u + s; if (cpu <= 0) cpu = 0.01; if (w <= 0) w = 0.01
-		printf "%-10s %10.2f %10.2f %14.0f %14.0f %12d %14d %9d\n", name, w, cpu, n / w, n / cpu, p, b, r }'
+		printf "%-10s %10.2f %10.2f %14.0f %14.0f %12.0f %14.0f %9.0f\n", name, w, cpu, n / w, n / cpu, p, b, r }'
 }
 echo
 echo "pcap: $PCAP ($PACKETS packets, $FLOWS flows, $(du -h "$PCAP" | cut -f1))"

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"sort"
 	"strconv"
+	"sync"
 
 	"github.com/flowwatch/flowwatch/internal/flowlog"
 )
@@ -46,12 +47,48 @@ func hex17(parts ...string) string {
 // InterfaceID is the interface id of ifIndex on exporter: stable for the
 // pair, whichever collector receives the flows.
 func InterfaceID(exporter netip.Addr, ifIndex uint32) string {
-	return "eni-" + hex17("collector-eni", exporter.Unmap().String(), strconv.FormatUint(uint64(ifIndex), 10))
+	return ids.get(idKey{exporter.Unmap(), ifIndex, true})
 }
 
 // InstanceID is the instance id standing for exporter.
 func InstanceID(exporter netip.Addr) string {
-	return "i-" + hex17("collector-instance", exporter.Unmap().String())
+	return ids.get(idKey{exporter.Unmap(), 0, false})
+}
+
+// ids caches derived ids: hashing per record would cost more than
+// decoding it, and an installation has few exporters and interfaces.
+var ids = idCache{m: map[idKey]string{}}
+
+type idKey struct {
+	exporter netip.Addr
+	ifIndex  uint32
+	eni      bool
+}
+
+type idCache struct {
+	mu sync.RWMutex
+	m  map[idKey]string
+}
+
+func (c *idCache) get(k idKey) string {
+	c.mu.RLock()
+	s, ok := c.m[k]
+	c.mu.RUnlock()
+	if ok {
+		return s
+	}
+	if k.eni {
+		s = "eni-" + hex17("collector-eni", k.exporter.String(), strconv.FormatUint(uint64(k.ifIndex), 10))
+	} else {
+		s = "i-" + hex17("collector-instance", k.exporter.String())
+	}
+	c.mu.Lock()
+	if len(c.m) > 1<<16 {
+		clear(c.m) // bounded: a flood of spoofed exporters cannot grow it forever
+	}
+	c.m[k] = s
+	c.mu.Unlock()
+	return s
 }
 
 // awsFlags keeps the TCP flags AWS reports: FIN, SYN, RST, and ACK only
@@ -66,7 +103,8 @@ func awsFlags(f uint8) int32 {
 	return v
 }
 
-// Record fills r from f with window bounds start/end (unix seconds).
+// Record fills r from f; start/end are the flow's first and last packet
+// (unix seconds).
 func (id Identity) Record(r *flowlog.Record, f *Flow) {
 	id = id.fill()
 	r.Reset()
