@@ -129,7 +129,7 @@ func sflowDatagram() []byte {
 	rec.u32(1).u32(1014 + 4).u32(4).u32(uint32(len(hdr.b))).raw(hdr.b) // protocol ethernet, frame length, stripped, header length
 	sample := &wr{}
 	sample.u32(11).u32(5).u32(512).u32(512 * 11).u32(0).u32(5).u32(6).u32(1) // seq, source id, rate, pool, drops, input, output, records
-	sample.u32(1).u32(uint32(len(rec.b))).raw(rec.b)                  // flow record: raw packet header
+	sample.u32(1).u32(uint32(len(rec.b))).raw(rec.b)                         // flow record: raw packet header
 	w := &wr{}
 	w.u32(5).u32(1).ip("192.0.2.254").u32(0).u32(3).u32(123456).u32(1)
 	w.u32(1).u32(uint32(len(sample.b))).raw(sample.b) // flow sample
