@@ -384,12 +384,14 @@ func (db *DB) Scan(ctx context.Context, q ScanQuery, fn func(*Block) error) erro
 				if t.mem != nil {
 					b = NewBlock(t.mem)
 				} else {
-					d, err := t.p.readBlock(t.bi, q.Need)
+					d, err := t.p.readBlockCols(t.bi, q.Need, projection(&q, t.bi.shape))
+					if err == nil {
+						b, err = v.block(t.p, t.bi, d, tsLo, tsHi, q.Need)
+					}
 					if err != nil {
 						stop(err)
 						continue
 					}
-					b = v.block(d, tsLo, tsHi, q.Need)
 				}
 				if b.Len == 0 {
 					continue
@@ -415,8 +417,9 @@ func (db *DB) Scan(ctx context.Context, q ScanQuery, fn func(*Block) error) erro
 }
 
 // block turns decoded rows into a Block, keeping rows of selected streams
-// inside [tsLo, tsHi].
-func (v *readView) block(d *blockData, tsLo, tsHi int64, need Columns) *Block {
+// inside [tsLo, tsHi]. Token columns d left KindSkipped stay so, and
+// Block.DecodeTokens decodes them from block bi of part p.
+func (v *readView) block(p *part, bi *blockIndex, d *blockData, tsLo, tsHi int64, need Columns) (*Block, error) {
 	var keep []int32
 	all := true
 	for i := 0; i < d.rows; i++ {
@@ -440,7 +443,18 @@ func (v *readView) block(d *blockData, tsLo, tsHi int64, need Columns) *Block {
 		b.Messages = pick(d.msgs, keep)
 	}
 	if need&(ColMessage|ColMessageIfNoTokens|ColTokens|ColMessageBytes) != 0 {
-		b.MessageBytes = messageBytes(d, keep)
+		if keep == nil && bi.msgBytes >= 0 {
+			b.MessageBytes = bi.msgBytes
+		} else {
+			if d.toks != nil {
+				// Older parts, or some rows left out: count the
+				// rows' tokens, all of them.
+				if err := p.decodeTokenCols(bi, d, skippedCols(d.toks)); err != nil {
+					return nil, err
+				}
+			}
+			b.MessageBytes = messageBytes(d, keep)
+		}
 	}
 	if need&ColStream != 0 {
 		ids := map[uint64]uint32{}
@@ -458,20 +472,45 @@ func (v *readView) block(d *blockData, tsLo, tsHi int64, need Columns) *Block {
 	}
 	if need&(ColTokens|ColMessageIfNoTokens) != 0 && d.toks != nil {
 		b.Tokens = make([]TokenColumn, len(d.toks))
-		for c, t := range d.toks {
-			t.Codes = pick(t.Codes, keep)
-			t.Ints = pick(t.Ints, keep)
-			t.IPs = pick(t.IPs, keep)
-			t.Null = pick(t.Null, keep)
-			t.Is6 = pick(t.Is6, keep)
-			t.IP6 = pick(t.IP6, keep)
-			if need&ColIP == 0 {
-				t = compatColumn(t, b.Len)
+		setCols := func(cols []int) {
+			for _, c := range cols {
+				t := d.toks[c]
+				if t.Kind == KindSkipped {
+					b.Tokens[c] = t
+					continue
+				}
+				t.Codes = pick(t.Codes, keep)
+				t.Ints = pick(t.Ints, keep)
+				t.IPs = pick(t.IPs, keep)
+				t.Null = pick(t.Null, keep)
+				t.Is6 = pick(t.Is6, keep)
+				t.IP6 = pick(t.IP6, keep)
+				if need&ColIP == 0 {
+					t = compatColumn(t, b.Len)
+				}
+				b.Tokens[c] = t
 			}
-			b.Tokens[c] = t
+		}
+		setCols(allCols(len(d.toks)))
+		if skipped := skippedCols(d.toks); skipped != nil {
+			b.fill = func(b *Block) error {
+				if err := p.decodeTokenCols(bi, d, skipped); err != nil {
+					return err
+				}
+				setCols(skipped)
+				return nil
+			}
 		}
 	}
-	return b
+	return b, nil
+}
+
+func allCols(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i
+	}
+	return out
 }
 
 func pick[T any](s []T, keep []int32) []T {

@@ -1,0 +1,122 @@
+package logstore
+
+import "net/netip"
+
+// Token column projection (ScanQuery.TokenCols) and recorded message bytes:
+// scans decode only the token chunks a query reads, and take a block's
+// Σ len(message) from its index instead of counting decoded tokens.
+
+// decodeTokenCols decodes the token chunks cols (nil: all) of block bi
+// into d.toks, which has bi.shape columns. Positions outside the shape are
+// ignored.
+func (p *part) decodeTokenCols(bi *blockIndex, d *blockData, cols []int) error {
+	var tsSec []int64 // for int columns stored relative to the timestamp
+	one := func(c int) error {
+		if tsSec == nil {
+			tsSec = make([]int64, bi.rows)
+			for i, t := range d.ts {
+				tsSec[i] = floorSec(t)
+			}
+		}
+		raw, err := p.readChunk(bi.chunks[chunkFirstData+c])
+		if err != nil {
+			return err
+		}
+		d.toks[c], err = decodeTokenChunk(raw, bi.rows, tsSec)
+		return err
+	}
+	if cols == nil {
+		for c := range d.toks {
+			if err := one(c); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for _, c := range cols {
+		if c >= 0 && c < len(d.toks) && d.toks[c].Kind == KindSkipped {
+			if err := one(c); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// skippedCols lists d's token columns not decoded yet.
+func skippedCols(toks []TokenColumn) []int {
+	var out []int
+	for c := range toks {
+		if toks[c].Kind == KindSkipped {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// projection returns the token columns a scan decodes for a block of the
+// given shape: nil for all, empty for none.
+func projection(q *ScanQuery, shape int) []int {
+	if shape == 0 || q.Need&ColMessage != 0 {
+		return nil
+	}
+	if q.Need&(ColTokens|ColMessageIfNoTokens) == 0 {
+		// Only MessageBytes: the index has it, or the tokens are decoded
+		// then.
+		return []int{}
+	}
+	if cols, ok := q.TokenCols[shape]; ok {
+		if cols == nil {
+			return []int{}
+		}
+		return cols
+	}
+	return nil
+}
+
+// rowsMessageBytes is Σ len(message) of the rows of a block being
+// written: their messages, or for merges (src) the tokens they copy.
+func rowsMessageBytes(rows []row, src []srcRef) int64 {
+	var n int64
+	if src == nil {
+		for i := range rows {
+			n += int64(len(rows[i].msg))
+		}
+		return n
+	}
+	for _, r := range src {
+		toks := r.d.toks
+		n += int64(len(toks) - 1) // the separating spaces
+		for c := range toks {
+			n += int64(tokenLen(&toks[c], int(r.i)))
+		}
+	}
+	return n
+}
+
+// tokenLen is len(c.String(i)) without building the text.
+func tokenLen(c *TokenColumn, i int) int {
+	switch c.Kind {
+	case KindInt:
+		if c.Null != nil && c.Null[i] {
+			return 1
+		}
+		return decimalLen(c.Ints[i])
+	case KindIPv4:
+		if c.Null != nil && c.Null[i] {
+			return 1
+		}
+		return ipv4Len(c.IPs[i])
+	case KindIP:
+		if c.Null != nil && c.Null[i] {
+			return 1
+		}
+		if c.Is6 != nil && c.Is6[i] {
+			var b [64]byte
+			return len(netip.AddrFrom16(c.IP6[i]).AppendTo(b[:0]))
+		}
+		return ipv4Len(c.IPs[i])
+	default:
+		return len(c.Dict[c.Codes[i]])
+	}
+}
