@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/flowwatch/flowwatch/internal/agent"
+	"github.com/flowwatch/flowwatch/internal/flowlog"
+)
+
+func init() {
+	register("agent", "capture on this host and send flow log records to a flowwatch server", runAgent)
+}
+
+func runAgent(args []string) int {
+	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), `usage: flowwatch agent --endpoint URL [flags]
+
+Captures on this host's interfaces (needs CAP_NET_RAW) and sends the flow
+log records to a flowwatch server with signed PutLogEvents, one stream per
+interface (<eni-id>-all) in --log-group, after registering the host
+(FlowwatchRegisterHost). Records are spooled to disk while the server is
+away and sent in order when it is back. Credentials: FLOWWATCH_ACCESS_KEY_ID
+and FLOWWATCH_SECRET_ACCESS_KEY, else AWS_ACCESS_KEY_ID and
+AWS_SECRET_ACCESS_KEY (the lines serve prints).
+
+flags:`)
+		fs.PrintDefaults()
+	}
+	endpoint := fs.String("endpoint", os.Getenv("AWS_ENDPOINT_URL"), "server URL, e.g. http://10.0.0.1:4566")
+	ifaces := fs.String("interface", "all", "interfaces to capture on, comma-separated, or 'all' for every non-loopback interface that is up")
+	group := fs.String("log-group", "flowwatch-agent", "log group the records go to")
+	format := fs.String("format", "default", "LogFormat of the records, or 'default'")
+	interval := fs.Int("interval", 60, "aggregation interval in seconds: 60 or 600 (1..59 only for tests)")
+	spoolDir := fs.String("spool-dir", "", "where records wait for the server (default $XDG_STATE_HOME/flowwatch/agent-spool or ~/.local/state/…)")
+	spoolMax := fs.Int64("spool-max-bytes", 1<<30, "spool bound; past it the oldest batches are dropped, with a warning")
+	region := fs.String("region", envOr("AWS_REGION", "us-east-1"), "region the requests are signed for")
+	instance := fs.String("instance-id", "", "instance id (default derived from /etc/machine-id)")
+	vpc := fs.String("vpc-id", "", "VPC id written in records (default derived from the machine id)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	fail := func(err error) int {
+		fmt.Fprintln(os.Stderr, "flowwatch agent:", err)
+		return 1
+	}
+	if *endpoint == "" {
+		fs.Usage()
+		return 2
+	}
+	if *interval < 1 || *interval > 600 || (*interval != 60 && *interval != 600 && os.Getenv("FLOWWATCH_TEST_INTERVALS") == "") {
+		return fail(fmt.Errorf("--interval must be 60 or 600"))
+	}
+	f := flowlog.DefaultFormat
+	if *format != "default" && *format != "" {
+		var err error
+		if f, err = flowlog.ParseFormat(*format); err != nil {
+			return fail(fmt.Errorf("--format: %w (%s)", err, err.(*flowlog.FormatError).Reason))
+		}
+	}
+	key, secret := os.Getenv("FLOWWATCH_ACCESS_KEY_ID"), os.Getenv("FLOWWATCH_SECRET_ACCESS_KEY")
+	if key == "" {
+		key, secret = os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY")
+	}
+	if key == "" || secret == "" {
+		return fail(fmt.Errorf("no credentials: set FLOWWATCH_ACCESS_KEY_ID/FLOWWATCH_SECRET_ACCESS_KEY or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"))
+	}
+	if *spoolDir == "" {
+		base := os.Getenv("XDG_STATE_HOME")
+		if base == "" {
+			home, _ := os.UserHomeDir()
+			base = filepath.Join(home, ".local", "state")
+		}
+		*spoolDir = filepath.Join(base, "flowwatch", "agent-spool")
+	}
+	names := strings.Split(*ifaces, ",")
+	if *ifaces == "all" {
+		all, err := net.Interfaces()
+		if err != nil {
+			return fail(err)
+		}
+		names = names[:0]
+		for _, ifi := range all {
+			if ifi.Flags&net.FlagUp != 0 && ifi.Flags&net.FlagLoopback == 0 {
+				names = append(names, ifi.Name)
+			}
+		}
+		if len(names) == 0 {
+			return fail(fmt.Errorf("no interface is up"))
+		}
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	ready := make(chan struct{})
+	a, err := agent.New(agent.Config{Endpoint: *endpoint, Region: *region,
+		Credentials: aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider(key, secret, os.Getenv("AWS_SESSION_TOKEN"))),
+		Interfaces:  names, LogGroup: *group, Format: f, Interval: *interval, SpoolDir: *spoolDir, SpoolMaxBytes: *spoolMax,
+		InstanceID: *instance, VPCID: *vpc, Log: log, Ready: ready})
+	if err != nil {
+		return fail(err)
+	}
+	go func() {
+		<-ready
+		log.Info("capturing", "interfaces", strings.Join(names, ","), "endpoint", *endpoint, "log_group", *group, "spool", *spoolDir, "spooled", a.Spool().Len())
+	}()
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	res, err := a.Run(ctx, 5*time.Second)
+	st := a.Stats()
+	log.Info("stopped", "packets", res.Packets, "records", st.Records, "batches", st.Batches, "sent", st.Sent,
+		"send_errors", st.SendErrors, "spooled", st.Spooled, "dropped", st.Dropped, "kernel_drops", res.KernelDrops)
+	if err != nil {
+		return fail(err)
+	}
+	return 0
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
