@@ -123,6 +123,8 @@ func (e *Engine) Run(ctx context.Context, req Request) (*Result, error) {
 type Plan struct {
 	Need  logstore.Columns
 	Preds []logstore.TokenPred
+	// TokenCols: the token columns read per block shape (ScanQuery.TokenCols).
+	TokenCols map[int][]int
 	// TokenParse is true when a parse reads the token columns directly.
 	TokenParse bool
 }
@@ -130,7 +132,7 @@ type Plan struct {
 // Explain returns the store-facing part of the query plan.
 func Explain(q *Query) Plan {
 	pl := newPlan(q, 0)
-	return Plan{Need: pl.need, Preds: pl.preds, TokenParse: pl.tokenParse != nil}
+	return Plan{Need: pl.need, Preds: pl.preds, TokenCols: pl.tokenCols, TokenParse: pl.tokenParse != nil}
 }
 
 // EncodePtr builds the opaque @ptr of an event: group, timestamp and Seq,

@@ -45,6 +45,11 @@ func (s *strictSource) Scan(ctx context.Context, q logstore.ScanQuery, fn func(*
 		if q.Need&logstore.ColIngestion == 0 {
 			c.IngestionTime = nil
 		}
+		if cols, ok := q.TokenCols[len(c.Tokens)]; ok && q.Need&logstore.ColMessage == 0 {
+			if err := c.Project(cols); err != nil {
+				return err
+			}
+		}
 		return fn(&c)
 	})
 }

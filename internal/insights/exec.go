@@ -172,6 +172,7 @@ type worker struct {
 	lazy []lazyCol // per slot, reused across blocks
 
 	scanned, matched, bytes int64
+	err                     error // of the block being processed (decoding skipped token columns)
 }
 
 func compileOps(c *compiler, cmds []Command) ([]streamOp, error) {
@@ -412,6 +413,11 @@ func execute(ctx context.Context, env *execEnv, stats *Statistics, progress func
 			}
 			s0, m0, b0 := w.scanned, w.matched, w.bytes
 			w.processBlock(blk, int32(ti))
+			if err := w.err; err != nil {
+				w.err = nil
+				pool.put(w)
+				return err
+			}
 			scanned.Add(w.scanned - s0)
 			matched.Add(w.matched - m0)
 			bytes.Add(w.bytes - b0)
@@ -466,7 +472,7 @@ func execute(ctx context.Context, env *execEnv, stats *Statistics, progress func
 // scanTarget streams a target's blocks to fn.
 func scanTarget(ctx context.Context, env *execEnv, t Target, fn func(blk *logstore.Block) error) error {
 	pl := env.pl
-	q := logstore.ScanQuery{Group: t.Group, Start: env.start, End: env.end, Need: pl.need, Preds: pl.preds}
+	q := logstore.ScanQuery{Group: t.Group, Start: env.start, End: env.end, Need: pl.need, Preds: pl.preds, TokenCols: pl.tokenCols}
 	if env.end < logstore.MaxTime {
 		q.End = env.end + 1
 	}

@@ -1,6 +1,7 @@
 package insights
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/flowwatch/flowwatch/internal/logstore"
@@ -69,6 +70,8 @@ type plan struct {
 	msgFallback bool
 	reads       map[string]int // reads per name
 	preds       []logstore.TokenPred
+	// tokenCols: the token columns read per block shape (ScanQuery.TokenCols).
+	tokenCols map[int][]int
 	// tokenParse is the first-segment parse that maps onto token columns.
 	tokenParse *ParseCmd
 	// statsColumn maps the space-free text of unaliased stats aggregations
@@ -383,6 +386,9 @@ func (pl *plan) planScan(cmds []Command) {
 	}
 	pl.need = need
 	pl.msgFallback = fallback && !explicit
+	if fallback && !explicit {
+		pl.tokenCols = pl.readTokenCols()
+	}
 
 	// Conjuncts `field op constant` of first-segment filters on token
 	// columns let the store skip blocks by min/max and bloom filters.
@@ -438,6 +444,46 @@ func (pl *plan) planScan(cmds []Command) {
 			}
 		}
 	}
+}
+
+// readTokenCols lists the token columns the first segment reads per block
+// shape: of 14-token blocks, the interface column (isVPCBlock) and the
+// discovered flow-log fields; of blocks the token parse maps, its aliases
+// that something reads. Blocks whose columns are all needed (rebuilding a
+// message for a glob parse or JSON discovery) are decoded whole by
+// Block.DecodeTokens where that happens.
+func (pl *plan) readTokenCols() map[int][]int {
+	cols := map[int][]int{}
+	add := func(shape, c int) {
+		if !slices.Contains(cols[shape], c) {
+			cols[shape] = append(cols[shape], c)
+		}
+	}
+	for _, n := range pl.base {
+		switch n {
+		case "@timestamp", "@ingestionTime", "@message", "@logStream", "@log", "@ptr":
+			continue
+		}
+		add(vpcTokens, 2)
+		if c, ok := vpcFields[n]; ok {
+			add(vpcTokens, c)
+		}
+	}
+	if tp := pl.tokenParse; tp != nil {
+		k := len(tp.Aliases)
+		if cols[k] == nil {
+			cols[k] = []int{}
+		}
+		for i, a := range tp.Aliases {
+			if pl.read[a] {
+				add(k, i)
+			}
+		}
+	}
+	for _, c := range cols {
+		slices.Sort(c)
+	}
+	return cols
 }
 
 func projectionsOf(c Command) []string {

@@ -183,6 +183,13 @@ func (w *worker) processBlock(blk *logstore.Block, tgt int32) {
 		}
 	}
 	w.scanned += int64(len(b.sel))
+	if w.needsAllTokens(blk, len(b.sel)) {
+		if err := blk.DecodeTokens(); err != nil {
+			w.err = err
+			b.blk = nil
+			return
+		}
+	}
 	w.bytes += blockBytes(blk, b.sel)
 	if len(b.sel) == 0 {
 		return
@@ -190,6 +197,40 @@ func (w *worker) processBlock(blk *logstore.Block, tgt int32) {
 	w.loadBase(blk, b, tgt)
 	w.runBatch(b)
 	b.blk = nil
+}
+
+// needsAllTokens: the store left out token columns of blk
+// (ScanQuery.TokenCols) and this block takes a path that reads all of
+// them: counting the bytes of some rows, rebuilding messages, discovering
+// fields of a block that is not a flow-log block.
+func (w *worker) needsAllTokens(blk *logstore.Block, sel int) bool {
+	skipped := false
+	for c := range blk.Tokens {
+		if blk.Tokens[c].Kind == logstore.KindSkipped {
+			skipped = true
+			break
+		}
+	}
+	if !skipped {
+		return false
+	}
+	if sel != blk.Len || blk.MessageBytes <= 0 {
+		return true
+	}
+	discovered := false
+	for _, l := range w.base {
+		switch l.sys {
+		case sysMessage:
+			tp := w.env.pl.tokenParse
+			tokenParsed := tp != nil && w.env.pl.msgFallback && len(blk.Tokens) == len(tp.Aliases)
+			if len(blk.Messages) != blk.Len && !tokenParsed {
+				return true
+			}
+		case sysNone:
+			discovered = true
+		}
+	}
+	return discovered && !isVPCBlock(blk)
 }
 
 func (w *worker) lazyStore() []lazyCol {

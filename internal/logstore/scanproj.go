@@ -120,3 +120,36 @@ func tokenLen(c *TokenColumn, i int) int {
 		return len(c.Dict[c.Codes[i]])
 	}
 }
+
+// Project leaves only the token columns cols of b decoded, as a scan with
+// ScanQuery.TokenCols does: the others become KindSkipped until
+// DecodeTokens gives them back. For sources that serve blocks already
+// decoded (BlockSource-like test doubles of a store). Columns b skipped
+// are decoded first; b.Tokens is replaced, the columns are not modified.
+func (b *Block) Project(cols []int) error {
+	if len(b.Tokens) == 0 {
+		return nil
+	}
+	if err := b.DecodeTokens(); err != nil {
+		return err
+	}
+	full := b.Tokens
+	b.Tokens = make([]TokenColumn, len(full))
+	for c := range b.Tokens {
+		b.Tokens[c].Kind = KindSkipped
+	}
+	for _, c := range cols {
+		if c >= 0 && c < len(full) {
+			b.Tokens[c] = full[c]
+		}
+	}
+	b.fill = func(b *Block) error {
+		for c := range b.Tokens {
+			if b.Tokens[c].Kind == KindSkipped {
+				b.Tokens[c] = full[c]
+			}
+		}
+		return nil
+	}
+	return nil
+}
