@@ -93,7 +93,7 @@ func TestSpoolBound(t *testing.T) {
 	}
 	got := drain(t, s)
 	for i, b := range got {
-		if b.Events[0] != batch(i+3).Events[0] {
+		if b.Events[0] != batch(i + 3).Events[0] {
 			t.Errorf("batch %d is %v, want batch %d (oldest dropped first)", i, b.Events[0], i+3)
 		}
 	}
