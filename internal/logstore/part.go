@@ -652,12 +652,13 @@ func decodeChunk(buf []byte, ref chunkRef) ([]byte, error) {
 // readBlock decodes the columns of block bi that need asks for; timestamps,
 // seq and stream ids always.
 func (p *part) readBlock(bi *blockIndex, need Columns) (*blockData, error) {
-	return p.readBlockCols(bi, need, nil)
+	return p.readBlockCols(bi, need, nil, false)
 }
 
 // readBlockCols is readBlock decoding only the token columns cols (nil:
-// all); the others are left KindSkipped for decodeTokenCols.
-func (p *part) readBlockCols(bi *blockIndex, need Columns, cols []int) (*blockData, error) {
+// all); the others are left KindSkipped for decodeTokenCols. With noSid
+// (scans that keep every stream of the part) stream ids are not decoded.
+func (p *part) readBlockCols(bi *blockIndex, need Columns, cols []int, noSid bool) (*blockData, error) {
 	d := &blockData{rows: bi.rows, shape: bi.shape}
 	ints := func(c int, tsSec []int64) ([]int64, error) {
 		raw, err := p.readChunk(bi.chunks[c])
@@ -681,11 +682,13 @@ func (p *part) readBlockCols(bi *blockIndex, need Columns, cols []int) (*blockDa
 		return nil, err
 	}
 	d.seq = asUint(seq)
-	sid, err := ints(chunkSid, nil)
-	if err != nil {
-		return nil, err
+	if !noSid {
+		sid, err := ints(chunkSid, nil)
+		if err != nil {
+			return nil, err
+		}
+		d.sid = asUint(sid)
 	}
-	d.sid = asUint(sid)
 	if need&ColIngestion != 0 {
 		if d.ingest, err = ints(chunkIngest, nil); err != nil {
 			return nil, err

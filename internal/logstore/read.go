@@ -333,9 +333,10 @@ func (db *DB) Scan(ctx context.Context, q ScanQuery, fn func(*Block) error) erro
 		return nil
 	}
 	type task struct {
-		p   *part
-		bi  *blockIndex
-		mem []StoredEvent
+		p     *part
+		bi    *blockIndex
+		mem   []StoredEvent
+		noSid bool // every stream of the part is selected: no need for stream ids
 	}
 	var tasks []task
 	// Memtable rows become blocks of one shape each, so token columns
@@ -355,12 +356,19 @@ func (db *DB) Scan(ctx context.Context, q ScanQuery, fn func(*Block) error) erro
 		}
 	}
 	for _, p := range v.parts {
+		noSid := q.Need&ColStream == 0
+		for sid := range p.stats {
+			if _, ok := v.names[sid]; !ok {
+				noSid = false
+				break
+			}
+		}
 		for i := range p.blocks {
 			bi := &p.blocks[i]
 			if bi.maxTs < tsLo || bi.minTs > tsHi || !v.anySid(bi.minSid, bi.maxSid) || !blockMayMatch(bi, q.Preds) {
 				continue
 			}
-			tasks = append(tasks, task{p: p, bi: bi})
+			tasks = append(tasks, task{p: p, bi: bi, noSid: noSid})
 		}
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
@@ -384,7 +392,7 @@ func (db *DB) Scan(ctx context.Context, q ScanQuery, fn func(*Block) error) erro
 				if t.mem != nil {
 					b = NewBlock(t.mem)
 				} else {
-					d, err := t.p.readBlockCols(t.bi, q.Need, projection(&q, t.bi.shape))
+					d, err := t.p.readBlockCols(t.bi, q.Need, projection(&q, t.bi.shape), t.noSid)
 					if err == nil {
 						b, err = v.block(t.p, t.bi, d, tsLo, tsHi, q.Need)
 					}
@@ -420,19 +428,35 @@ func (db *DB) Scan(ctx context.Context, q ScanQuery, fn func(*Block) error) erro
 // inside [tsLo, tsHi]. Token columns d left KindSkipped stay so, and
 // Block.DecodeTokens decodes them from block bi of part p.
 func (v *readView) block(p *part, bi *blockIndex, d *blockData, tsLo, tsHi int64, need Columns) (*Block, error) {
+	// d.sid is nil when every stream of the part is selected.
 	var keep []int32
 	all := true
-	for i := 0; i < d.rows; i++ {
-		_, ok := v.names[d.sid[i]]
-		if ok && d.ts[i] >= tsLo && d.ts[i] <= tsHi {
-			keep = append(keep, int32(i))
-		} else {
-			all = false
+	if d.sid != nil || bi.minTs < tsLo || bi.maxTs > tsHi {
+		var prevSid uint64
+		prevOK := false
+		for i := 0; i < d.rows; i++ {
+			ok := true
+			if d.sid != nil {
+				// Rows of a stream come in runs: one lookup per run.
+				if sid := d.sid[i]; i == 0 || sid != prevSid {
+					_, prevOK = v.names[sid]
+					prevSid = sid
+				}
+				ok = prevOK
+			}
+			if ok && d.ts[i] >= tsLo && d.ts[i] <= tsHi {
+				keep = append(keep, int32(i))
+			} else {
+				all = false
+			}
 		}
 	}
-	b := &Block{Len: len(keep)}
 	if all {
 		keep = nil
+	}
+	b := &Block{Len: d.rows}
+	if !all {
+		b.Len = len(keep)
 	}
 	b.Timestamps = pick(d.ts, keep)
 	b.Seq = pick(d.seq, keep)

@@ -149,7 +149,7 @@ func TestGoldenPartMessageBytes(t *testing.T) {
 		for _, m := range full.msgs {
 			want += int64(len(m))
 		}
-		d, err := p.readBlockCols(bi, ColTokens|ColMessageIfNoTokens, []int{0})
+		d, err := p.readBlockCols(bi, ColTokens|ColMessageIfNoTokens, []int{0}, false)
 		must(t, err)
 		v := &readView{names: map[uint64]string{}}
 		for _, sid := range d.sid {
@@ -161,4 +161,51 @@ func TestGoldenPartMessageBytes(t *testing.T) {
 			t.Fatalf("block %d: MessageBytes %d, want %d", i, b.MessageBytes, want)
 		}
 	}
+}
+
+// TestScanWithoutStreamIDs: scans that do not ask for ColStream skip
+// decoding stream ids only when every stream of a part is selected; a
+// deleted stream or a stream filter still drops rows.
+func TestScanWithoutStreamIDs(t *testing.T) {
+	db := openTestDB(t, vfs.NewMem(), nil, func(o *Options) { o.BlockRows = 50 })
+	defer db.Close()
+	must(t, db.CreateGroup("g", GroupMeta{}))
+	names := []string{"s", "t", "u"}
+	for _, s := range names {
+		must(t, db.CreateStream("g", s, 0))
+	}
+	for i := 0; i < 600; i++ {
+		must(t, db.Append("g", names[i%3], 1, []Event{{int64(i), fmt.Sprintf("a %d c", i)}}))
+	}
+	must(t, db.Flush())
+	count := func(q ScanQuery) map[int64]bool {
+		got := map[int64]bool{}
+		var mu sync.Mutex
+		must(t, db.Scan(context.Background(), q, func(b *Block) error {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, ts := range b.Timestamps[:b.Len] {
+				got[ts] = true
+			}
+			return nil
+		}))
+		return got
+	}
+	check := func(what string, got map[int64]bool, keep func(i int) bool) {
+		for i := 0; i < 600; i++ {
+			if got[int64(i)] != keep(i) {
+				t.Fatalf("%s: row %d returned %v", what, i, got[int64(i)])
+			}
+		}
+	}
+	q := ScanQuery{Group: "g", Start: MinTime, End: MaxTime, Need: ColTokens}
+	check("all", count(q), func(int) bool { return true })
+	q.Start, q.End = 100, 450
+	check("range", count(q), func(i int) bool { return i >= 100 && i < 450 })
+	q.Start, q.End = MinTime, MaxTime
+	q.Streams = []string{"t"}
+	check("stream t", count(q), func(i int) bool { return i%3 == 1 })
+	q.Streams = nil
+	must(t, db.DeleteStream("g", "u"))
+	check("u deleted", count(q), func(i int) bool { return i%3 != 2 })
 }
