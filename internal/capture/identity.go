@@ -1,13 +1,13 @@
 package capture
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
+	"net"
 	"net/netip"
 	"os"
 	"strings"
 
 	"github.com/flowwatch/flowwatch/internal/flowlog"
+	"github.com/flowwatch/flowwatch/internal/inventory"
 )
 
 // Identity is what a host's records say about where they come from.
@@ -33,13 +33,6 @@ func MachineID() string {
 	return "host:" + h
 }
 
-// hex17 is 17 lowercase hex digits of SHA-256 over the parts, the length of
-// current AWS resource ids.
-func hex17(parts ...string) string {
-	s := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
-	return hex.EncodeToString(s[:9])[:17]
-}
-
 // Fill applies the defaults, deriving instance and VPC ids from machineID.
 func (id Identity) Fill(machineID string) Identity {
 	if id.AccountID == "" {
@@ -52,23 +45,28 @@ func (id Identity) Fill(machineID string) Identity {
 		id.AZID = "use1-az1"
 	}
 	if id.InstanceID == "" {
-		id.InstanceID = "i-" + hex17("instance", machineID)
+		id.InstanceID = inventory.InstanceID(machineID)
 	}
 	if id.VPCID == "" {
-		id.VPCID = "vpc-" + hex17("vpc", machineID)
+		id.VPCID = inventory.VPCID(machineID)
 	}
 	return id
 }
 
 // InterfaceID is stable for (instance, interface name, MAC), as design.md
-// requires.
+// requires. The inventory derives it: records must carry the id that
+// DescribeNetworkInterfaces shows and flow logs are created on.
 func InterfaceID(instanceID, name string, mac [6]byte) string {
-	return "eni-" + hex17("eni", instanceID, name, string(mac[:]))
+	text := ""
+	if mac != ([6]byte{}) {
+		text = net.HardwareAddr(mac[:]).String()
+	}
+	return inventory.InterfaceID(instanceID, name, text)
 }
 
-// SubnetID is derived from the interface's IPv4 prefix.
+// SubnetID is derived from the interface's IPv4 prefix, by the inventory.
 func SubnetID(vpcID string, p netip.Prefix) string {
-	return "subnet-" + hex17("subnet", vpcID, p.Masked().String())
+	return inventory.SubnetID(vpcID, p.Masked().String())
 }
 
 // NewInterface builds an Interface with its identity fields filled in.
