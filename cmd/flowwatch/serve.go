@@ -24,7 +24,8 @@ func runServe(args []string) int {
 	listen := fs.String("listen", "127.0.0.1:4566", "address of the AWS-compatible endpoint")
 	dataDir := fs.String("data-dir", defaultDataDir(), "directory of the embedded store and generated credentials")
 	account := fs.String("account-id", "000000000000", "AWS account id of every resource")
-	capture := fs.Bool("capture", true, "capture this host's interfaces (needs privileges)")
+	capture := fs.Bool("capture", true, "capture this host's interfaces into the flow logs created on them (needs root or CAP_NET_RAW)")
+	nflogGroup := fs.Uint("nflog-group", 0, "record packets the host firewall drops as REJECT: the nflog group of your drop rules (nftables: `log group N drop`); 0 turns it off")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	instanceID := fs.String("instance-id", "", "EC2 instance id of this host (default: derived from /etc/machine-id)")
 	vpcID := fs.String("vpc-id", "", "VPC id of every monitored interface (default: derived per installation)")
@@ -47,6 +48,10 @@ func runServe(args []string) int {
 		fmt.Fprintf(os.Stderr, "flowwatch serve: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
+	if *nflogGroup > 65535 {
+		fmt.Fprintf(os.Stderr, "flowwatch serve: --nflog-group must be 0..65535, not %d\n", *nflogGroup)
+		return 2
+	}
 	if !accountIDRe.MatchString(*account) {
 		fmt.Fprintf(os.Stderr, "flowwatch serve: --account-id must be 12 digits, not %q\n", *account)
 		return 2
@@ -65,6 +70,7 @@ func runServe(args []string) int {
 	defer stop()
 	err := server.Run(ctx, server.Config{
 		Listen: *listen, DataDir: *dataDir, AccountID: *account, Capture: *capture,
+		NFLOGGroup: uint16(*nflogGroup),
 		InstanceID: *instanceID, VPCID: *vpcID, Region: *region, AZ: *az,
 		Logger: logger, Stdout: os.Stdout,
 	})

@@ -30,6 +30,9 @@ type Config struct {
 	DataDir   string // required
 	AccountID string // default 000000000000
 	Capture   bool
+	// NFLOGGroup, when not zero, records packets the host firewall drops
+	// (nftables "log group N" on drop rules) as REJECT.
+	NFLOGGroup uint16
 	// InstanceID, VPCID, Region and AZ fix this host's EC2 identity; ""
 	// derives the ids (design.md "Identity of things") and defaults the
 	// region to us-east-1 and the AZ to the region's "a".
@@ -154,8 +157,11 @@ func Run(ctx context.Context, cfg Config) error {
 		fmt.Fprintf(cfg.Stdout, "export AWS_ENDPOINT_URL=http://%s\n", addr)
 		fmt.Fprintf(cfg.Stdout, "# then: aws logs describe-log-groups\n")
 	}
+	stopCapture := func() {}
 	if cfg.Capture {
-		log.Warn("capture is not available yet; serving the API without capturing this host's traffic")
+		stopCapture = startCapture(log.With("component", "capture"), ec2Svc.Inventory(), dlv, cfg.NFLOGGroup)
+	} else {
+		log.Info("capture is off (--capture=false)")
 	}
 	log.Info("serving", "addr", addr, "data_dir", cfg.DataDir, "account_id", cfg.AccountID)
 
@@ -166,6 +172,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	select {
 	case err := <-errc:
+		stopCapture()
 		logsSvc.Close()
 		closeStore()
 		return fmt.Errorf("serve: %w", err)
@@ -178,6 +185,7 @@ func Run(ctx context.Context, cfg Config) error {
 		log.Warn("requests still running at shutdown deadline", "err", err)
 		srv.Close()
 	}
+	stopCapture() // flushes open windows into delivery
 	stopDelivery()
 	<-deliveryDone
 	if err := logsSvc.Close(); err != nil {

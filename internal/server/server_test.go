@@ -96,7 +96,9 @@ func TestRunLifecycle(t *testing.T) {
 	if strings.Contains(logs.String(), c.SecretAccessKey) {
 		t.Fatal("secret logged")
 	}
-	if !strings.Contains(logs.String(), "capture is not available yet") {
+	// Capture either runs (root) or says why it cannot; serving goes on.
+	if !strings.Contains(logs.String(), "msg=capturing") && !strings.Contains(logs.String(), "capture needs root") &&
+		!strings.Contains(logs.String(), "capture could not start") {
 		t.Fatalf("no capture notice in logs: %s", logs.String())
 	}
 }

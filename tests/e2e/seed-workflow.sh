@@ -69,7 +69,7 @@ NFT
 # --- the server ---
 export FLOWWATCH_ACCESS_KEY_ID=AKIAFLOWWATCHE2E0001 FLOWWATCH_SECRET_ACCESS_KEY=flowwatch/e2e/secret/0123456789abcdef
 log "flowwatch serve in $HOST"
-ip netns exec "$HOST" "$BIN" serve --listen 127.0.0.1:4566 --data-dir "$DATA" --account-id "$ACCOUNT" \
+ip netns exec "$HOST" "$BIN" serve --listen 127.0.0.1:4566 --data-dir "$DATA" --account-id "$ACCOUNT" --nflog-group 5 \
   --log-level debug >"$DATA/serve.log" 2>&1 &
 SERVER_PID=$!
 healthy() { ip netns exec "$HOST" python3 -c 'import urllib.request as u; u.urlopen("http://127.0.0.1:4566/health", timeout=1)' >/dev/null 2>&1; }
