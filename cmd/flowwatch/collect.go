@@ -5,14 +5,20 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sort"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/flowwatch/flowwatch/internal/agent"
 	"github.com/flowwatch/flowwatch/internal/collector"
 	"github.com/flowwatch/flowwatch/internal/flowlog"
 )
@@ -44,6 +50,10 @@ flags:`)
 	az := fs.String("az-id", "", "availability zone id (default use1-az1)")
 	vpc := fs.String("vpc-id", "", "VPC id written in records (default '-')")
 	stats := fs.Bool("stats", false, "print counters to stderr at the end")
+	endpoint := fs.String("endpoint", "", "also send the records to this flowwatch server, as the agent does (signed PutLogEvents, one stream per exporter interface, spooled while the server is away)")
+	group := fs.String("log-group", "flowwatch-collector", "with --endpoint: log group the records go to")
+	spoolDir := fs.String("spool-dir", "", "with --endpoint: where records wait for the server (default $XDG_STATE_HOME/flowwatch/collect-spool)")
+	spoolMax := fs.Int64("spool-max-bytes", 1<<30, "with --endpoint: spool bound; past it the oldest batches are dropped, with a warning")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -74,6 +84,37 @@ flags:`)
 	}
 	defer conn.Close()
 
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	var ship *agent.Shipper
+	shipDone := make(chan struct{})
+	if *endpoint != "" {
+		key, secret := os.Getenv("FLOWWATCH_ACCESS_KEY_ID"), os.Getenv("FLOWWATCH_SECRET_ACCESS_KEY")
+		if key == "" {
+			key, secret = os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY")
+		}
+		if key == "" || secret == "" {
+			return fail(fmt.Errorf("--endpoint: no credentials: set FLOWWATCH_ACCESS_KEY_ID/FLOWWATCH_SECRET_ACCESS_KEY or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"))
+		}
+		if *spoolDir == "" {
+			base := os.Getenv("XDG_STATE_HOME")
+			if base == "" {
+				home, _ := os.UserHomeDir()
+				base = filepath.Join(home, ".local", "state")
+			}
+			*spoolDir = filepath.Join(base, "flowwatch", "collect-spool")
+		}
+		ship, err = agent.NewShipper(agent.Config{Endpoint: *endpoint, Region: envOr("AWS_REGION", "us-east-1"),
+			Credentials: aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider(key, secret, os.Getenv("AWS_SESSION_TOKEN"))),
+			LogGroup:    *group, Format: f, SpoolDir: *spoolDir, SpoolMaxBytes: *spoolMax, Log: slog.New(slog.NewTextHandler(os.Stderr, nil))})
+		if err != nil {
+			return fail(err)
+		}
+		sendCtx, stopSend := context.WithCancel(context.Background())
+		defer func() { stopSend(); <-shipDone }()
+		go func() { defer close(shipDone); ship.Send(sendCtx) }()
+	}
+
 	out := bufio.NewWriterSize(os.Stdout, 256<<10)
 	var outMu sync.Mutex
 	print := collector.Printer(f, func(b []byte) {
@@ -86,10 +127,11 @@ flags:`)
 		Interval: *interval, WindowBounds: *startEnd == "window",
 		Emit: func(r *flowlog.Record) {
 			print(r)
+			if ship != nil {
+				ship.Emit(r)
+			}
 		},
 	}})
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
 	// Records reach a reader once a second, not only at exit.
 	go func() {
 		for {
@@ -105,6 +147,11 @@ flags:`)
 	}()
 	fmt.Fprintf(os.Stderr, "flowwatch collect: listening on %s\n", conn.LocalAddr())
 	err = c.Serve(ctx, conn)
+	if ship != nil {
+		if serr := ship.Close(5 * time.Second); serr != nil && err == nil {
+			err = serr
+		}
+	}
 	outMu.Lock()
 	ferr := out.Flush()
 	outMu.Unlock()

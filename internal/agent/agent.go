@@ -61,11 +61,24 @@ type Stats struct {
 
 // Agent captures and sends.
 type Agent struct {
-	cfg    Config
+	cfg Config
+	*Shipper
+	host inventory.HostInfo
+	enis map[string]string // capture's interface id → the inventory's
+}
+
+// Shipper takes records (an Emit callback), spools them as one batch per
+// interface stream when a burst ends, and sends the spool to the server:
+// the part of the agent `flowwatch collect --endpoint` shares.
+type Shipper struct {
+	group  string
+	format *flowlog.Format
+	linger time.Duration
+	log    *slog.Logger
 	spool  *Spool
 	sender *Sender
-	host   inventory.HostInfo
-	enis   map[string]string // capture's interface id → the inventory's
+	// Rewrite, when set, adjusts each record before it is spooled.
+	Rewrite func(*flowlog.Record)
 
 	mu      sync.Mutex
 	pending []flowlog.Record
@@ -73,8 +86,22 @@ type Agent struct {
 	stats   Stats
 }
 
-// New prepares an agent: it opens the spool and describes the host.
-func New(cfg Config) (*Agent, error) {
+// NewShipper opens the spool of cfg (Endpoint, Region, Credentials,
+// LogGroup, Format, SpoolDir, SpoolMaxBytes, Linger, Log are used).
+func NewShipper(cfg Config) (*Shipper, error) {
+	cfg = cfg.withDefaults()
+	sp, err := OpenSpool(cfg.SpoolDir, cfg.SpoolMaxBytes, cfg.Log)
+	if err != nil {
+		return nil, err
+	}
+	s := &Shipper{group: cfg.LogGroup, format: cfg.Format, linger: cfg.Linger, log: cfg.Log, spool: sp,
+		sender: NewSender(cfg.Endpoint, cfg.Region, cfg.Credentials)}
+	s.timer = time.AfterFunc(time.Hour, s.flushLogged)
+	s.timer.Stop()
+	return s, nil
+}
+
+func (cfg Config) withDefaults() Config {
 	if cfg.Region == "" {
 		cfg.Region = "us-east-1"
 	}
@@ -93,15 +120,21 @@ func New(cfg Config) (*Agent, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	sp, err := OpenSpool(cfg.SpoolDir, cfg.SpoolMaxBytes, cfg.Log)
-	if err != nil {
-		return nil, err
-	}
+	return cfg
+}
+
+// New prepares an agent: it opens the spool and describes the host.
+func New(cfg Config) (*Agent, error) {
+	cfg = cfg.withDefaults()
 	host, err := inventory.LocalHost(cfg.InstanceID)
 	if err != nil {
 		return nil, err
 	}
-	a := &Agent{cfg: cfg, spool: sp, sender: NewSender(cfg.Endpoint, cfg.Region, cfg.Credentials), host: host, enis: map[string]string{}}
+	sh, err := NewShipper(cfg)
+	if err != nil {
+		return nil, err
+	}
+	a := &Agent{cfg: cfg, Shipper: sh, host: host, enis: map[string]string{}}
 	// Capture derives interface ids from the MAC's bytes, the server's
 	// inventory from its text: records and streams use the inventory's,
 	// which describe-network-interfaces lists.
@@ -112,16 +145,19 @@ func New(cfg Config) (*Agent, error) {
 		}
 		a.enis[capture.InterfaceID(host.ID(), n.Name, mac)] = inventory.InterfaceID(host.ID(), n.Name, n.MAC)
 	}
-	a.timer = time.AfterFunc(time.Hour, a.flushLogged)
-	a.timer.Stop()
+	sh.Rewrite = func(r *flowlog.Record) {
+		if id, ok := a.enis[r.InterfaceID]; ok {
+			r.InterfaceID = id
+		}
+	}
 	return a, nil
 }
 
-// Spool is the agent's spool.
-func (a *Agent) Spool() *Spool { return a.spool }
+// Spool is the shipper's spool.
+func (a *Shipper) Spool() *Spool { return a.spool }
 
 // Stats returns the counters.
-func (a *Agent) Stats() Stats {
+func (a *Shipper) Stats() Stats {
 	a.mu.Lock()
 	s := a.stats
 	a.mu.Unlock()
@@ -129,28 +165,29 @@ func (a *Agent) Stats() Stats {
 	return s
 }
 
-// emit copies a record for the next spooled batch.
-func (a *Agent) emit(r *flowlog.Record) {
+// Emit copies a record for the next spooled batch; it is safe for
+// concurrent use.
+func (a *Shipper) Emit(r *flowlog.Record) {
 	a.mu.Lock()
 	rec := *r
-	if id, ok := a.enis[rec.InterfaceID]; ok {
-		rec.InterfaceID = id
+	if a.Rewrite != nil {
+		a.Rewrite(&rec)
 	}
 	a.pending = append(a.pending, rec)
 	a.stats.Records++
-	a.timer.Reset(a.cfg.Linger)
+	a.timer.Reset(a.linger)
 	a.mu.Unlock()
 }
 
-func (a *Agent) flushLogged() {
-	if err := a.flush(); err != nil {
-		a.cfg.Log.Error("spooling records failed; retrying", "err", err)
+func (a *Shipper) flushLogged() {
+	if err := a.Flush(); err != nil {
+		a.log.Error("spooling records failed; retrying", "err", err)
 		a.timer.Reset(time.Second)
 	}
 }
 
-// flush spools the pending records, one batch per interface.
-func (a *Agent) flush() error {
+// Flush spools the pending records, one batch per interface stream.
+func (a *Shipper) Flush() error {
 	a.mu.Lock()
 	recs := a.pending
 	a.pending = nil
@@ -167,7 +204,7 @@ func (a *Agent) flush() error {
 		if _, ok := byStream[st]; !ok {
 			streams = append(streams, st)
 		}
-		line = flowlog.AppendText(line[:0], r, a.cfg.Format)
+		line = flowlog.AppendText(line[:0], r, a.format)
 		byStream[st] = append(byStream[st], Event{Timestamp: r.Start * 1000, Message: string(line)})
 	}
 	sort.Strings(streams)
@@ -176,7 +213,7 @@ func (a *Agent) flush() error {
 		evs := byStream[st]
 		// PutLogEvents wants events in time order.
 		sort.SliceStable(evs, func(i, j int) bool { return evs[i].Timestamp < evs[j].Timestamp })
-		batches = append(batches, Batch{Group: a.cfg.LogGroup, Stream: st, Events: evs})
+		batches = append(batches, Batch{Group: a.group, Stream: st, Events: evs})
 	}
 	if err := a.spool.Put(batches...); err != nil {
 		a.mu.Lock()
@@ -196,31 +233,37 @@ func (a *Agent) flush() error {
 func (a *Agent) Run(ctx context.Context, drain time.Duration) (capture.LiveStats, error) {
 	sendCtx, stopSend := context.WithCancel(context.Background())
 	sendDone := make(chan struct{})
-	go func() { defer close(sendDone); a.send(sendCtx) }()
+	go func() { defer close(sendDone); a.Send(sendCtx) }()
 	go a.register(sendCtx)
 
 	stop := make(chan struct{})
 	go func() { <-ctx.Done(); close(stop) }()
 	id := capture.Identity{InstanceID: a.host.ID(), VPCID: a.cfg.VPCID}
 	res, err := capture.RunLive(stop, a.cfg.Interfaces, capture.LiveOptions{Identity: id, Ready: a.cfg.Ready,
-		Table: capture.TableConfig{Interval: a.cfg.Interval, Emit: a.emit}})
-	a.timer.Stop()
-	if ferr := a.flush(); ferr != nil && err == nil {
+		Table: capture.TableConfig{Interval: a.cfg.Interval, Emit: a.Emit}})
+	if ferr := a.Close(drain); ferr != nil && err == nil {
 		err = ferr
-	}
-	// Give the sender a moment to deliver the last windows.
-	deadline := time.Now().Add(drain)
-	for a.spool.Len() > 0 && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
 	}
 	stopSend()
 	<-sendDone
 	return res, err
 }
 
-// send delivers spooled batches oldest first, retrying with backoff while
-// the server is away.
-func (a *Agent) send(ctx context.Context) {
+// Close spools what is pending and waits up to drain for the spool to be
+// sent (by a running Send).
+func (a *Shipper) Close(drain time.Duration) error {
+	a.timer.Stop()
+	err := a.Flush()
+	deadline := time.Now().Add(drain)
+	for a.spool.Len() > 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	return err
+}
+
+// Send delivers spooled batches oldest first until ctx is done, retrying
+// with backoff while the server is away.
+func (a *Shipper) Send(ctx context.Context) {
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
 		b, seq, ok := a.spool.Oldest()
@@ -239,7 +282,7 @@ func (a *Agent) send(ctx context.Context) {
 			a.mu.Lock()
 			a.stats.SendErrors++
 			a.mu.Unlock()
-			a.cfg.Log.Warn("sending to the server failed; batches stay spooled", "err", err, "spooled", a.spool.Len())
+			a.log.Warn("sending to the server failed; batches stay spooled", "err", err, "spooled", a.spool.Len())
 			select {
 			case <-ctx.Done():
 			case <-time.After(backoff):
@@ -249,7 +292,7 @@ func (a *Agent) send(ctx context.Context) {
 		}
 		backoff = 100 * time.Millisecond
 		if err := a.spool.Done(seq); err != nil {
-			a.cfg.Log.Error("removing a sent batch failed", "err", err)
+			a.log.Error("removing a sent batch failed", "err", err)
 		}
 		a.mu.Lock()
 		a.stats.Sent++

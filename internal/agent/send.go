@@ -69,13 +69,33 @@ func (o ownBody) RoundTrip(r *http.Request) (*http.Response, error) {
 	return o.next.RoundTrip(c)
 }
 
-// maxEvents is PutLogEvents' limit per call; batches are split to it.
-const maxEvents = 10000
+// PutLogEvents' limits per call: events, bytes (each event's message
+// plus 26), and the time span of the events. Batches are split to them.
+const (
+	maxEvents = 10000
+	maxBytes  = 1 << 20
+	maxSpanMs = 24 * 3600 * 1000
+)
+
+// chunkEnd returns the end of the longest prefix of evs one
+// PutLogEvents may carry.
+func chunkEnd(evs []Event) int {
+	size := 0
+	for i, e := range evs {
+		size += len(e.Message) + 26
+		if i == maxEvents || (i > 0 && (size > maxBytes || e.Timestamp-evs[0].Timestamp >= maxSpanMs)) {
+			return i
+		}
+	}
+	return len(evs)
+}
 
 // Send puts b's events into its stream.
 func (s *Sender) Send(ctx context.Context, b *Batch) error {
-	for i := 0; i < len(b.Events); i += maxEvents {
-		chunk := b.Events[i:min(i+maxEvents, len(b.Events))]
+	for i := 0; i < len(b.Events); {
+		n := chunkEnd(b.Events[i:])
+		chunk := b.Events[i : i+n]
+		i += n
 		err := s.put(ctx, b.Group, b.Stream, chunk)
 		var nf *types.ResourceNotFoundException
 		if errors.As(err, &nf) {

@@ -128,3 +128,25 @@ func TestSpoolDurableOnPut(t *testing.T) {
 		t.Fatalf("got %d batches, dropped %d", len(got), s.Dropped())
 	}
 }
+
+func TestChunkEnd(t *testing.T) {
+	big := make([]Event, 25000)
+	for i := range big {
+		big[i] = Event{Timestamp: 1000, Message: "x"}
+	}
+	if n := chunkEnd(big); n != maxEvents {
+		t.Errorf("count: %d", n)
+	}
+	msg := string(make([]byte, 100_000))
+	heavy := make([]Event, 20)
+	for i := range heavy {
+		heavy[i] = Event{Timestamp: 1000, Message: msg}
+	}
+	if n := chunkEnd(heavy); n != 10 {
+		t.Errorf("size: %d, want 10 (10 × 100,026 bytes fit in 1 MiB)", n)
+	}
+	span := []Event{{Timestamp: 0, Message: "a"}, {Timestamp: maxSpanMs - 1, Message: "b"}, {Timestamp: maxSpanMs, Message: "c"}}
+	if n := chunkEnd(span); n != 2 {
+		t.Errorf("span: %d", n)
+	}
+}
