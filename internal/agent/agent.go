@@ -80,6 +80,7 @@ type Shipper struct {
 	// Rewrite, when set, adjusts each record before it is spooled.
 	Rewrite func(*flowlog.Record)
 
+	flushMu sync.Mutex // one Flush at a time keeps batches in emit order
 	mu      sync.Mutex
 	pending []flowlog.Record
 	timer   *time.Timer
@@ -188,6 +189,8 @@ func (a *Shipper) flushLogged() {
 
 // Flush spools the pending records, one batch per interface stream.
 func (a *Shipper) Flush() error {
+	a.flushMu.Lock()
+	defer a.flushMu.Unlock()
 	a.mu.Lock()
 	recs := a.pending
 	a.pending = nil
