@@ -54,9 +54,23 @@ func (b *batch) reset(n, ns int) {
 // lazyCol is a token column bound to a slot.
 type lazyCol struct {
 	c *logstore.TokenColumn
+	// msg, instead of c: the slot is @message, rebuilt from msg's token
+	// columns for the rows that get materialised; a failure to decode
+	// them is recorded in *err.
+	msg *logstore.Block
+	err *error
 }
 
 func (l *lazyCol) value(i int32) Value {
+	if l.msg != nil {
+		if err := l.msg.DecodeTokens(); err != nil {
+			if *l.err == nil {
+				*l.err = err
+			}
+			return null
+		}
+		return strVal(messageAt(l.msg, int(i)))
+	}
 	c := l.c
 	switch c.Kind {
 	case logstore.KindInt:
@@ -91,7 +105,17 @@ func (b *batch) bind(s int, c *logstore.TokenColumn, store []lazyCol) {
 		b.lazy = make([]*lazyCol, b.ns)
 	}
 	l := &store[s]
-	l.c = c
+	*l = lazyCol{c: c}
+	b.lazy[s] = l
+}
+
+// bindMessage makes slot s read @message lazily from blk's token columns.
+func (b *batch) bindMessage(s int, blk *logstore.Block, store []lazyCol, err *error) {
+	if b.lazy == nil {
+		b.lazy = make([]*lazyCol, b.ns)
+	}
+	l := &store[s]
+	*l = lazyCol{msg: blk, err: err}
 	b.lazy[s] = l
 }
 

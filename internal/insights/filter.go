@@ -96,7 +96,7 @@ func (o *filterOp) apply(b *batch, rc *rowCtx) *batch {
 			break
 		}
 		cj := &o.conjs[k]
-		if cj.slot >= 0 && b.lazy != nil && b.lazy[cj.slot] != nil {
+		if cj.slot >= 0 && b.lazy != nil && b.lazy[cj.slot] != nil && b.lazy[cj.slot].c != nil {
 			o.onColumn(b, cj, b.lazy[cj.slot].c)
 			continue
 		}

@@ -72,6 +72,10 @@ type plan struct {
 	preds       []logstore.TokenPred
 	// tokenCols: the token columns read per block shape (ScanQuery.TokenCols).
 	tokenCols map[int][]int
+	// msgOutputOnly: only the result columns read @message; lazyMsg: so
+	// token blocks come without messages, and the engine rebuilds them
+	// for the rows it outputs (lazyCol.msg).
+	msgOutputOnly, lazyMsg bool
 	// tokenParse is the first-segment parse that maps onto token columns.
 	tokenParse *ParseCmd
 	// statsColumn maps the space-free text of unaliased stats aggregations
@@ -274,9 +278,11 @@ func newPlan(q *Query, apiLimit int) *plan {
 		pl.columns = cols
 	}
 	pl.ptr = !statsOut
+	msgReads := pl.reads["@message"]
 	for _, n := range pl.columns {
 		readName(n)
 	}
+	pl.msgOutputOnly = msgReads == 0 && pl.reads["@message"] > 0
 	for n := range baseSet {
 		pl.base = append(pl.base, n)
 	}
@@ -365,7 +371,10 @@ func (pl *plan) planScan(cmds []Command) {
 		switch n {
 		case "@message":
 			// Read by the token parse alone, token blocks need no message.
-			if pl.tokenParse == nil || pl.reads["@message"] > 1 {
+			if pl.tokenParse == nil && pl.msgOutputOnly {
+				// Only output: rebuilt from tokens for the rows kept.
+				fallback, pl.lazyMsg = true, true
+			} else if pl.tokenParse == nil || pl.reads["@message"] > 1 {
 				explicit = true
 			}
 		case "@logStream":

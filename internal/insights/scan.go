@@ -223,7 +223,7 @@ func (w *worker) needsAllTokens(blk *logstore.Block, sel int) bool {
 		case sysMessage:
 			tp := w.env.pl.tokenParse
 			tokenParsed := tp != nil && w.env.pl.msgFallback && len(blk.Tokens) == len(tp.Aliases)
-			if len(blk.Messages) != blk.Len && !tokenParsed {
+			if len(blk.Messages) != blk.Len && !tokenParsed && !w.env.pl.lazyMsg {
 				return true
 			}
 		case sysNone:
@@ -268,6 +268,8 @@ func (w *worker) loadBase(blk *logstore.Block, b *batch, tgt int32) {
 				for i := 0; i < b.n; i++ {
 					b.vals[i*ns+s] = Value{K: KStr, S: blk.Messages[i]}
 				}
+			} else if w.env.pl.lazyMsg && len(blk.Tokens) > 0 {
+				b.bindMessage(s, blk, w.lazyStore(), &w.err)
 			} else {
 				for i := 0; i < b.n; i++ {
 					b.vals[i*ns+s] = strVal(messageAt(blk, i))

@@ -207,11 +207,11 @@ func (w *statsWorker) consume(b *batch, rc *rowCtx) {
 			addBatch(t.aggs[a], gids, nil, b)
 			continue
 		}
-		if d, ok := t.aggs[a].(*distinctAgg); ok && nby == 0 && sp.argSl >= 0 && b.lazy != nil && b.lazy[sp.argSl] != nil {
+		if d, ok := t.aggs[a].(*distinctAgg); ok && nby == 0 && sp.argSl >= 0 && b.lazy != nil && b.lazy[sp.argSl] != nil && b.lazy[sp.argSl].c != nil {
 			w.distinctColumn(d, b, b.lazy[sp.argSl])
 			continue
 		}
-		if x, ok := t.aggs[a].(*sumAgg); ok && sp.argSl >= 0 && b.lazy != nil && b.lazy[sp.argSl] != nil && b.lazy[sp.argSl].c.Kind == logstore.KindInt {
+		if x, ok := t.aggs[a].(*sumAgg); ok && sp.argSl >= 0 && b.lazy != nil && b.lazy[sp.argSl] != nil && b.lazy[sp.argSl].c != nil && b.lazy[sp.argSl].c.Kind == logstore.KindInt {
 			sumInts(x, gids, b.lazy[sp.argSl].c, b.sel)
 			continue
 		}
@@ -225,7 +225,7 @@ func (w *statsWorker) consume(b *batch, rc *rowCtx) {
 func (w *statsWorker) slowGroupIDs(b *batch, rc *rowCtx, gids []int32, kvs []Value) {
 	t, nby := w.t, len(w.kv)
 	for k := range nby {
-		if s := w.bySl[k]; s >= 0 && b.lazy != nil && b.lazy[s] != nil && b.lazy[s].c.Kind == logstore.KindString {
+		if s := w.bySl[k]; s >= 0 && b.lazy != nil && b.lazy[s] != nil && b.lazy[s].c != nil && b.lazy[s].c.Kind == logstore.KindString {
 			w.dictKeys(k, b.lazy[s].c, b, kvs, nby)
 			continue
 		}

@@ -59,7 +59,7 @@ func (w *statsWorker) fastGroupIDs(b *batch, gids []int32) bool {
 	var cols [4]*logstore.TokenColumn
 	for k := range nby {
 		s := w.bySl[k]
-		if s < 0 || b.lazy[s] == nil {
+		if s < 0 || b.lazy[s] == nil || b.lazy[s].c == nil {
 			return false
 		}
 		cols[k] = b.lazy[s].c

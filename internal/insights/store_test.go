@@ -135,6 +135,16 @@ func (s noProjection) Scan(ctx context.Context, q logstore.ScanQuery, fn func(*l
 	return s.Source.Scan(ctx, q, fn)
 }
 
+// withMessages is a store asked for every message, as before @message was
+// rebuilt from tokens for the rows a query outputs.
+type withMessages struct{ Source }
+
+func (s withMessages) Scan(ctx context.Context, q logstore.ScanQuery, fn func(*logstore.Block) error) error {
+	q.Need |= logstore.ColMessage
+	q.TokenCols = nil
+	return s.Source.Scan(ctx, q, fn)
+}
+
 // TestProjectedScan: through the durable store, queries that read some
 // token columns (ScanQuery.TokenCols) give the same rows and statistics as
 // when the store decodes every column, including blocks that need all
@@ -147,8 +157,12 @@ func TestProjectedScan(t *testing.T) {
 	if p := Explain(mustParse(t, `parse @message "* * * *" as a, b, c, d | stats count(*) by c`)); !reflect.DeepEqual(p.TokenCols, map[int][]int{4: {2}}) {
 		t.Fatalf("parse token columns %v", p.TokenCols)
 	}
-	if p := Explain(mustParse(t, `fields @message | limit 3`)); p.TokenCols != nil {
-		t.Fatalf("@message query token columns %v", p.TokenCols)
+	if p := Explain(mustParse(t, `fields @message | limit 3`)); p.TokenCols != nil || p.Need&logstore.ColMessage == 0 {
+		t.Fatalf("@message query token columns %v, need %b", p.TokenCols, p.Need)
+	}
+	// @message only in the default output: rebuilt for the rows kept.
+	if p := Explain(mustParse(t, `filter srcaddr = "1.2.3.4" | sort start desc | limit 20`)); !reflect.DeepEqual(p.TokenCols, map[int][]int{14: {2, 3, 10}}) || p.Need&logstore.ColMessage != 0 {
+		t.Fatalf("Q4 token columns %v, need %b", p.TokenCols, p.Need)
 	}
 	evs := mixedVPCEvents()
 	for i := range evs {
@@ -185,6 +199,9 @@ func TestProjectedScan(t *testing.T) {
 		`parse @message "* * * *" as a, b, c, d | stats count(*) as n by a, d`,
 		`parse @message "* * *" as a, b, c | stats count(*) as n by a`,
 		`stats count(*) as n by srcAddr, dstPort | sort n desc | limit 5`,
+		`filter dstPort = 22 | limit 30`,
+		`sort @timestamp desc | limit 25`,
+		`filter bytes > 100 | display @timestamp, @message, srcAddr | limit 40`,
 	)
 	mid := evs[len(evs)/3].Timestamp
 	for _, qs := range queries {
@@ -201,6 +218,11 @@ func TestProjectedScan(t *testing.T) {
 			want, ws := run(noProjection{db})
 			if got != want || gs != ws {
 				t.Errorf("%s (range %v):\nprojected %v\n%sfull %v\n%s", qs, r, gs, got, ws, want)
+			}
+			// (bytesScanned is 0 for queries that read no message
+			// or token: asking for messages changes it.)
+			if msgs, ms := run(withMessages{db}); got != msgs || gs.RecordsScanned != ms.RecordsScanned || gs.RecordsMatched != ms.RecordsMatched {
+				t.Errorf("%s (range %v):\nprojected %v\n%swith messages %v\n%s", qs, r, gs, got, ms, msgs)
 			}
 		}
 	}
