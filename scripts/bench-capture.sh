@@ -107,4 +107,6 @@ else
 	echo "totals differ: packets flowwatch=$FW_P softflowd=$SF_P pmacctd=$PM_P; bytes flowwatch=$FW_B softflowd=$SF_B pmacctd=$PM_B"
 fi
 echo "(flows: flowwatch counts records per 600 s window and direction, softflowd flushed flows, pmacctd 5-tuples)"
+echo "(softflowd counts the bytes after the Ethernet header, so IP packets under 46 bytes count with the frame's padding;"
+echo " flowwatch and pmacctd count the IP length, as AWS does)"
 echo "outputs in $WORK"
