@@ -79,6 +79,11 @@ func TestSeedWorkflow(t *testing.T) {
 	case "pipeline":
 		t.Log("MODE=pipeline: real traffic captured by `flowwatch capture`, handed to serve's delivery by `flowwatch inject` (serve does not capture itself)")
 	}
+	// As root with every tool present, serve must capture by itself: a
+	// silent fall-back to another mode would hide a broken capture.
+	if os.Getenv("MODE") == "" && strings.TrimSpace(string(mode)) != "live" {
+		t.Fatalf("serve did not capture its interfaces (mode %q); see serve.log", strings.TrimSpace(string(mode)))
+	}
 	checkParquet(t, filepath.Join(out, "s3"))
 }
 

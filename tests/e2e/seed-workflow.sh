@@ -16,9 +16,7 @@
 #   pipeline  real traffic captured by `flowwatch capture` (AF_PACKET, and
 #             NFLOG for the firewall's drops) in HOST, piped into `flowwatch
 #             inject`, which hands each closed window to the server's
-#             delivery through its spool inbox; capture's interface ids are
-#             mapped to the inventory's on the way (they are derived
-#             differently);
+#             delivery through its spool inbox;
 #   inject    no traffic: records of the same flows are injected (simulated).
 # The default is live when serve captures, else pipeline.
 #
@@ -80,7 +78,7 @@ for i in $(seq 100); do
 done
 healthy || fail "serve does not answer /health"
 if [ -z "${MODE:-}" ]; then
-  if grep -q 'capture is not available' "$DATA/serve.log"; then MODE=pipeline; else MODE=live; fi
+  if grep -q 'msg=capturing' "$DATA/serve.log"; then MODE=live; else MODE=pipeline; fi
 fi
 log "records from: $MODE"
 
@@ -132,21 +130,13 @@ log "vpc $VPC, interfaces $ENI_A (10.201.1.1) $ENI_B (10.201.2.1)"
 
 # --- records: capture in HOST (pipeline mode) ---
 if [ "$MODE" = pipeline ]; then
-  # capture's eni- ids → the inventory's (what describe-network-interfaces shows)
   INSTANCE=$(awsx ec2 describe-instances --query 'Reservations[0].Instances[0].InstanceId' --output text)
-  MAP=$DATA/eni-map.sed; : >"$MAP"
-  for dev in a b; do
-    name=fwh$ID$dev mac=$(ip netns exec "$HOST" cat "/sys/class/net/fwh$ID$dev/address")
-    cap=$(python3 -c 'import hashlib,sys; i,n,m=sys.argv[1:]; print("eni-"+hashlib.sha256(b"\0".join([b"eni",i.encode(),n.encode(),bytes.fromhex(m.replace(":",""))])).hexdigest()[:17])' "$INSTANCE" "$name" "$mac")
-    inv=$ENI_A; [ $dev = b ] && inv=$ENI_B
-    echo "s/ $cap / $inv /" >>"$MAP"
-  done
   ALLF='${version} ${account-id} ${interface-id} ${srcaddr} ${dstaddr} ${srcport} ${dstport} ${protocol} ${packets} ${bytes} ${start} ${end} ${action} ${log-status} ${vpc-id} ${subnet-id} ${instance-id} ${tcp-flags} ${type} ${pkt-srcaddr} ${pkt-dstaddr} ${region} ${az-id} ${sublocation-type} ${sublocation-id} ${pkt-src-aws-service} ${pkt-dst-aws-service} ${flow-direction} ${traffic-path}'
   mkfifo "$DATA/capture.fifo"
   ip netns exec "$HOST" "$BIN" capture --interface all --interval 60 --start-end window --nflog-group 5 --format "$ALLF" \
       --account-id "$ACCOUNT" --region "$REGION" --vpc-id "$VPC" --instance-id "$INSTANCE" >"$DATA/capture.fifo" 2>"$DATA/capture.log" &
   CAPTURE_PID=$!
-  sed -u -f "$MAP" <"$DATA/capture.fifo" | "$BIN" inject --data-dir "$DATA" --log-format "$ALLF" 2>"$DATA/inject.log" &
+  "$BIN" inject --data-dir "$DATA" --log-format "$ALLF" <"$DATA/capture.fifo" 2>"$DATA/inject.log" &
   for i in $(seq 50); do grep -q 'capturing on' "$DATA/capture.log" 2>/dev/null && break; sleep 0.1; done
   if ! grep -q 'capturing on' "$DATA/capture.log"; then
     log "flowwatch capture did not start ($(head -c 300 "$DATA/capture.log")): falling back to injected records"
