@@ -418,6 +418,9 @@ func (e *exporter) mapRecord(exporter netip.Addr, h *header, vals []netflow.Data
 // decodeSFlow maps flow samples: each sampled packet header stands for
 // SamplingRate packets of its length.
 func decodeSFlow(dst []Flow, exporter netip.Addr, data []byte, nowMs int64) ([]Flow, error) {
+	if err := checkSFlow(data); err != nil {
+		return dst, fmt.Errorf("collector: sflow from %s: %w", exporter, err)
+	}
 	var p sflow.Packet
 	if err := sflow.DecodeMessageVersion(bytes.NewBuffer(data), &p); err != nil {
 		return dst, fmt.Errorf("collector: sflow from %s: %w", exporter, err)
@@ -482,4 +485,54 @@ func sampledIP(d *sflow.SampledIPBase) Flow {
 	dst, _ := netip.AddrFromSlice(d.DstIP)
 	return Flow{Src: src.Unmap(), Dst: dst.Unmap(), SrcPort: uint16(d.SrcPort), DstPort: uint16(d.DstPort),
 		Protocol: uint8(d.Protocol), TCPFlags: uint8(d.TcpFlags), Bytes: uint64(d.Length)}
+}
+
+// ErrImplausible marks a datagram whose counts cannot fit in its length.
+var ErrImplausible = errors.New("collector: counts exceed the datagram")
+
+// checkSFlow walks an sFlow v5 datagram's sample headers and rejects
+// record counts that cannot fit in their sample: GoFlow2 v2.2.6 allocates
+// an expanded flow sample's records from the count before reading them,
+// so one forged datagram could make it allocate gigabytes (found by
+// FuzzDecode).
+func checkSFlow(b []byte) error {
+	if len(b) < 8 {
+		return ErrImplausible
+	}
+	off := 8
+	switch binary.BigEndian.Uint32(b[4:]) {
+	case 1:
+		off += 4
+	case 2:
+		off += 16
+	default:
+		return nil // GoFlow2 rejects it
+	}
+	if len(b) < off+16 {
+		return ErrImplausible
+	}
+	n := binary.BigEndian.Uint32(b[off+12:])
+	off += 16
+	for i := uint32(0); i < n && off+8 <= len(b); i++ {
+		format, length := binary.BigEndian.Uint32(b[off:]), int(binary.BigEndian.Uint32(b[off+4:]))
+		off += 8
+		if length < 0 || length > len(b)-off {
+			return ErrImplausible
+		}
+		body := b[off : off+length]
+		countAt := -1
+		switch format {
+		case 1, 5: // flow sample, drop sample: count after 7 words
+			countAt = 28
+		case 2: // counter sample
+			countAt = 8
+		case 3: // expanded flow sample
+			countAt = 40
+		}
+		if countAt >= 0 && len(body) >= countAt+4 && int(binary.BigEndian.Uint32(body[countAt:])) > len(body)/8 {
+			return ErrImplausible
+		}
+		off += length
+	}
+	return nil
 }

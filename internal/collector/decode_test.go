@@ -153,3 +153,16 @@ func TestGarbage(t *testing.T) {
 		}
 	}
 }
+
+// TestSFlowForgedCount: an expanded flow sample claiming 2^31 records
+// is rejected before GoFlow2 would allocate them.
+func TestSFlowForgedCount(t *testing.T) {
+	w := &wr{}
+	w.u32(5).u32(1).ip("192.0.2.254").u32(0).u32(3).u32(123456).u32(1)
+	body := &wr{}
+	body.u32(1).u32(0).u32(5).u32(512).u32(0).u32(0).u32(0).u32(5).u32(0).u32(6).u32(1 << 31)
+	w.u32(3).u32(uint32(len(body.b))).raw(body.b)
+	if _, err := NewDecoder().Decode(nil, exp, w.b, nowMs); !errors.Is(err, ErrImplausible) {
+		t.Fatalf("err %v, want ErrImplausible", err)
+	}
+}
