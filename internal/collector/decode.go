@@ -125,6 +125,11 @@ func (d *Decoder) Decode(dst []Flow, exporter netip.Addr, data []byte, nowMs int
 }
 
 func decodeV5(dst []Flow, exporter netip.Addr, data []byte) ([]Flow, error) {
+	// GoFlow2 allocates count records (up to 3 MB) before reading them:
+	// a count the datagram cannot hold is refused first.
+	if len(data) < 24 || int(binary.BigEndian.Uint16(data[2:]))*48 > len(data)-24 {
+		return dst, fmt.Errorf("collector: netflow v5 from %s: %w", exporter, ErrImplausible)
+	}
 	var p netflowlegacy.PacketNetFlowV5
 	if err := netflowlegacy.DecodeMessageVersion(bytes.NewBuffer(data), &p); err != nil {
 		return dst, fmt.Errorf("collector: netflow v5: %w", err)
