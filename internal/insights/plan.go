@@ -165,10 +165,21 @@ func newPlan(q *Query, apiLimit int) *plan {
 			}
 		}
 	}
+	// bareMsg counts `fields`/`display` items that are the base @message as
+	// it is: they leave its value alone, like the result columns.
+	bareMsg := 0
+	countBare := func(items []Projection) {
+		for _, p := range items {
+			if f, ok := p.Expr.(*FieldRef); ok && f.Name == "@message" && p.Name() == "@message" && !defined["@message"] {
+				bareMsg++
+			}
+		}
+	}
 	var seg segment
 	for i, c := range cmds {
 		switch x := c.(type) {
 		case *FieldsCmd:
+			countBare(x.Items)
 			for _, p := range x.Items {
 				readExpr(p.Expr)
 			}
@@ -179,6 +190,7 @@ func newPlan(q *Query, apiLimit int) *plan {
 			}
 			addCols(x.Items)
 		case *DisplayCmd:
+			countBare(x.Items)
 			for _, p := range x.Items {
 				readExpr(p.Expr)
 			}
@@ -282,7 +294,7 @@ func newPlan(q *Query, apiLimit int) *plan {
 	for _, n := range pl.columns {
 		readName(n)
 	}
-	pl.msgOutputOnly = msgReads == 0 && pl.reads["@message"] > 0
+	pl.msgOutputOnly = msgReads == bareMsg && pl.reads["@message"] > 0 && !defined["@message"]
 	for n := range baseSet {
 		pl.base = append(pl.base, n)
 	}

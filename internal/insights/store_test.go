@@ -157,8 +157,11 @@ func TestProjectedScan(t *testing.T) {
 	if p := Explain(mustParse(t, `parse @message "* * * *" as a, b, c, d | stats count(*) by c`)); !reflect.DeepEqual(p.TokenCols, map[int][]int{4: {2}}) {
 		t.Fatalf("parse token columns %v", p.TokenCols)
 	}
-	if p := Explain(mustParse(t, `fields @message | limit 3`)); p.TokenCols != nil || p.Need&logstore.ColMessage == 0 {
-		t.Fatalf("@message query token columns %v, need %b", p.TokenCols, p.Need)
+	if p := Explain(mustParse(t, `fields @message, @timestamp | filter @message like "REJECT" | limit 20`)); p.Need&logstore.ColMessage == 0 {
+		t.Fatalf("@message filter need %b", p.Need)
+	}
+	if p := Explain(mustParse(t, `fields @timestamp, @message | sort @timestamp desc | limit 20`)); p.Need&logstore.ColMessage != 0 {
+		t.Fatalf("fields @message need %b", p.Need)
 	}
 	// @message only in the default output: rebuilt for the rows kept.
 	if p := Explain(mustParse(t, `filter srcaddr = "1.2.3.4" | sort start desc | limit 20`)); !reflect.DeepEqual(p.TokenCols, map[int][]int{14: {2, 3, 10}}) || p.Need&logstore.ColMessage != 0 {
@@ -202,6 +205,9 @@ func TestProjectedScan(t *testing.T) {
 		`filter dstPort = 22 | limit 30`,
 		`sort @timestamp desc | limit 25`,
 		`filter bytes > 100 | display @timestamp, @message, srcAddr | limit 40`,
+		`fields @timestamp, @message | sort @timestamp desc | limit 20`,
+		`fields @message, @timestamp | filter @message like "REJECT" | limit 20`,
+		`fields @message as m | limit 20`,
 	)
 	mid := evs[len(evs)/3].Timestamp
 	for _, qs := range queries {
