@@ -6,8 +6,8 @@
 // action, so the server lists its instance and interfaces.
 //
 // Records go through a disk spool (Spool): a closed window is written and
-// fsynced there before the capture forgets it, and removed once the
-// server accepted it. While the server is away batches accumulate, up to
+// fsynced there before capture reads on (runCapture spools after every
+// step that may close a window), and removed once the server accepted it. While the server is away batches accumulate, up to
 // a size bound past which the oldest are dropped with a counted warning;
 // when it is back they are sent in the order they were spooled. A crash
 // between the server's acknowledgement and the removal can send one batch
@@ -242,8 +242,7 @@ func (a *Agent) Run(ctx context.Context, drain time.Duration) (capture.LiveStats
 	stop := make(chan struct{})
 	go func() { <-ctx.Done(); close(stop) }()
 	id := capture.Identity{InstanceID: a.host.ID(), VPCID: a.cfg.VPCID}
-	res, err := capture.RunLive(stop, a.cfg.Interfaces, capture.LiveOptions{Identity: id, Ready: a.cfg.Ready,
-		Table: capture.TableConfig{Interval: a.cfg.Interval, Emit: a.Emit}})
+	res, err := a.runCapture(stop, id)
 	if ferr := a.Close(drain); ferr != nil && err == nil {
 		err = ferr
 	}
