@@ -331,8 +331,11 @@ func TestLiveVeth(t *testing.T) {
 	// and MLD reports come every few seconds.)
 	okIDs := map[string]bool{}
 	for _, ln := range lines {
-		if strings.HasSuffix(strings.Fields(ln)[11], "OK") {
-			okIDs[strings.Fields(ln)[0]] = true
+		f := strings.Fields(ln)
+		// The kernel's own ICMPv6 (ND, MLD) and IGMP can reach even the
+		// idle pair on a loaded machine; only the test's traffic counts.
+		if strings.HasSuffix(f[11], "OK") && f[5] != "58" && f[5] != "2" {
+			okIDs[f[0]] = true
 		}
 	}
 	idle := 0
