@@ -33,11 +33,6 @@ var VPCFieldNames = []string{"version", "accountId", "interfaceId", "srcAddr", "
 
 const vpcTokens = 14
 
-// System fields every event has.
-var systemFields = map[string]bool{
-	"@timestamp": true, "@message": true, "@logStream": true, "@log": true, "@ingestionTime": true, "@ptr": true,
-}
-
 // segment is a run of row-at-a-time commands ended by a barrier (a command
 // that needs all rows: stats, sort, limit, dedup, pattern) or the end.
 type segment struct {

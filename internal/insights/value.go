@@ -36,9 +36,7 @@ func strVal(s string) Value  { return Value{K: KStr, S: s} }
 func intVal(i int64) Value   { return Value{K: KInt, I: i} }
 func timeVal(ms int64) Value { return Value{K: KTime, I: ms} }
 func numVal(f float64) Value { return Value{K: KNum, I: int64(math.Float64bits(f))} }
-func ipVal(ip uint32) Value  { return Value{K: KIP, I: int64(ip)} }
 func (v Value) num() float64 { return math.Float64frombits(uint64(v.I)) }
-func (v Value) isNull() bool { return v.K == KNull }
 func boolVal(b bool) Value {
 	if b {
 		return Value{K: KBool, I: 1}

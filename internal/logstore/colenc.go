@@ -21,31 +21,6 @@ var errCorrupt = errors.New("logstore: corrupt data")
 // more than it saves.
 const maxTokens = 64
 
-// splitInto appends msg's tokens to dst without allocating strings; ok as
-// for SplitTokens.
-func splitInto(dst []string, msg string) ([]string, bool) {
-	if msg == "" {
-		return dst, false
-	}
-	start := 0
-	for i := 0; i < len(msg); i++ {
-		switch msg[i] {
-		case ' ':
-			if i == start {
-				return dst, false
-			}
-			dst = append(dst, msg[start:i])
-			start = i + 1
-		case '\t', '\n', '\r':
-			return dst, false
-		}
-	}
-	if start == len(msg) {
-		return dst, false
-	}
-	return append(dst, msg[start:]), true
-}
-
 // shapeOf is the token count the store files msg under, 0 for messages kept
 // as raw text.
 func shapeOf(msg string) int {

@@ -1488,7 +1488,7 @@ func choose(ps []*part, full bool, minParts int) []*part {
 func (db *DB) mergeParts(gid uint64, ps []*part, live map[uint64]bool, full bool) (*part, error) {
 	var cs []*mergeCur
 	load := func(c *mergeCur) error {
-		for c.b < len(c.p.blocks) {
+		if c.b < len(c.p.blocks) {
 			bi := &c.p.blocks[c.b]
 			c.b++
 			need := ColTokens | ColIngestion // token values are copied, not re-parsed

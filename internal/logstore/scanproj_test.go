@@ -27,11 +27,6 @@ func projMessages() []string {
 	return msgs
 }
 
-type projRow struct {
-	toks []string // nil: no token columns
-	skip []bool
-}
-
 // TestScanTokenColsProjection: a projected scan hands over exactly the
 // listed columns of blocks of the listed shapes, the others KindSkipped
 // until DecodeTokens, with the same MessageBytes as a full scan, over the
