@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/flowwatch/flowwatch/internal/logstore"
 )
 
 // Kind is the runtime type of a Value.
@@ -177,68 +179,12 @@ func formatNumber(f float64) string {
 	return mant + "E" + strconv.Itoa(e)
 }
 
-// parseCanonicalInt accepts only the form strconv.FormatInt prints, so the
-// typed value renders back to the same text (the store's rule).
-func parseCanonicalInt(s string) (int64, bool) {
-	if s == "" || len(s) > 19 {
-		return 0, false
-	}
-	neg := s[0] == '-'
-	d := s
-	if neg {
-		d = s[1:]
-	}
-	if d == "" || (d[0] == '0' && (len(d) > 1 || neg)) {
-		return 0, false
-	}
-	var v int64
-	for i := 0; i < len(d); i++ {
-		ch := d[i]
-		if ch < '0' || ch > '9' {
-			return 0, false
-		}
-		v = v*10 + int64(ch-'0')
-	}
-	if v < 0 {
-		return 0, false
-	}
-	if neg {
-		v = -v
-	}
-	return v, true
-}
-
-func parseCanonicalIPv4(s string) (uint32, bool) {
-	var ip uint32
-	part, digits, dots := uint32(0), 0, 0
-	for i := 0; i < len(s); i++ {
-		ch := s[i]
-		switch {
-		case ch >= '0' && ch <= '9':
-			if digits > 0 && part == 0 {
-				return 0, false
-			}
-			part = part*10 + uint32(ch-'0')
-			digits++
-			if part > 255 {
-				return 0, false
-			}
-		case ch == '.':
-			if digits == 0 || dots == 3 {
-				return 0, false
-			}
-			ip = ip<<8 | part
-			part, digits = 0, 0
-			dots++
-		default:
-			return 0, false
-		}
-	}
-	if dots != 3 || digits == 0 {
-		return 0, false
-	}
-	return ip<<8 | part, true
-}
+// parseCanonicalInt and parseCanonicalIPv4 are the store's rule for
+// typed tokens, so a typed value renders back to the same text.
+var (
+	parseCanonicalInt  = logstore.ParseCanonicalInt
+	parseCanonicalIPv4 = logstore.ParseCanonicalIPv4
+)
 
 // Comparison for = and !=: numeric when both sides are numeric, else text.
 func valuesEqual(a, b Value) bool {

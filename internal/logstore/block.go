@@ -96,12 +96,12 @@ func encodeTokenColumn(rows [][]string, c int) TokenColumn {
 			continue
 		}
 		if allInt {
-			if _, ok := parseCanonicalInt(t); !ok {
+			if _, ok := ParseCanonicalInt(t); !ok {
 				allInt = false
 			}
 		}
 		if allIP {
-			if _, ok := parseCanonicalIPv4(t); !ok {
+			if _, ok := ParseCanonicalIPv4(t); !ok {
 				allIP = false
 			}
 		}
@@ -126,7 +126,7 @@ func encodeTokenColumn(rows [][]string, c int) TokenColumn {
 				markNull(i)
 				continue
 			}
-			col.Ints[i], _ = parseCanonicalInt(r[c])
+			col.Ints[i], _ = ParseCanonicalInt(r[c])
 		}
 	case allIP:
 		col.Kind = KindIPv4
@@ -136,7 +136,7 @@ func encodeTokenColumn(rows [][]string, c int) TokenColumn {
 				markNull(i)
 				continue
 			}
-			col.IPs[i], _ = parseCanonicalIPv4(r[c])
+			col.IPs[i], _ = ParseCanonicalIPv4(r[c])
 		}
 	default:
 		col.Kind = KindString
@@ -156,9 +156,9 @@ func encodeTokenColumn(rows [][]string, c int) TokenColumn {
 	return col
 }
 
-// parseCanonicalInt accepts only the decimal form strconv.FormatInt prints,
+// ParseCanonicalInt accepts only the decimal form strconv.FormatInt prints,
 // so that the text round-trips exactly.
-func parseCanonicalInt(s string) (int64, bool) {
+func ParseCanonicalInt(s string) (int64, bool) {
 	if s == "" || len(s) > 19 {
 		return 0, false
 	}
@@ -187,8 +187,8 @@ func parseCanonicalInt(s string) (int64, bool) {
 	return v, true
 }
 
-// parseCanonicalIPv4 accepts dotted quads without leading zeros.
-func parseCanonicalIPv4(s string) (uint32, bool) {
+// ParseCanonicalIPv4 accepts dotted quads without leading zeros.
+func ParseCanonicalIPv4(s string) (uint32, bool) {
 	var ip uint32
 	part, digits, dots := uint32(0), 0, 0
 	for i := 0; i < len(s); i++ {

@@ -432,12 +432,12 @@ func (col *tokenCol) set6(i, n int, a [16]byte) {
 // columns.
 func (col *tokenCol) addr(i, n int, t string) {
 	if col.allIP {
-		if ip, ok := parseCanonicalIPv4(t); ok {
+		if ip, ok := ParseCanonicalIPv4(t); ok {
 			col.ips[i] = ip
 			return
 		}
 	} else if col.allAddr {
-		if ip, ok := parseCanonicalIPv4(t); ok {
+		if ip, ok := ParseCanonicalIPv4(t); ok {
 			col.ips[i] = ip
 			return
 		}
@@ -514,7 +514,7 @@ func fillTokenCols(cols []tokenCol, rows []row) {
 	}
 }
 
-// scanInt parses the token starting at s[p] as parseCanonicalInt does and
+// scanInt parses the token starting at s[p] as ParseCanonicalInt does and
 // returns where it ends (the next space or len(s)).
 func scanInt(s string, p int) (v int64, end int, ok bool) {
 	start := p

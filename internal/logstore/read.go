@@ -581,7 +581,7 @@ func tokenMayMatch(t *tokenStats, pr TokenPred) bool {
 		if pr.Op != OpEq {
 			return true
 		}
-		if ip, ok := parseCanonicalIPv4(pr.Str); ok {
+		if ip, ok := ParseCanonicalIPv4(pr.Str); ok {
 			v := int64(ip)
 			return v >= t.min && v <= t.max && bloomHas(t.bloom, hashInt(v))
 		}
@@ -598,7 +598,7 @@ func tokenMayMatch(t *tokenStats, pr TokenPred) bool {
 			}
 			v = x
 		} else {
-			ip, ok := parseCanonicalIPv4(pr.Str)
+			ip, ok := ParseCanonicalIPv4(pr.Str)
 			if !ok {
 				return true
 			}
