@@ -208,12 +208,23 @@ if [ "$MODE" != inject ]; then
   sleep 1
 fi
 log "traffic round 1"
+T0=$(date +%s)
 if [ "$MODE" = inject ]; then inject_round 1; else live_round; fi
 
 # --- CloudWatch Logs: streams and events ---
 WAIT=30; [ "$MODE" = inject ] || WAIT=150
 stream_exists() { [ "$(awsx logs describe-log-streams --log-group-name "$1" --log-stream-name-prefix "$2" --query 'length(logStreams)' --output text)" = 1 ]; }
 wait_for "$WAIT" "stream $ENI_A-all" stream_exists vpc-flow-logs "$ENI_A-all"
+if [ "$MODE" = live ]; then
+  # Latency: the first 60 s window holding the round's traffic closes at
+  # WEND; its records must be queryable within 10 s of that (issue 5). The
+  # figure includes up to one poll (an aws CLI call, about 1-2 s).
+  WEND=$(( (T0 / 60 + 1) * 60 ))
+  LAT=$(( $(date +%s) - WEND ))
+  echo "$LAT" >"$OUT/latency"
+  log "records queryable ${LAT}s after their 60 s window closed"
+  [ "$LAT" -le 12 ] || fail "records took ${LAT}s after their window closed (want <= 10 s plus one poll)"
+fi
 wait_for "$WAIT" "stream $ENI_B-all" stream_exists vpc-flow-logs "$ENI_B-all"
 wait_for "$WAIT" "stream $ENI_A-reject" stream_exists eni-reject-logs "$ENI_A-reject"
 
