@@ -7,20 +7,17 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
-	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/flowwatch/flowwatch/internal/flowfile"
 	"github.com/flowwatch/flowwatch/internal/logstore"
 	"github.com/klauspost/compress/gzip"
 )
@@ -108,40 +105,10 @@ func runImport(args []string) int {
 	return 0
 }
 
-// importFiles expands directories into the flow log files beneath them,
-// in name order, so that an S3 export loads day by day.
+// importFiles expands directories into the text flow log files beneath
+// them, in name order, so that an S3 export loads day by day.
 func importFiles(args []string) ([]string, error) {
-	var out []string
-	for _, a := range args {
-		st, err := os.Stat(a)
-		if err != nil {
-			return nil, err
-		}
-		if !st.IsDir() {
-			out = append(out, a)
-			continue
-		}
-		var found []string
-		err = filepath.WalkDir(a, func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			n := d.Name()
-			if !d.IsDir() && (strings.HasSuffix(n, ".log") || strings.HasSuffix(n, ".gz") || strings.HasSuffix(n, ".txt")) {
-				found = append(found, p)
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, err
-		}
-		if len(found) == 0 {
-			return nil, fmt.Errorf("%s: no flow log files (*.log, *.gz, *.txt) found", a)
-		}
-		sort.Strings(found)
-		out = append(out, found...)
-	}
-	return out, nil
+	return flowfile.ExpandSuffixes(args, []string{".log", ".gz", ".txt"})
 }
 
 type importStats struct {
@@ -223,40 +190,6 @@ func (im *importer) file(path string) error {
 // defaultFields is the default (version 2) format.
 var defaultFields = strings.Fields("version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status")
 
-// fieldNames are the flow log fields of versions 2 to 8, to recognise
-// header lines of custom formats.
-var fieldNames = map[string]bool{}
-
-func init() {
-	for _, n := range strings.Fields(`version account-id interface-id srcaddr dstaddr srcport dstport protocol
-		packets bytes start end action log-status vpc-id subnet-id instance-id tcp-flags type pkt-srcaddr
-		pkt-dstaddr region az-id sublocation-type sublocation-id pkt-src-aws-service pkt-dst-aws-service
-		flow-direction traffic-path ecs-cluster-arn ecs-cluster-name ecs-container-instance-arn
-		ecs-container-instance-id ecs-container-id ecs-second-container-id ecs-service-name
-		ecs-task-definition-arn ecs-task-arn ecs-task-id reject-reason resource-id encryption-status`) {
-		fieldNames[n] = true
-	}
-}
-
-// headerFields returns the field names of a header line, or nil when line
-// is a record.
-func headerFields(line string) []string {
-	toks := strings.Fields(line)
-	if len(toks) == 0 {
-		return nil
-	}
-	known := 0
-	for _, t := range toks {
-		if fieldNames[t] {
-			known++
-		}
-	}
-	if toks[0] == "version" || known*2 > len(toks) {
-		return toks
-	}
-	return nil
-}
-
 // batchSize is the events per Import call: large enough that the store's
 // lock is not contended, small enough to keep memory flat.
 const batchSize = 8192
@@ -336,7 +269,7 @@ func (im *importer) read(r io.Reader) error {
 				for rest != "" {
 					line, after, _ := strings.Cut(rest, "\n")
 					if l := strings.TrimSuffix(line, "\r"); l != "" {
-						if h := headerFields(l); h != nil {
+						if h := flowfile.HeaderFields(l); h != nil {
 							setFields(h)
 							text = after
 						}
@@ -416,7 +349,7 @@ func (im *importer) parse(chunks <-chan string, streamCol, startCol int) error {
 			if line == "" {
 				continue
 			}
-			stream, ts, ok := recordKey(line, streamCol, startCol)
+			stream, ts, ok := flowfile.RecordKey(line, streamCol, startCol)
 			if !ok {
 				skipped++
 				continue
@@ -458,44 +391,6 @@ func (im *importer) parse(chunks <-chan string, streamCol, startCol int) error {
 		}
 	}
 	return nil
-}
-
-// recordKey finds a record's stream name and timestamp (start×1000)
-// without splitting the whole line.
-func recordKey(line string, streamCol, startCol int) (stream string, ts int64, ok bool) {
-	if streamCol < 0 || startCol < 0 {
-		return "", 0, false
-	}
-	col, begin := 0, 0
-	var startTok string
-	found := 0
-	for i := 0; i <= len(line) && found < 2; i++ {
-		if i < len(line) && line[i] != ' ' {
-			continue
-		}
-		tok := line[begin:i]
-		if col == streamCol {
-			stream = tok
-			found++
-		}
-		if col == startCol {
-			startTok = tok
-			found++
-		}
-		col++
-		begin = i + 1
-	}
-	if found < 2 || stream == "" {
-		return "", 0, false
-	}
-	if stream == "-" {
-		stream = "unknown"
-	}
-	start, err := strconv.ParseInt(startTok, 10, 64)
-	if err != nil {
-		return "", 0, false
-	}
-	return stream, start * 1000, true
 }
 
 func (im *importer) ensureStream(s string) error {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flowwatch/flowwatch/internal/flowfile"
 	"github.com/flowwatch/flowwatch/internal/logstore"
 	"github.com/flowwatch/flowwatch/internal/logstore/flowsim"
 	"github.com/klauspost/compress/gzip"
@@ -104,20 +105,20 @@ func TestImport(t *testing.T) {
 }
 
 func TestRecordKey(t *testing.T) {
-	s, ts, ok := recordKey("2 1 eni-1 - - - - - - - 1431280876 1431280934 - NODATA", 2, 10)
+	s, ts, ok := flowfile.RecordKey("2 1 eni-1 - - - - - - - 1431280876 1431280934 - NODATA", 2, 10)
 	if !ok || s != "eni-1" || ts != 1431280876000 {
 		t.Fatal(s, ts, ok)
 	}
-	if _, _, ok := recordKey("2 1 eni-1 - - - - - - - - 1431280934 - NODATA", 2, 10); ok {
+	if _, _, ok := flowfile.RecordKey("2 1 eni-1 - - - - - - - - 1431280934 - NODATA", 2, 10); ok {
 		t.Fatal("'-' start accepted")
 	}
-	if _, _, ok := recordKey("short line", 2, 10); ok {
+	if _, _, ok := flowfile.RecordKey("short line", 2, 10); ok {
 		t.Fatal("short line accepted")
 	}
-	if h := headerFields("version account-id interface-id"); len(h) != 3 {
+	if h := flowfile.HeaderFields("version account-id interface-id"); len(h) != 3 {
 		t.Fatal(h)
 	}
-	if h := headerFields("2 123 eni-1"); h != nil {
+	if h := flowfile.HeaderFields("2 123 eni-1"); h != nil {
 		t.Fatal(h)
 	}
 }

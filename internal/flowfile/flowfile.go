@@ -48,7 +48,11 @@ var suffixes = []string{".log", ".log.gz", ".gz", ".txt", ".parquet", ".json", "
 
 // Expand turns arguments into files: files as given, directories searched
 // recursively for log files, in name order (an S3 export reads day by day).
-func Expand(args []string) ([]string, error) {
+func Expand(args []string) ([]string, error) { return ExpandSuffixes(args, suffixes) }
+
+// ExpandSuffixes is Expand picking up in directories only names ending in
+// one of suffixes.
+func ExpandSuffixes(args []string, suffixes []string) ([]string, error) {
 	var out []string
 	for _, a := range args {
 		st, err := os.Stat(a)
@@ -142,9 +146,9 @@ func (r *Reader) setFields(f []string) {
 	}
 }
 
-// headerFields returns the field names of a flow log header line, or nil
+// HeaderFields returns the field names of a flow log header line, or nil
 // when the line is a record.
-func headerFields(line string) []string {
+func HeaderFields(line string) []string {
 	toks := strings.Fields(line)
 	if len(toks) == 0 {
 		return nil
@@ -172,7 +176,7 @@ func (r *Reader) Line(line string) (ev logstore.StoredEvent, ok bool) {
 		r.header = true
 		if strings.HasPrefix(line, "{") {
 			r.json = true
-		} else if h := headerFields(line); h != nil && !r.json {
+		} else if h := HeaderFields(line); h != nil && !r.json {
 			r.setFields(h)
 			r.assumed = false
 			return ev, false
@@ -185,15 +189,15 @@ func (r *Reader) Line(line string) (ev logstore.StoredEvent, ok bool) {
 	if r.assumed && strings.Count(line, " ") != len(defaultFields)-1 {
 		return ev, true
 	}
-	if stream, ts, ok := recordKey(line, r.streamCol, r.startCol); ok {
+	if stream, ts, ok := RecordKey(line, r.streamCol, r.startCol); ok {
 		ev.Stream, ev.Timestamp = stream, ts
 	}
 	return ev, true
 }
 
-// recordKey finds a flow record's stream (interface-id) and timestamp
+// RecordKey finds a flow record's stream (interface-id) and timestamp
 // (start×1000) without splitting the whole line.
-func recordKey(line string, streamCol, startCol int) (stream string, ts int64, ok bool) {
+func RecordKey(line string, streamCol, startCol int) (stream string, ts int64, ok bool) {
 	if startCol < 0 {
 		return "", 0, false
 	}
