@@ -94,31 +94,16 @@ func (v eniView) tagList() []Tag      { return v.tags }
 func (v instanceView) tagList() []Tag { return v.tags }
 
 func (s *Service) describeVpcs(rq *request) (response, error) {
-	s.freshInventory()
-	ids := rq.p.list("VpcId")
-	m, err := compile(rq.p.filters(), vpcFilters, viewTags[vpcView])
-	if err != nil {
-		return nil, err
-	}
-	max, err := maxResults(rq.p, false)
-	if err != nil {
-		return nil, err
-	}
-	if err := checkDryRun(rq.p); err != nil {
-		return nil, err
-	}
-	var all []vpcView
-	if s.inRegion(rq) {
-		for _, v := range s.inv.VPCs() {
-			all = append(all, vpcView{v, s.account, s.resourceTags(v.ID)})
-		}
-	}
-	all, err = selectIDs(all, func(v *vpcView) string { return v.ID }, ids, "Vpc", "vpc")
-	if err != nil {
-		return nil, err
-	}
-	all = slices.DeleteFunc(all, func(v vpcView) bool { return !m.match(&v) })
-	pg, next, err := page(all, func(v *vpcView) string { return v.ID }, "ec2-vpcs", rq.p.get("NextToken"), max)
+	pg, next, err := describePage(s, rq, describeSpec[vpcView]{
+		idParam: "VpcId", filters: vpcFilters, id: func(v *vpcView) string { return v.ID },
+		kind: "Vpc", noun: "vpc", token: "ec2-vpcs",
+		views: func() (all []vpcView) {
+			for _, v := range s.inv.VPCs() {
+				all = append(all, vpcView{v, s.account, s.resourceTags(v.ID)})
+			}
+			return all
+		},
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -141,6 +126,51 @@ func (s *Service) describeVpcs(rq *request) (response, error) {
 // selectIDs keeps the items whose id is in ids (all of them when ids is
 // empty); an id that names nothing fails the whole call, as EC2's
 // Describe operations do.
+// describeSpec is what one Describe operation adds to the pipeline that
+// all of them share (describePage).
+type describeSpec[T any] struct {
+	idParam    string // the ids parameter, e.g. "VpcId"
+	filters    filterSet[T]
+	id         func(*T) string
+	kind, noun string // for Invalid<Kind>ID.NotFound
+	token      string // pagination token kind
+	// idsWithMax, when set, is the error for ids given with MaxResults.
+	idsWithMax string
+	views      func() []T // the region's resources
+}
+
+// describePage checks filters, MaxResults and DryRun (in AWS's order, before
+// looking anything up), then selects the requested ids, applies the filters
+// and cuts one page.
+func describePage[T interface{ tagList() []Tag }](s *Service, rq *request, d describeSpec[T]) ([]T, string, error) {
+	s.freshInventory()
+	ids := rq.p.list(d.idParam)
+	m, err := compile(rq.p.filters(), d.filters, viewTags[T])
+	if err != nil {
+		return nil, "", err
+	}
+	max, err := maxResults(rq.p, false)
+	if err != nil {
+		return nil, "", err
+	}
+	if d.idsWithMax != "" && max > 0 && len(ids) > 0 {
+		return nil, "", ec2Error(http.StatusBadRequest, "InvalidParameterCombination", "%s", d.idsWithMax)
+	}
+	if err := checkDryRun(rq.p); err != nil {
+		return nil, "", err
+	}
+	var all []T
+	if s.inRegion(rq) {
+		all = d.views()
+	}
+	all, err = selectIDs(all, d.id, ids, d.kind, d.noun)
+	if err != nil {
+		return nil, "", err
+	}
+	all = slices.DeleteFunc(all, func(v T) bool { return !m.match(&v) })
+	return page(all, d.id, d.token, rq.p.get("NextToken"), max)
+}
+
 func selectIDs[T any](items []T, id func(*T) string, ids []string, kind, noun string) ([]T, error) {
 	if len(ids) == 0 {
 		return items, nil
@@ -242,31 +272,16 @@ func usableAddresses(p netip.Prefix) int {
 }
 
 func (s *Service) describeSubnets(rq *request) (response, error) {
-	s.freshInventory()
-	ids := rq.p.list("SubnetId")
-	m, err := compile(rq.p.filters(), subnetFilters, viewTags[subnetView])
-	if err != nil {
-		return nil, err
-	}
-	max, err := maxResults(rq.p, false)
-	if err != nil {
-		return nil, err
-	}
-	if err := checkDryRun(rq.p); err != nil {
-		return nil, err
-	}
-	var all []subnetView
-	if s.inRegion(rq) {
-		for _, x := range s.inv.Subnets() {
-			all = append(all, subnetView{x, s.account, s.resourceTags(x.ID)})
-		}
-	}
-	all, err = selectIDs(all, func(v *subnetView) string { return v.ID }, ids, "Subnet", "subnet")
-	if err != nil {
-		return nil, err
-	}
-	all = slices.DeleteFunc(all, func(v subnetView) bool { return !m.match(&v) })
-	pg, next, err := page(all, func(v *subnetView) string { return v.ID }, "ec2-subnets", rq.p.get("NextToken"), max)
+	pg, next, err := describePage(s, rq, describeSpec[subnetView]{
+		idParam: "SubnetId", filters: subnetFilters, id: func(v *subnetView) string { return v.ID },
+		kind: "Subnet", noun: "subnet", token: "ec2-subnets",
+		views: func() (all []subnetView) {
+			for _, x := range s.inv.Subnets() {
+				all = append(all, subnetView{x, s.account, s.resourceTags(x.ID)})
+			}
+			return all
+		},
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -434,34 +449,17 @@ func (s *Service) eniXML(i *inventory.Interface, userTags []Tag) eniXML {
 }
 
 func (s *Service) describeNetworkInterfaces(rq *request) (response, error) {
-	s.freshInventory()
-	ids := rq.p.list("NetworkInterfaceId")
-	m, err := compile(rq.p.filters(), eniFilters, viewTags[eniView])
-	if err != nil {
-		return nil, err
-	}
-	max, err := maxResults(rq.p, false)
-	if err != nil {
-		return nil, err
-	}
-	if max > 0 && len(ids) > 0 {
-		return nil, ec2Error(http.StatusBadRequest, "InvalidParameterCombination", "The parameter NetworkInterfaceIds cannot be used with the parameter MaxResults")
-	}
-	if err := checkDryRun(rq.p); err != nil {
-		return nil, err
-	}
-	var all []eniView
-	if s.inRegion(rq) {
-		for _, x := range s.inv.Interfaces() {
-			all = append(all, eniView{x, s.account, withTags(interfaceTags(&x), s.resourceTags(x.ID))})
-		}
-	}
-	all, err = selectIDs(all, func(v *eniView) string { return v.ID }, ids, "NetworkInterface", "networkInterface")
-	if err != nil {
-		return nil, err
-	}
-	all = slices.DeleteFunc(all, func(v eniView) bool { return !m.match(&v) })
-	pg, next, err := page(all, func(v *eniView) string { return v.ID }, "ec2-enis", rq.p.get("NextToken"), max)
+	pg, next, err := describePage(s, rq, describeSpec[eniView]{
+		idParam: "NetworkInterfaceId", filters: eniFilters, id: func(v *eniView) string { return v.ID },
+		kind: "NetworkInterface", noun: "networkInterface", token: "ec2-enis",
+		idsWithMax: "The parameter NetworkInterfaceIds cannot be used with the parameter MaxResults",
+		views: func() (all []eniView) {
+			for _, x := range s.inv.Interfaces() {
+				all = append(all, eniView{x, s.account, withTags(interfaceTags(&x), s.resourceTags(x.ID))})
+			}
+			return all
+		},
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -576,34 +574,17 @@ var instanceFilters = filterSet[instanceView]{
 }
 
 func (s *Service) describeInstances(rq *request) (response, error) {
-	s.freshInventory()
-	ids := rq.p.list("InstanceId")
-	m, err := compile(rq.p.filters(), instanceFilters, viewTags[instanceView])
-	if err != nil {
-		return nil, err
-	}
-	max, err := maxResults(rq.p, false)
-	if err != nil {
-		return nil, err
-	}
-	if max > 0 && len(ids) > 0 {
-		return nil, ec2Error(http.StatusBadRequest, "InvalidParameterCombination", "The parameter instancesSet cannot be used with the parameter maxResults")
-	}
-	if err := checkDryRun(rq.p); err != nil {
-		return nil, err
-	}
-	var all []instanceView
-	if s.inRegion(rq) {
-		for _, x := range s.inv.Instances() {
-			all = append(all, instanceView{x, s.account, s.inv.InstanceInterfaces(x.ID), withTags(instanceTags(&x), s.resourceTags(x.ID))})
-		}
-	}
-	all, err = selectIDs(all, func(v *instanceView) string { return v.ID }, ids, "Instance", "instance")
-	if err != nil {
-		return nil, err
-	}
-	all = slices.DeleteFunc(all, func(v instanceView) bool { return !m.match(&v) })
-	pg, next, err := page(all, func(v *instanceView) string { return v.ID }, "ec2-instances", rq.p.get("NextToken"), max)
+	pg, next, err := describePage(s, rq, describeSpec[instanceView]{
+		idParam: "InstanceId", filters: instanceFilters, id: func(v *instanceView) string { return v.ID },
+		kind: "Instance", noun: "instance", token: "ec2-instances",
+		idsWithMax: "The parameter instancesSet cannot be used with the parameter maxResults",
+		views: func() (all []instanceView) {
+			for _, x := range s.inv.Instances() {
+				all = append(all, instanceView{x, s.account, s.inv.InstanceInterfaces(x.ID), withTags(instanceTags(&x), s.resourceTags(x.ID))})
+			}
+			return all
+		},
+	})
 	if err != nil {
 		return nil, err
 	}
