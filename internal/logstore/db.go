@@ -654,6 +654,32 @@ func (db *DB) writable() error {
 	return db.failed
 }
 
+// writableGroupLocked returns group name for a change, or why it cannot
+// change (a fail-stopped or closed store, no such group). db.mu is held.
+func (db *DB) writableGroupLocked(name string) (*dbGroup, error) {
+	if err := db.writable(); err != nil {
+		return nil, err
+	}
+	g, ok := db.groups[name]
+	if !ok {
+		return nil, ErrGroupNotFound
+	}
+	return g, nil
+}
+
+// writableStreamLocked is writableGroupLocked for a stream of the group.
+func (db *DB) writableStreamLocked(group, stream string) (*dbGroup, *dbStream, error) {
+	g, err := db.writableGroupLocked(group)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, ok := g.streams[stream]
+	if !ok {
+		return nil, nil, ErrStreamNotFound
+	}
+	return g, s, nil
+}
+
 func (db *DB) CreateGroup(name string, meta GroupMeta) error {
 	db.mu.Lock()
 	if err := db.writable(); err != nil {
@@ -674,33 +700,25 @@ func (db *DB) CreateGroup(name string, meta GroupMeta) error {
 
 func (db *DB) DeleteGroup(name string) error {
 	db.mu.Lock()
-	if err := db.writable(); err != nil {
+	g, err := db.writableGroupLocked(name)
+	if err != nil {
 		db.mu.Unlock()
 		return err
-	}
-	g, ok := db.groups[name]
-	if !ok {
-		db.mu.Unlock()
-		return ErrGroupNotFound
 	}
 	db.applyDeleteGroup(g)
 	wait := db.logMetaLocked(walMeta{Op: "dg", GID: g.id})
 	db.mu.Unlock()
-	err := wait()
+	err = wait()
 	kick(db.kickMerge) // removes the parts from disk
 	return err
 }
 
 func (db *DB) UpdateGroup(name string, fn func(*GroupMeta) error) error {
 	db.mu.Lock()
-	if err := db.writable(); err != nil {
+	g, err := db.writableGroupLocked(name)
+	if err != nil {
 		db.mu.Unlock()
 		return err
-	}
-	g, ok := db.groups[name]
-	if !ok {
-		db.mu.Unlock()
-		return ErrGroupNotFound
 	}
 	meta := copyMeta(g.meta)
 	if err := fn(&meta); err != nil {
@@ -711,7 +729,7 @@ func (db *DB) UpdateGroup(name string, fn func(*GroupMeta) error) error {
 	g.meta = copyMeta(meta)
 	wait := db.logMetaLocked(walMeta{Op: "ug", GID: g.id, Meta: &meta})
 	db.mu.Unlock()
-	err := wait()
+	err = wait()
 	if retentionShrank {
 		kick(db.kickMerge)
 	}
@@ -752,14 +770,10 @@ func (db *DB) Groups() []Group {
 
 func (db *DB) CreateStream(group, stream string, creationTime int64) error {
 	db.mu.Lock()
-	if err := db.writable(); err != nil {
+	g, err := db.writableGroupLocked(group)
+	if err != nil {
 		db.mu.Unlock()
 		return err
-	}
-	g, ok := db.groups[group]
-	if !ok {
-		db.mu.Unlock()
-		return ErrGroupNotFound
 	}
 	if _, ok := g.streams[stream]; ok {
 		db.mu.Unlock()
@@ -774,19 +788,10 @@ func (db *DB) CreateStream(group, stream string, creationTime int64) error {
 
 func (db *DB) DeleteStream(group, stream string) error {
 	db.mu.Lock()
-	if err := db.writable(); err != nil {
+	g, s, err := db.writableStreamLocked(group, stream)
+	if err != nil {
 		db.mu.Unlock()
 		return err
-	}
-	g, ok := db.groups[group]
-	if !ok {
-		db.mu.Unlock()
-		return ErrGroupNotFound
-	}
-	s, ok := g.streams[stream]
-	if !ok {
-		db.mu.Unlock()
-		return ErrStreamNotFound
 	}
 	db.applyDeleteStream(g, s)
 	wait := db.logMetaLocked(walMeta{Op: "ds", GID: g.id, SID: s.id})
@@ -866,19 +871,10 @@ func (db *DB) append(group, stream string, ingest int64, events []Event, durable
 		<-ch
 		db.mu.Lock()
 	}
-	if err := db.writable(); err != nil {
+	g, s, err := db.writableStreamLocked(group, stream)
+	if err != nil {
 		db.mu.Unlock()
 		return err
-	}
-	g, ok := db.groups[group]
-	if !ok {
-		db.mu.Unlock()
-		return ErrGroupNotFound
-	}
-	s, ok := g.streams[stream]
-	if !ok {
-		db.mu.Unlock()
-		return ErrStreamNotFound
 	}
 	first := db.seq + 1
 	var ticket uint64
