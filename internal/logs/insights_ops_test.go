@@ -292,7 +292,7 @@ func TestDescribeQueries(t *testing.T) {
 			g = "other"
 		}
 		ids = append(ids, f.startQuery(t, StartQueryInput{LogGroupName: p(g), StartTime: &s, EndTime: &e, QueryString: p("stats count(*) # " + strconv.Itoa(i))}))
-		f.now = f.now.Add(time.Second)
+		f.advance(time.Second)
 	}
 	for _, id := range ids {
 		f.wait(t, id)

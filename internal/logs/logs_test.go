@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,14 +17,28 @@ var t0 = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 type fixture struct {
 	svc   *Service
 	store logstore.Store
-	now   time.Time
 	ctx   context.Context
+
+	mu  sync.Mutex // now is read by query goroutines while a test moves it
+	now time.Time
+}
+
+func (f *fixture) clock() time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.now
+}
+
+func (f *fixture) advance(d time.Duration) {
+	f.mu.Lock()
+	f.now = f.now.Add(d)
+	f.mu.Unlock()
 }
 
 func newFixture(t *testing.T) *fixture {
 	f := &fixture{now: t0}
-	f.store = logstore.NewMemoryClock(func() int64 { return f.now.UnixMilli() })
-	f.svc = New(Config{Store: f.store, AccountID: "123456789012", Now: func() time.Time { return f.now }})
+	f.store = logstore.NewMemoryClock(func() int64 { return f.clock().UnixMilli() })
+	f.svc = New(Config{Store: f.store, AccountID: "123456789012", Now: f.clock})
 	f.ctx = awsapi.WithInfo(context.Background(), awsapi.RequestInfo{Region: "eu-west-1"})
 	t.Cleanup(func() { f.store.Close() })
 	return f
