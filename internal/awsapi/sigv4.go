@@ -117,7 +117,7 @@ func (v *Verifier) Verify(r *http.Request, body []byte) (Identity, error) {
 	if scope[4] != "aws4_request" {
 		return Identity{}, incomplete("Credential should be scoped with a valid terminator: 'aws4_request', not '%s'. ", scope[4])
 	}
-	if id.Region == "" {
+	if !validRegion(id.Region) {
 		return Identity{}, incomplete("Credential should be scoped to a valid region, not '%s'. ", id.Region)
 	}
 	t, err := time.Parse(amzDateFormat, amzDate)
@@ -185,4 +185,20 @@ func (v *Verifier) Verify(r *http.Request, body []byte) (Identity, error) {
 		return Identity{}, badSignature(signatureMismatch)
 	}
 	return id, nil
+}
+
+// validRegion reports whether r can be a region name (us-east-1,
+// eu-central-2, us-gov-west-1, ...): resources are named and stored per
+// region, so a region must not carry ':' or '/' into ARNs and store keys.
+func validRegion(r string) bool {
+	if r == "" || len(r) > 64 {
+		return false
+	}
+	for i := 0; i < len(r); i++ {
+		c := r[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
 }

@@ -182,3 +182,14 @@ func BenchmarkVerify(b *testing.B) {
 		}
 	}
 }
+
+// TestVerifyRegionShape: a scope region that cannot be a region name
+// (it would carry ':' into ARNs and store keys) is refused, signed or not.
+func TestVerifyRegionShape(t *testing.T) {
+	v := testVerifier()
+	for _, region := range []string{"eu:west", "US-EAST-1", "a b"} {
+		r := signed(t, "{}", testKey, testSecret, region, testNow)
+		_, err := v.Verify(r, []byte("{}"))
+		wantErr(t, err, "IncompleteSignatureException", "Credential should be scoped to a valid region, not '"+region+"'.")
+	}
+}

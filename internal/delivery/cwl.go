@@ -41,6 +41,10 @@ func (m *Manager) deliverCWL(ctx context.Context, fl *ec2.FlowLog, window int64,
 	}
 	group := fl.LogGroupName
 	groupARN := "arn:aws:logs:" + fl.Region + ":" + fl.AccountID + ":log-group:" + group
+	// The group is the one of the flow log's region: the logs calls below
+	// run as if signed for it, and the store knows it by its region's key.
+	ctx = awsapi.WithInfo(ctx, awsapi.RequestInfo{Region: fl.Region, AccountID: fl.AccountID})
+	storeKey := logs.StoreKey(fl.Region, group)
 	allow := func(action, resource string) error {
 		if ok, reason := m.cfg.Roles.Authorize(role, action, resource, nil); !ok {
 			return &accessError{reason: reason}
@@ -50,12 +54,12 @@ func (m *Manager) deliverCWL(ctx context.Context, fl *ec2.FlowLog, window int64,
 
 	groupMissing := false
 	existing := map[string]bool{}
-	if _, err := m.cfg.Groups.Group(group); errors.Is(err, logstore.ErrGroupNotFound) {
+	if _, err := m.cfg.Groups.Group(storeKey); errors.Is(err, logstore.ErrGroupNotFound) {
 		groupMissing = true
 	} else if err != nil {
 		return fmt.Errorf("log group %s: %w", group, err)
 	} else {
-		streams, err := m.cfg.Groups.Streams(group)
+		streams, err := m.cfg.Groups.Streams(storeKey)
 		if err != nil && !errors.Is(err, logstore.ErrGroupNotFound) {
 			return fmt.Errorf("log group %s: %w", group, err)
 		}
@@ -127,7 +131,7 @@ func (m *Manager) deliverCWL(ctx context.Context, fl *ec2.FlowLog, window int64,
 		sort.SliceStable(evs, func(a, b int) bool { return evs[a].Timestamp < evs[b].Timestamp })
 		if recovering && existing[s] {
 			var err error
-			if evs, err = m.unstored(ctx, group, s, evs); err != nil {
+			if evs, err = m.unstored(ctx, storeKey, s, evs); err != nil {
 				return err
 			}
 		}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/flowwatch/flowwatch/internal/ec2"
 	"github.com/flowwatch/flowwatch/internal/flowlog"
+	"github.com/flowwatch/flowwatch/internal/logs"
 )
 
 func TestStreamName(t *testing.T) {
@@ -326,5 +327,31 @@ func TestCorruptSpoolFileIsSetAside(t *testing.T) {
 	}
 	if _, err := os.Stat(bad + ".corrupt"); err != nil {
 		t.Errorf("corrupt file not set aside: %v", err)
+	}
+}
+
+// TestDeliversToTheFlowLogsRegion: a flow log of eu-west-1 writes to the
+// eu-west-1 log group of its name, never to the same name elsewhere.
+func TestDeliversToTheFlowLogsRegion(t *testing.T) {
+	e := newEnv(t)
+	role := e.role("r", trustDoc, permsDoc)
+	fl := e.cwlFlowLog("fl-00000000000000001", eniA, "ALL", "/flow/eu", role, "", 60)
+	fl.Region = "eu-west-1"
+	fl.LogDestination = "arn:aws:logs:eu-west-1:" + acct + ":log-group:/flow/eu"
+	e.fls.mu.Lock()
+	e.fls.logs[len(e.fls.logs)-1] = fl
+	e.fls.mu.Unlock()
+	// The same name in the default region must stay untouched.
+	if err := e.store.CreateGroup("/flow/eu", logstoreMeta()); err != nil {
+		t.Fatal(err)
+	}
+	s := t0.Unix()
+	e.deliver(t0.Add(60*time.Second), flow(eniA, "10.0.1.20", "10.0.1.10", 1, 2, flowlog.ActionAccept, 1, 40, s))
+	e.pass(t0.Add(63 * time.Second))
+	if n := len(e.messages(logs.StoreKey("eu-west-1", "/flow/eu"), eniA+"-all")); n != 1 {
+		t.Fatalf("%d events in the eu-west-1 group", n)
+	}
+	if n := len(e.messages("/flow/eu", eniA+"-all")); n != 0 {
+		t.Fatalf("%d events in the us-east-1 group of the same name", n)
 	}
 }

@@ -101,7 +101,8 @@ func (s *Service) PutLogEvents(ctx context.Context, in *PutLogEventsInput) (*Put
 			return nil, awsapi.InvalidParameter("Log events in a single PutLogEvents request must be in chronological order.")
 		}
 	}
-	g, err := s.store.Group(*in.LogGroupName)
+	group := key(ctx, *in.LogGroupName)
+	g, err := s.store.Group(group)
 	if err != nil {
 		return nil, storeErr(err)
 	}
@@ -123,10 +124,10 @@ func (s *Service) PutLogEvents(ctx context.Context, in *PutLogEventsInput) (*Put
 		return nil, awsapi.InvalidParameter("The batch of log events in a single PutLogEvents request cannot span more than 24 hours.")
 	}
 	if len(valid) > 0 {
-		if err := s.store.Append(*in.LogGroupName, *in.LogStreamName, nowMs, valid); err != nil {
+		if err := s.store.Append(group, *in.LogStreamName, nowMs, valid); err != nil {
 			return nil, storeErr(err)
 		}
-	} else if err := s.checkStream(*in.LogGroupName, *in.LogStreamName); err != nil {
+	} else if err := s.checkStream(group, *in.LogStreamName); err != nil {
 		return nil, err
 	}
 	out := &PutLogEventsOutput{NextSequenceToken: fmt.Sprintf("%056d", nowMs)}
@@ -241,7 +242,7 @@ func (s *Service) GetLogEvents(ctx context.Context, in *GetLogEventsInput) (*Get
 	if err := c.Err(); err != nil {
 		return nil, err
 	}
-	group, err := s.resolveGroup(in.LogGroupName, in.LogGroupIdentifier)
+	group, err := s.resolveGroup(ctx, in.LogGroupName, in.LogGroupIdentifier)
 	if err != nil {
 		return nil, err
 	}
@@ -395,7 +396,7 @@ func (s *Service) FilterLogEvents(ctx context.Context, in *FilterLogEventsInput)
 	if err := c.Err(); err != nil {
 		return nil, err
 	}
-	group, err := s.resolveGroup(in.LogGroupName, in.LogGroupIdentifier)
+	group, err := s.resolveGroup(ctx, in.LogGroupName, in.LogGroupIdentifier)
 	if err != nil {
 		return nil, err
 	}

@@ -53,7 +53,7 @@ func (s *Service) CreateLogGroup(ctx context.Context, in *CreateLogGroupInput) (
 	if in.LogGroupClass != nil {
 		meta.Class = *in.LogGroupClass
 	}
-	return nil, storeErr(s.store.CreateGroup(*in.LogGroupName, meta))
+	return nil, storeErr(s.store.CreateGroup(key(ctx, *in.LogGroupName), meta))
 }
 
 type DeleteLogGroupInput struct {
@@ -66,14 +66,15 @@ func (s *Service) DeleteLogGroup(ctx context.Context, in *DeleteLogGroupInput) (
 	if err := c.Err(); err != nil {
 		return nil, err
 	}
-	g, err := s.store.Group(*in.LogGroupName)
+	k := key(ctx, *in.LogGroupName)
+	g, err := s.store.Group(k)
 	if err != nil {
 		return nil, storeErr(err)
 	}
 	if g.DeletionProtection {
-		return nil, awsapi.NewError("ValidationException", "Log group %s has deletion protection enabled; disable it before deleting the log group.", g.Name)
+		return nil, awsapi.NewError("ValidationException", "Log group %s has deletion protection enabled; disable it before deleting the log group.", *in.LogGroupName)
 	}
-	return nil, storeErr(s.store.DeleteGroup(*in.LogGroupName))
+	return nil, storeErr(s.store.DeleteGroup(k))
 }
 
 type DescribeLogGroupsInput struct {
@@ -150,7 +151,8 @@ func (s *Service) DescribeLogGroups(ctx context.Context, in *DescribeLogGroupsIn
 		ids = make(map[string]bool, len(in.LogGroupIdentifiers))
 		for _, id := range in.LogGroupIdentifiers {
 			if strings.HasPrefix(id, "arn:") {
-				if g, ok := s.groupFromARN(id); ok {
+				// ARNs of other regions or accounts name nothing here.
+				if g, r, ok := s.groupFromARN(id); ok && r == region(ctx) {
 					ids[g] = true
 				}
 			} else {
@@ -163,7 +165,7 @@ func (s *Service) DescribeLogGroups(ctx context.Context, in *DescribeLogGroupsIn
 		limit = int(*in.Limit)
 	}
 	out := &DescribeLogGroupsOutput{LogGroups: []LogGroup{}}
-	for _, g := range s.store.Groups() { // sorted by name: ASCII order, as AWS
+	for _, g := range s.regionGroups(ctx) { // sorted by name: ASCII order, as AWS
 		if in.NextToken != nil && g.Name <= after {
 			continue
 		}
@@ -221,7 +223,7 @@ func (s *Service) PutRetentionPolicy(ctx context.Context, in *PutRetentionPolicy
 	if err := c.Err(); err != nil {
 		return nil, err
 	}
-	return nil, storeErr(s.store.UpdateGroup(*in.LogGroupName, func(m *logstore.GroupMeta) error {
+	return nil, storeErr(s.store.UpdateGroup(key(ctx, *in.LogGroupName), func(m *logstore.GroupMeta) error {
 		m.RetentionDays = int(*in.RetentionInDays)
 		return nil
 	}))
@@ -237,7 +239,7 @@ func (s *Service) DeleteRetentionPolicy(ctx context.Context, in *DeleteRetention
 	if err := c.Err(); err != nil {
 		return nil, err
 	}
-	return nil, storeErr(s.store.UpdateGroup(*in.LogGroupName, func(m *logstore.GroupMeta) error {
+	return nil, storeErr(s.store.UpdateGroup(key(ctx, *in.LogGroupName), func(m *logstore.GroupMeta) error {
 		m.RetentionDays = 0
 		return nil
 	}))

@@ -92,8 +92,9 @@ type queryManager struct {
 type query struct {
 	id         string
 	text       string
-	groups     []string
-	createTime int64 // epoch ms
+	region     string   // queries are seen only in the region they ran in
+	groups     []string // store keys
+	createTime int64    // epoch ms
 	cancel     context.CancelFunc
 
 	status   string
@@ -239,11 +240,21 @@ func (m *queryManager) start(q *query, req insights.Request) error {
 	return nil
 }
 
-func (m *queryManager) get(id string) (*query, bool) {
+// get returns the query id started in region: a query of another region
+// does not exist for the caller, as in AWS.
+func (m *queryManager) get(id, region string) (*query, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	return m.getLocked(id, region)
+}
+
+// getLocked is get with mu held.
+func (m *queryManager) getLocked(id, region string) (*query, bool) {
 	q, ok := m.queries[id]
-	return q, ok
+	if !ok || q.region != region {
+		return nil, false
+	}
+	return q, true
 }
 
 type StartQueryInput struct {
@@ -304,15 +315,16 @@ func (s *Service) StartQuery(ctx context.Context, in *StartQueryInput) (*StartQu
 	if err != nil {
 		return nil, malformedQuery(*in.QueryString, err)
 	}
-	groups, err := s.queryGroups(in, q)
+	groups, err := s.queryGroups(ctx, in, q)
 	if err != nil {
 		return nil, err
 	}
-	log := func(g string) string { return s.account + ":" + g }
 	m := s.queries()
 	targets := make([]insights.Target, len(groups))
 	for i, g := range groups {
-		targets[i] = insights.Target{Group: g, Log: log(g), Source: m.source(g)}
+		// The store key goes into @ptr; @log shows the bare name.
+		_, name := SplitStoreKey(g)
+		targets[i] = insights.Target{Group: g, Log: s.account + ":" + name, Source: m.source(g)}
 	}
 	now := s.now()
 	req := insights.Request{Query: q, Targets: targets, Start: start, End: end, Now: now}
@@ -323,7 +335,7 @@ func (s *Service) StartQuery(ctx context.Context, in *StartQueryInput) (*StartQu
 		// The engine reads 0, 0 as "unbounded"; the API means [0, 0].
 		req.Start = -1
 	}
-	qu := &query{id: uuid.NewString(), text: *in.QueryString, groups: groups, createTime: now.UnixMilli()}
+	qu := &query{id: uuid.NewString(), text: *in.QueryString, region: region(ctx), groups: groups, createTime: now.UnixMilli()}
 	if err := m.start(qu, req); err != nil {
 		return nil, err
 	}
@@ -357,9 +369,9 @@ func malformedQuery(text string, err error) error {
 	})
 }
 
-// queryGroups resolves the log groups a query reads: exactly one of the
-// three request members, or the query's SOURCE command.
-func (s *Service) queryGroups(in *StartQueryInput, q *insights.Query) ([]string, error) {
+// queryGroups resolves the store keys of the log groups a query reads:
+// exactly one of the three request members, or the query's SOURCE command.
+func (s *Service) queryGroups(ctx context.Context, in *StartQueryInput, q *insights.Query) ([]string, error) {
 	given := 0
 	for _, set := range []bool{in.LogGroupName != nil, in.LogGroupNames != nil, in.LogGroupIdentifiers != nil} {
 		if set {
@@ -370,7 +382,7 @@ func (s *Service) queryGroups(in *StartQueryInput, q *insights.Query) ([]string,
 		if given > 0 {
 			return nil, awsapi.InvalidParameter("A query that starts with SOURCE selects its log groups itself: do not specify logGroupName, logGroupNames or logGroupIdentifiers.")
 		}
-		return s.sourceGroups(q.Source)
+		return s.sourceGroups(ctx, q.Source)
 	}
 	switch {
 	case given == 0:
@@ -381,19 +393,18 @@ func (s *Service) queryGroups(in *StartQueryInput, q *insights.Query) ([]string,
 	var names []string
 	switch {
 	case in.LogGroupName != nil:
-		names = []string{*in.LogGroupName}
+		names = []string{key(ctx, *in.LogGroupName)}
 	case in.LogGroupNames != nil:
-		names = in.LogGroupNames
+		for _, n := range in.LogGroupNames {
+			names = append(names, key(ctx, n))
+		}
 	default:
 		for _, id := range in.LogGroupIdentifiers {
-			if strings.HasPrefix(id, "arn:") {
-				g, ok := s.groupFromARN(id)
-				if !ok {
-					return nil, errGroupNotFound
-				}
-				id = g
+			k, err := s.identKey(ctx, id)
+			if err != nil {
+				return nil, err
 			}
-			names = append(names, id)
+			names = append(names, k)
 		}
 	}
 	if len(names) == 0 {
@@ -413,7 +424,7 @@ func (s *Service) queryGroups(in *StartQueryInput, q *insights.Query) ([]string,
 
 // sourceGroups selects the groups of `SOURCE logGroups(namePrefix: [...],
 // accountIdentifiers: [...], class: [...])`.
-func (s *Service) sourceGroups(src *insights.SourceCmd) ([]string, error) {
+func (s *Service) sourceGroups(ctx context.Context, src *insights.SourceCmd) ([]string, error) {
 	var prefixes, accounts []string
 	classes := []string{"STANDARD"}
 	for _, a := range src.Args {
@@ -436,7 +447,7 @@ func (s *Service) sourceGroups(src *insights.SourceCmd) ([]string, error) {
 		return nil, awsapi.ResourceNotFound("No log groups match the SOURCE command.")
 	}
 	var out []string
-	for _, g := range s.store.Groups() {
+	for _, g := range s.regionGroups(ctx) {
 		class := g.Class
 		if class == "" {
 			class = "STANDARD"
@@ -447,7 +458,7 @@ func (s *Service) sourceGroups(src *insights.SourceCmd) ([]string, error) {
 		if prefixes != nil && !slices.ContainsFunc(prefixes, func(p string) bool { return strings.HasPrefix(g.Name, p) }) {
 			continue
 		}
-		out = append(out, g.Name)
+		out = append(out, key(ctx, g.Name))
 	}
 	if len(out) == 0 {
 		return nil, awsapi.ResourceNotFound("No log groups match the SOURCE command.")
@@ -494,7 +505,7 @@ func (s *Service) GetQueryResults(ctx context.Context, in *GetQueryResultsInput)
 		return nil, err
 	}
 	m := s.queries()
-	q, ok := m.get(*in.QueryID)
+	q, ok := m.get(*in.QueryID, region(ctx))
 	if !ok {
 		return nil, errQueryNotFound
 	}
@@ -547,7 +558,7 @@ func (s *Service) StopQuery(ctx context.Context, in *StopQueryInput) (*StopQuery
 	m := s.queries()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	q, ok := m.queries[*in.QueryID]
+	q, ok := m.getLocked(*in.QueryID, region(ctx))
 	if !ok {
 		return nil, errQueryNotFound
 	}
@@ -597,8 +608,10 @@ func (s *Service) DescribeQueries(ctx context.Context, in *DescribeQueriesInput)
 	if err := c.Err(); err != nil {
 		return nil, err
 	}
+	var group string
 	if in.LogGroupName != nil {
-		if _, err := s.store.Group(*in.LogGroupName); err != nil {
+		group = key(ctx, *in.LogGroupName)
+		if _, err := s.store.Group(group); err != nil {
 			return nil, storeErr(err)
 		}
 	}
@@ -607,7 +620,7 @@ func (s *Service) DescribeQueries(ctx context.Context, in *DescribeQueriesInput)
 	m.prune(s.now())
 	var list []QueryInfo
 	for _, q := range m.queries {
-		if in.LogGroupName != nil && !slices.Contains(q.groups, *in.LogGroupName) {
+		if q.region != region(ctx) || in.LogGroupName != nil && !slices.Contains(q.groups, group) {
 			continue
 		}
 		if in.Status != nil && q.status != *in.Status {
@@ -619,7 +632,7 @@ func (s *Service) DescribeQueries(ctx context.Context, in *DescribeQueriesInput)
 		qi := QueryInfo{QueryLanguage: "CWLI", QueryID: q.id, QueryString: q.text, Status: q.status,
 			CreateTime: q.createTime, BytesScanned: q.stats.BytesScanned}
 		if len(q.groups) > 0 {
-			qi.LogGroupName = q.groups[0]
+			_, qi.LogGroupName = SplitStoreKey(q.groups[0])
 		}
 		if !q.finished.IsZero() {
 			d := q.duration
@@ -691,7 +704,8 @@ func (s *Service) GetLogRecord(ctx context.Context, in *GetLogRecordInput) (*Get
 	if err != nil {
 		return nil, errBadPointer
 	}
-	if ts == logstore.MaxTime {
+	if r, _ := SplitStoreKey(group); ts == logstore.MaxTime || r != region(ctx) {
+		// A pointer of another region's query names nothing here.
 		return nil, errBadPointer
 	}
 	evs, _, err := s.store.Events(ctx, logstore.EventQuery{Group: group, Start: ts, End: ts + 1})
@@ -705,7 +719,8 @@ func (s *Service) GetLogRecord(ctx context.Context, in *GetLogRecordInput) (*Get
 	if i < 0 {
 		return nil, awsapi.ResourceNotFound("The log record the pointer refers to does not exist (expired or deleted).")
 	}
-	rec, err := recordFields(ctx, evs[i], group, s.account+":"+group, s.now())
+	_, name := SplitStoreKey(group)
+	rec, err := recordFields(ctx, evs[i], group, s.account+":"+name, s.now())
 	if err != nil {
 		return nil, err
 	}
@@ -772,7 +787,7 @@ func (s *Service) GetLogGroupFields(ctx context.Context, in *GetLogGroupFieldsIn
 	if err := c.Err(); err != nil {
 		return nil, err
 	}
-	g, err := s.resolveGroup(in.LogGroupName, in.LogGroupIdentifier)
+	g, err := s.resolveGroup(ctx, in.LogGroupName, in.LogGroupIdentifier)
 	if err != nil {
 		return nil, err
 	}

@@ -42,9 +42,15 @@ func loadFlows(t *testing.T, f *fixture, group string, n int) []logstore.Event {
 // wait polls GetQueryResults until the query leaves Scheduled/Running.
 func (f *fixture) wait(t *testing.T, id string) *GetQueryResultsOutput {
 	t.Helper()
+	return f.waitIn(t, f.ctx, id)
+}
+
+// waitIn is wait for a query started in ctx's region.
+func (f *fixture) waitIn(t *testing.T, ctx context.Context, id string) *GetQueryResultsOutput {
+	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		out, err := f.svc.GetQueryResults(f.ctx, &GetQueryResultsInput{QueryID: &id})
+		out, err := f.svc.GetQueryResults(ctx, &GetQueryResultsInput{QueryID: &id})
 		if err != nil {
 			t.Fatal(err)
 		}

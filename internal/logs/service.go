@@ -126,12 +126,56 @@ func (s *Service) Operations() map[string]awsapi.Handler {
 
 func (s *Service) nowMs() int64 { return s.now().UnixMilli() }
 
+// DefaultRegion is the region of requests that carry none (calls made
+// inside the server) and of log groups stored before groups had regions.
+const DefaultRegion = "us-east-1"
+
 // region is the region resources are named in: the request's SigV4 scope.
 func region(ctx context.Context) string {
 	if r := awsapi.Info(ctx).Region; r != "" {
 		return r
 	}
-	return "us-east-1"
+	return DefaultRegion
+}
+
+// StoreKey is the store's name of log group name in region. Log groups
+// are per account and region, as in AWS, while the store knows one flat
+// namespace of opaque names: a group outside the default region is stored
+// as "REGION:NAME", which no log group name can collide with since names
+// cannot contain ':'. Groups of the default region keep their bare name,
+// so data directories from before regions (and `flowwatch import`, which
+// writes bare names) read as the default region's with nothing migrated.
+func StoreKey(region, name string) string {
+	if region == "" || region == DefaultRegion {
+		return name
+	}
+	return region + ":" + name
+}
+
+// SplitStoreKey reverses StoreKey.
+func SplitStoreKey(key string) (region, name string) {
+	if r, n, ok := strings.Cut(key, ":"); ok {
+		return r, n
+	}
+	return DefaultRegion, key
+}
+
+// key is the store key of the request region's log group name.
+func key(ctx context.Context, name string) string { return StoreKey(region(ctx), name) }
+
+// regionGroups returns the log groups of the request's region, sorted by
+// name, with their bare names.
+func (s *Service) regionGroups(ctx context.Context) []logstore.Group {
+	r := region(ctx)
+	var out []logstore.Group
+	for _, g := range s.store.Groups() {
+		gr, name := SplitStoreKey(g.Name)
+		if gr == r {
+			g.Name = name
+			out = append(out, g)
+		}
+	}
+	return out
 }
 
 // Messages AWS uses for missing and duplicate resources.
@@ -165,44 +209,52 @@ func storeErr(err error) error {
 	return fmt.Errorf("log store: %w", err)
 }
 
-// groupARN returns the IAM form (with ":*") and the resource form of a log
-// group's ARN.
+// groupARN returns the IAM form (with ":*") and the resource form of the
+// ARN of the request region's log group name.
 func (s *Service) groupARN(ctx context.Context, name string) (iamForm, resource string) {
 	resource = "arn:aws:logs:" + region(ctx) + ":" + s.account + ":log-group:" + name
 	return resource + ":*", resource
 }
 
-// groupFromARN returns the log group a resource-form ARN names, or ok=false
-// when it is not a log group ARN of this account.
-func (s *Service) groupFromARN(arn string) (name string, ok bool) {
+// groupFromARN returns the log group and region a resource-form ARN
+// names, or ok=false when it is not a log group ARN of this account.
+func (s *Service) groupFromARN(arn string) (name, region string, ok bool) {
 	parts := strings.SplitN(arn, ":", 7)
-	if len(parts) != 7 || parts[0] != "arn" || parts[2] != "logs" || parts[4] != s.account {
-		return "", false
+	if len(parts) != 7 || parts[0] != "arn" || parts[2] != "logs" || parts[4] != s.account || parts[3] == "" {
+		return "", "", false
 	}
 	name, ok = strings.CutPrefix(parts[5]+":"+parts[6], "log-group:")
 	if !ok || name == "" || strings.Contains(name, ":") {
-		return "", false
+		return "", "", false
 	}
-	return name, true
+	return name, parts[3], true
 }
 
-// resolveGroup returns the group named by exactly one of name and
-// identifier (a name or an ARN without ":*").
-func (s *Service) resolveGroup(name, identifier *string) (string, error) {
+// identKey returns the store key of a log group identifier (a name, or an
+// ARN without ":*") in the request's region. An ARN of another account or
+// region names no log group the request can reach: AWS resolves
+// identifiers in the caller's region, so it is not found.
+func (s *Service) identKey(ctx context.Context, id string) (string, error) {
+	if !strings.HasPrefix(id, "arn:") {
+		return key(ctx, id), nil
+	}
+	name, r, ok := s.groupFromARN(id)
+	if !ok || r != region(ctx) {
+		return "", errGroupNotFound
+	}
+	return key(ctx, name), nil
+}
+
+// resolveGroup returns the store key of the group named by exactly one of
+// name and identifier (a name or an ARN without ":*").
+func (s *Service) resolveGroup(ctx context.Context, name, identifier *string) (string, error) {
 	switch {
 	case name != nil && identifier != nil:
 		return "", awsapi.InvalidParameter("LogGroupName and LogGroupIdentifier are mutually exclusive: specify only one of them.")
 	case name != nil:
-		return *name, nil
+		return key(ctx, *name), nil
 	case identifier != nil:
-		if strings.HasPrefix(*identifier, "arn:") {
-			g, ok := s.groupFromARN(*identifier)
-			if !ok {
-				return "", errGroupNotFound
-			}
-			return g, nil
-		}
-		return *identifier, nil
+		return s.identKey(ctx, *identifier)
 	}
 	return "", awsapi.InvalidParameter("Either LogGroupName or LogGroupIdentifier must be specified.")
 }

@@ -28,7 +28,7 @@ func (s *Service) CreateLogStream(ctx context.Context, in *CreateLogStreamInput)
 	if err := c.Err(); err != nil {
 		return nil, err
 	}
-	return nil, storeErr(s.store.CreateStream(*in.LogGroupName, *in.LogStreamName, s.nowMs()))
+	return nil, storeErr(s.store.CreateStream(key(ctx, *in.LogGroupName), *in.LogStreamName, s.nowMs()))
 }
 
 type DeleteLogStreamInput struct {
@@ -43,7 +43,7 @@ func (s *Service) DeleteLogStream(ctx context.Context, in *DeleteLogStreamInput)
 	if err := c.Err(); err != nil {
 		return nil, err
 	}
-	return nil, storeErr(s.store.DeleteStream(*in.LogGroupName, *in.LogStreamName))
+	return nil, storeErr(s.store.DeleteStream(key(ctx, *in.LogGroupName), *in.LogStreamName))
 }
 
 type DescribeLogStreamsInput struct {
@@ -88,7 +88,7 @@ func (s *Service) DescribeLogStreams(ctx context.Context, in *DescribeLogStreams
 	if err := c.Err(); err != nil {
 		return nil, err
 	}
-	group, err := s.resolveGroup(in.LogGroupName, in.LogGroupIdentifier)
+	group, err := s.resolveGroup(ctx, in.LogGroupName, in.LogGroupIdentifier)
 	if err != nil {
 		return nil, err
 	}
@@ -155,7 +155,8 @@ func (s *Service) DescribeLogStreams(ctx context.Context, in *DescribeLogStreams
 	if in.Limit != nil {
 		limit = int(*in.Limit)
 	}
-	_, groupARN := s.groupARN(ctx, group)
+	_, name := SplitStoreKey(group)
+	_, groupARN := s.groupARN(ctx, name)
 	out := &DescribeLogStreamsOutput{LogStreams: []LogStream{}}
 	var last *logstore.Stream
 	for i := range streams {
@@ -170,8 +171,10 @@ func (s *Service) DescribeLogStreams(ctx context.Context, in *DescribeLogStreams
 			out.NextToken = awsapi.EncodeToken(describeStreamsToken, order, last.Name, strconv.FormatInt(key(last), 10))
 			break
 		}
+		// storedBytes of a stream is deprecated and always 0 since
+		// 2019-06-17 (spec §6.6); the group's storedBytes is real.
 		ls := LogStream{LogStreamName: st.Name, CreationTime: st.CreationTime,
-			Arn: groupARN + ":log-stream:" + st.Name, StoredBytes: st.StoredBytes}
+			Arn: groupARN + ":log-stream:" + st.Name}
 		if st.HasEvents {
 			first, lastTs, ing := st.FirstEventTimestamp, st.LastEventTimestamp, st.LastIngestionTime
 			ls.FirstEventTimestamp, ls.LastEventTimestamp, ls.LastIngestionTime = &first, &lastTs, &ing

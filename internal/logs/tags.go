@@ -57,13 +57,17 @@ func (c *checker) arn(p *string) {
 	}
 }
 
-// arnGroup returns the log group a tagging ARN names.
-func (s *Service) arnGroup(arn string) (string, error) {
-	g, ok := s.groupFromARN(arn)
+// arnGroup returns the store key of the log group a tagging ARN names;
+// an ARN of another region names no group of the request's region.
+func (s *Service) arnGroup(ctx context.Context, arn string) (string, error) {
+	g, r, ok := s.groupFromARN(arn)
 	if !ok {
 		return "", awsapi.ResourceNotFound("The specified resource does not exist: %s is not the ARN of a log group of account %s (arn:aws:logs:REGION:%s:log-group:NAME).", arn, s.account, s.account)
 	}
-	return g, nil
+	if r != region(ctx) {
+		return "", awsapi.ResourceNotFound("The specified resource does not exist: %s is in region %s, and this request was signed for %s.", arn, r, region(ctx))
+	}
+	return key(ctx, g), nil
 }
 
 func (s *Service) TagResource(ctx context.Context, in *TagResourceInput) (*NoOutput, error) {
@@ -75,7 +79,7 @@ func (s *Service) TagResource(ctx context.Context, in *TagResourceInput) (*NoOut
 	if err := c.Err(); err != nil {
 		return nil, err
 	}
-	g, err := s.arnGroup(*in.ResourceArn)
+	g, err := s.arnGroup(ctx, *in.ResourceArn)
 	if err != nil {
 		return nil, err
 	}
@@ -129,7 +133,7 @@ func (s *Service) UntagResource(ctx context.Context, in *UntagResourceInput) (*N
 	if err := c.Err(); err != nil {
 		return nil, err
 	}
-	g, err := s.arnGroup(*in.ResourceArn)
+	g, err := s.arnGroup(ctx, *in.ResourceArn)
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +146,7 @@ func (s *Service) ListTagsForResource(ctx context.Context, in *ListTagsForResour
 	if err := c.Err(); err != nil {
 		return nil, err
 	}
-	g, err := s.arnGroup(*in.ResourceArn)
+	g, err := s.arnGroup(ctx, *in.ResourceArn)
 	if err != nil {
 		return nil, err
 	}
@@ -159,7 +163,7 @@ func (s *Service) TagLogGroup(ctx context.Context, in *TagLogGroupInput) (*NoOut
 		return nil, err
 	}
 	_, resource := s.groupARN(ctx, *in.LogGroupName)
-	return nil, s.addTags(*in.LogGroupName, resource, in.Tags)
+	return nil, s.addTags(key(ctx, *in.LogGroupName), resource, in.Tags)
 }
 
 func (s *Service) UntagLogGroup(ctx context.Context, in *UntagLogGroupInput) (*NoOutput, error) {
@@ -171,7 +175,7 @@ func (s *Service) UntagLogGroup(ctx context.Context, in *UntagLogGroupInput) (*N
 	if err := c.Err(); err != nil {
 		return nil, err
 	}
-	return nil, s.removeTags(*in.LogGroupName, in.Tags)
+	return nil, s.removeTags(key(ctx, *in.LogGroupName), in.Tags)
 }
 
 func (s *Service) ListTagsLogGroup(ctx context.Context, in *ListTagsLogGroupInput) (*TagsOutput, error) {
@@ -180,5 +184,5 @@ func (s *Service) ListTagsLogGroup(ctx context.Context, in *ListTagsLogGroupInpu
 	if err := c.Err(); err != nil {
 		return nil, err
 	}
-	return s.listTags(*in.LogGroupName)
+	return s.listTags(key(ctx, *in.LogGroupName))
 }
