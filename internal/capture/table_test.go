@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/flowwatch/flowwatch/internal/flowlog"
 )
@@ -225,6 +226,53 @@ func TestTableMemory1MFlows(t *testing.T) {
 		t.Errorf("table uses %d MiB for 1M flows", used>>20)
 	}
 	runtime.KeepAlive(tb)
+}
+
+// BenchmarkTableMillionFlows fills a table with a million concurrent
+// flows per iteration and reports the heap it holds (after a GC, so only
+// what is live) as bytes/flow and MiB, the heap the process holds once
+// the flows are in, before a GC (with the slices the flow slice outgrew), and
+// the CPU time of the inserting thread per new flow. The bound is
+// 256 MiB at a million flows.
+func BenchmarkTableMillionFlows(b *testing.B) {
+	const flows = 1_000_000
+	p := pkt("10.1.0.20", "10.1.0.10", 6, 0, 443, 0x10, 52)
+	var live, sys uint64
+	var cpu time.Duration
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	for b.Loop() {
+		b.StopTimer()
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		tb, _ := collect(TableConfig{Interval: 600}, testFormat)
+		b.StartTimer()
+		c0 := threadCPU()
+		for i := 0; i < flows; i++ {
+			a := p.Src.As4()
+			a[2], a[3] = byte(i>>16), byte(i>>8)
+			p.Src = netip.AddrFrom4(a)
+			p.SrcPort = uint16(i)
+			tb.Add(0, t0+int64(i), p)
+		}
+		cpu += threadCPU() - c0
+		b.StopTimer()
+		if tb.Live() != flows {
+			b.Fatalf("live flows %d", tb.Live())
+		}
+		runtime.ReadMemStats(&after)
+		sys = max(sys, after.HeapSys-after.HeapReleased)
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		live = max(live, after.HeapInuse-before.HeapInuse)
+		runtime.KeepAlive(tb)
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(live)/flows, "bytes/flow")
+	b.ReportMetric(float64(live)/(1<<20), "live-MiB")
+	b.ReportMetric(float64(sys)/(1<<20), "heap-held-MiB")
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N*flows), "cpu-ns/flow")
 }
 
 // TestTableReject: a dropped inbound SYN is seen by the capture (as an
