@@ -29,7 +29,7 @@ func DiscoverFields(ctx context.Context, src Source, group string, start, end in
 	if maxEvents <= 0 {
 		maxEvents = 10000
 	}
-	q := logstore.ScanQuery{Group: group, Start: start, End: end + 1, Need: logstore.ColMessage | logstore.ColTokens}
+	q := logstore.ScanQuery{Group: group, Start: start, End: end + 1, Need: logstore.ColMessage | logstore.ColTokens | logstore.ColTimestamps}
 	if start == 0 && end == 0 {
 		q.Start, q.End = logstore.MinTime, logstore.MaxTime
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -44,6 +45,14 @@ func (s *strictSource) Scan(ctx context.Context, q logstore.ScanQuery, fn func(*
 		}
 		if q.Need&logstore.ColIngestion == 0 {
 			c.IngestionTime = nil
+		}
+		if q.Need&logstore.ColSeq == 0 {
+			c.Seq = nil
+		}
+		// Like the store: timestamps not asked for stay only where rows
+		// outside the range are left for the engine to drop.
+		if q.Need&logstore.ColTimestamps == 0 && !slices.ContainsFunc(c.Timestamps, func(t int64) bool { return t < q.Start || t >= q.End }) {
+			c.Timestamps = nil
 		}
 		if cols, ok := q.TokenCols[len(c.Tokens)]; ok && q.Need&logstore.ColMessage == 0 {
 			if err := c.Project(cols); err != nil {
@@ -178,8 +187,25 @@ func TestExplainPushdown(t *testing.T) {
 	if !p.TokenParse || len(p.Preds) != 1 || p.Preds[0] != (logstore.TokenPred{Count: 27, Col: 8, Op: logstore.OpEq, Str: "22"}) {
 		t.Errorf("kc plan = %+v", p)
 	}
-	if p := Explain(mustParse(t, `stats count(*)`)); p.Need != 0 {
-		t.Errorf("count(*) needs no columns, got %b", p.Need)
+	if p := Explain(mustParse(t, `stats count(*)`)); p.Need != logstore.ColMessageBytes {
+		t.Errorf("count(*) needs no columns but the bytes, got %b", p.Need)
+	}
+	// Timestamps and seq only where something reads them.
+	for q, want := range map[string]logstore.Columns{
+		`stats sum(bytes) by srcaddr`:                 0,
+		`stats count(*) by bin(1m)`:                   logstore.ColTimestamps,
+		`filter @timestamp > 5 | stats count(*)`:      logstore.ColTimestamps,
+		`stats latest(srcaddr)`:                       logstore.ColTimestamps | logstore.ColSeq,
+		`fields @ptr | stats count(*) by @ptr`:        logstore.ColTimestamps | logstore.ColSeq,
+		`filter bytes > 5`:                            logstore.ColTimestamps | logstore.ColSeq,
+		`sort bytes | limit 3 | stats count(*)`:       logstore.ColTimestamps | logstore.ColSeq,
+		`stats count(*) as n by srcaddr | sort n`:     0,
+		`dedup srcaddr | limit 4`:                     logstore.ColTimestamps | logstore.ColSeq,
+		`parse @message "* *" as a, b | stats max(a)`: 0,
+	} {
+		if got := Explain(mustParse(t, q)).Need & (logstore.ColTimestamps | logstore.ColSeq); got != want {
+			t.Errorf("%s: time columns %b, want %b", q, got, want)
+		}
 	}
 }
 
@@ -190,8 +216,8 @@ func TestStatisticsAndBytes(t *testing.T) {
 		total += len(e.Message)
 	}
 	// bytesScanned comes from messages or, when the store sends only
-	// tokens, from the token texts; a store sending neither (count(*)
-	// needs no column) leaves it 0 — a gap in the Block contract.
+	// tokens, from the token texts; count(*), which reads no column, asks
+	// for ColMessageBytes (the store has them in its block index).
 	for _, c := range []struct {
 		src   Source
 		query string
@@ -199,7 +225,7 @@ func TestStatisticsAndBytes(t *testing.T) {
 	}{
 		{&BlockSource{Blocks: BlocksOf(evs, 16)}, `stats count(*)`, total},
 		{&strictSource{inner: &BlockSource{Blocks: BlocksOf(evs, 16)}}, `stats sum(bytes)`, total},
-		{&strictSource{inner: &BlockSource{Blocks: BlocksOf(evs, 16)}}, `stats count(*)`, 0},
+		{&strictSource{inner: &BlockSource{Blocks: BlocksOf(evs, 16)}}, `stats count(*)`, total},
 	} {
 		res, err := (&Engine{}).Run(context.Background(), Request{Query: mustParse(t, c.query), Targets: []Target{{Group: "g", Source: c.src}}})
 		if err != nil {

@@ -400,7 +400,7 @@ func (pl *plan) planScan(cmds []Command) {
 	if explicit {
 		need |= logstore.ColMessage
 	}
-	pl.need = need
+	pl.need = need | logstore.ColMessageBytes | pl.timeColumns()
 	pl.msgFallback = fallback && !explicit
 	if fallback && !explicit {
 		pl.tokenCols = pl.readTokenCols()
@@ -460,6 +460,33 @@ func (pl *plan) planScan(cmds []Command) {
 			}
 		}
 	}
+}
+
+// timeColumns is ColTimestamps|ColSeq unless the first segment ends in a
+// stats command that no row's time or position reaches: no @timestamp
+// (bin() reads it) or @ptr among the base fields, no earliest/latest.
+// Every other barrier orders or keeps rows by (timestamp, seq).
+func (pl *plan) timeColumns() logstore.Columns {
+	all := logstore.ColTimestamps | logstore.ColSeq
+	st, ok := pl.segs[0].barrier.(*StatsCmd)
+	if !ok {
+		return all
+	}
+	timeAgg := false
+	for _, p := range st.Aggs {
+		walkExpr(p.Expr, func(e Expr) {
+			if c, ok := e.(*CallExpr); ok && (strings.EqualFold(c.Name, "earliest") || strings.EqualFold(c.Name, "latest")) {
+				timeAgg = true
+			}
+		})
+	}
+	if timeAgg || slices.Contains(pl.base, "@ptr") {
+		return all
+	}
+	if slices.Contains(pl.base, "@timestamp") {
+		return logstore.ColTimestamps
+	}
+	return 0
 }
 
 // readTokenCols lists the token columns the first segment reads per block

@@ -172,15 +172,28 @@ func (w *worker) processBlock(blk *logstore.Block, tgt int32) {
 	b := &w.b
 	b.reset(blk.Len, ns)
 	b.blk = blk
-	copy(b.ts, blk.Timestamps)
-	copy(b.seq, blk.Seq)
+	// A store leaves out timestamps and seq when the plan does not read
+	// them (plan.need); its rows are then all in range.
+	if len(blk.Timestamps) == blk.Len {
+		copy(b.ts, blk.Timestamps)
+		for i, t := range blk.Timestamps {
+			if t >= env.start && t <= env.end {
+				b.sel = append(b.sel, int32(i))
+			}
+		}
+	} else {
+		clear(b.ts)
+		for i := range int32(blk.Len) {
+			b.sel = append(b.sel, i)
+		}
+	}
+	if len(blk.Seq) == blk.Len {
+		copy(b.seq, blk.Seq)
+	} else {
+		clear(b.seq)
+	}
 	for i := range b.tgt {
 		b.tgt[i] = tgt
-	}
-	for i, t := range blk.Timestamps {
-		if t >= env.start && t <= env.end {
-			b.sel = append(b.sel, int32(i))
-		}
 	}
 	w.scanned += int64(len(b.sel))
 	if w.needsAllTokens(blk, len(b.sel)) {

@@ -166,7 +166,12 @@ type ScanQuery struct {
 	StreamPrefix string
 	Start, End   int64 // Timestamp in [Start, End)
 	// Need says which columns the engine will read; the store may leave the
-	// others empty. Timestamps and Seq are always filled.
+	// others empty (it may also fill more than asked). A block without
+	// Timestamps holds only rows in [Start, End) of selected streams (the
+	// store decodes timestamps itself where a block straddles the range),
+	// so an engine that asks for neither ColTimestamps nor ColSeq can count
+	// rows without decoding anything; sources that fill Timestamps may
+	// leave rows outside the range for the engine to drop.
 	Need Columns
 	// Preds are conjunctive predicates on token columns. The store uses them
 	// only to skip whole blocks (min/max, bloom filters) that cannot match;
@@ -185,7 +190,7 @@ type ScanQuery struct {
 }
 
 // Columns is a bit set of block columns.
-type Columns uint8
+type Columns uint16
 
 const (
 	ColMessage Columns = 1 << iota
@@ -208,6 +213,9 @@ const (
 	// IPv6 address, and as KindString otherwise, so engines that predate
 	// KindIP see what they saw before it.
 	ColIP
+	// ColTimestamps, ColSeq: fill Block.Timestamps, Block.Seq.
+	ColTimestamps
+	ColSeq
 )
 
 // TokenPred is "token column Col compares Op to value". Value is an int for
@@ -241,8 +249,8 @@ const (
 // particular order unless the method producing them says otherwise.
 type Block struct {
 	Len           int
-	Timestamps    []int64
-	Seq           []uint64
+	Timestamps    []int64  // when Need has ColTimestamps (else may be nil)
+	Seq           []uint64 // when Need has ColSeq (else may be nil)
 	IngestionTime []int64  // when Need has ColIngestion
 	StreamNames   []string // dictionary for StreamIdx
 	StreamIdx     []uint32 // when Need has ColStream

@@ -712,7 +712,9 @@ func encodeTokenChunk(dst []byte, col *tokenCol, rows int, tsSec []int64, scratc
 }
 
 // decodeTokenChunk decodes a chunk written by encodeTokenChunk.
-func decodeTokenChunk(b []byte, rows int, tsSec []int64) (TokenColumn, error) {
+// tsSec gives the rows' timestamps in seconds, called only for int columns
+// stored relative to them.
+func decodeTokenChunk(b []byte, rows int, tsSec func() ([]int64, error)) (TokenColumn, error) {
 	r := reader{b: b}
 	var col TokenColumn
 	col.Kind = TokenKind(r.byte())
@@ -733,7 +735,14 @@ func decodeTokenChunk(b []byte, rows int, tsSec []int64) (TokenColumn, error) {
 	case KindInt:
 		readNulls()
 		col.Ints = make([]int64, rows)
-		r.ints(col.Ints, tsSec)
+		var secs []int64
+		if len(r.b) > 0 && r.b[0] == intRelTs {
+			var err error
+			if secs, err = tsSec(); err != nil {
+				return col, err
+			}
+		}
+		r.ints(col.Ints, secs)
 		if col.Null != nil {
 			for i, n := range col.Null {
 				if n {

@@ -45,7 +45,7 @@ func TestGoldenRoundTrip(t *testing.T) {
 			}
 			t.Fatalf("%s: %d messages, want %d", stage, len(got), len(msgs))
 		}
-		rows, err := scanRows(db, ScanQuery{Group: "g", Start: MinTime, End: MaxTime, Need: ColMessage | ColStream | ColIngestion | ColTokens})
+		rows, err := scanRows(db, ScanQuery{Group: "g", Start: MinTime, End: MaxTime, Need: ColMessage | ColStream | ColIngestion | ColTokens | ColTimestamps | ColSeq})
 		must(t, err)
 		if len(rows) != len(msgs) {
 			t.Fatalf("%s: scan rows %d", stage, len(rows))
@@ -168,7 +168,7 @@ func TestScanPredsSkipBlocks(t *testing.T) {
 	must(t, db.Flush())
 	count := func(preds ...TokenPred) (blocks, rows int) {
 		ch := make(chan int, 100)
-		must(t, db.Scan(context.Background(), ScanQuery{Group: "g", Start: MinTime, End: MaxTime, Preds: preds, Need: ColTokens}, func(b *Block) error {
+		must(t, db.Scan(context.Background(), ScanQuery{Group: "g", Start: MinTime, End: MaxTime, Preds: preds, Need: ColTokens | ColTimestamps | ColSeq}, func(b *Block) error {
 			ch <- b.Len
 			return nil
 		}))

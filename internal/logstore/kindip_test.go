@@ -62,7 +62,7 @@ func TestKindIPColumn(t *testing.T) {
 		for _, need := range []Columns{ColTokens, ColTokens | ColIP} {
 			var mu sync.Mutex
 			kinds := map[TokenKind]int{}
-			err := db.Scan(context.Background(), ScanQuery{Group: "g", Start: MinTime, End: MaxTime, Need: need}, func(b *Block) error {
+			err := db.Scan(context.Background(), ScanQuery{Group: "g", Start: MinTime, End: MaxTime, Need: need | ColTimestamps | ColSeq}, func(b *Block) error {
 				mu.Lock()
 				defer mu.Unlock()
 				kinds[b.Tokens[1].Kind]++
@@ -81,7 +81,7 @@ func TestKindIPColumn(t *testing.T) {
 		}
 		for _, v := range []string{"2001:db8::7", "10.2.254.54", "::ffff:10.1.2.3"} {
 			var n atomic.Int64
-			err := db.Scan(context.Background(), ScanQuery{Group: "g", Start: MinTime, End: MaxTime, Need: ColTokens | ColIP,
+			err := db.Scan(context.Background(), ScanQuery{Group: "g", Start: MinTime, End: MaxTime, Need: ColTokens | ColIP | ColTimestamps | ColSeq,
 				Preds: []TokenPred{{Count: 3, Col: 1, Op: OpEq, Str: v}}}, func(b *Block) error {
 				for i := 0; i < b.Len; i++ {
 					if b.Tokens[1].String(i) == v {

@@ -175,7 +175,7 @@ func (h *modelHarness) query(i int, g string) {
 		t.Fatalf("step %d Events %+v:\nmodel %v %v %v\ndb    %v %v %v", i, q, len(me), mm, merr, len(de), dm, derr)
 	}
 	// Scan: same rows, and token columns that spell the message.
-	sq := ScanQuery{Group: g, Start: q.Start, End: q.End, Streams: q.Streams, StreamPrefix: q.StreamPrefix, Need: ColMessage | ColStream | ColIngestion | ColTokens}
+	sq := ScanQuery{Group: g, Start: q.Start, End: q.End, Streams: q.Streams, StreamPrefix: q.StreamPrefix, Need: ColMessage | ColStream | ColIngestion | ColTokens | ColTimestamps | ColSeq}
 	mr, merr := scanRows(h.model, sq)
 	dr, derr := scanRows(h.db, sq)
 	if !sameErr(merr, derr) || !slices.Equal(mr, dr) {

@@ -652,12 +652,16 @@ func decodeChunk(buf []byte, ref chunkRef) ([]byte, error) {
 // readBlock decodes the columns of block bi that need asks for; timestamps,
 // seq and stream ids always.
 func (p *part) readBlock(bi *blockIndex, need Columns) (*blockData, error) {
-	return p.readBlockCols(bi, need, nil, false)
+	return p.readBlockCols(bi, need|ColTimestamps|ColSeq, nil, false)
 }
 
 // readBlockCols is readBlock decoding only the token columns cols (nil:
 // all); the others are left KindSkipped for decodeTokenCols. With noSid
 // (scans that keep every stream of the part) stream ids are not decoded.
+// Timestamps and seq are decoded when need has ColTimestamps, ColSeq;
+// without ColTimestamps the caller keeps every row (whole: the block lies
+// inside the range and noSid), so a raw-text block's message lengths come
+// from the index.
 func (p *part) readBlockCols(bi *blockIndex, need Columns, cols []int, noSid bool) (*blockData, error) {
 	d := &blockData{rows: bi.rows, shape: bi.shape}
 	ints := func(c int, tsSec []int64) ([]int64, error) {
@@ -674,14 +678,18 @@ func (p *part) readBlockCols(bi *blockIndex, need Columns, cols []int, noSid boo
 		return v, r.err
 	}
 	var err error
-	if d.ts, err = ints(chunkTs, nil); err != nil {
-		return nil, err
+	if need&ColTimestamps != 0 {
+		if d.ts, err = ints(chunkTs, nil); err != nil {
+			return nil, err
+		}
 	}
-	seq, err := ints(chunkSeq, nil)
-	if err != nil {
-		return nil, err
+	if need&ColSeq != 0 {
+		seq, err := ints(chunkSeq, nil)
+		if err != nil {
+			return nil, err
+		}
+		d.seq = asUint(seq)
 	}
-	d.seq = asUint(seq)
 	if !noSid {
 		sid, err := ints(chunkSid, nil)
 		if err != nil {
@@ -695,7 +703,8 @@ func (p *part) readBlockCols(bi *blockIndex, need Columns, cols []int, noSid boo
 		}
 	}
 	if bi.shape == 0 {
-		if need&(ColMessage|ColMessageIfNoTokens|ColTokens|ColMessageBytes) != 0 { // MessageBytes needs the lengths
+		whole := need&ColTimestamps == 0 && bi.msgBytes >= 0
+		if need&(ColMessage|ColMessageIfNoTokens|ColTokens) != 0 || need&ColMessageBytes != 0 && !whole { // MessageBytes needs the lengths
 			raw, err := p.readChunk(bi.chunks[chunkFirstData])
 			if err != nil {
 				return nil, err

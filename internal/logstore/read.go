@@ -392,7 +392,12 @@ func (db *DB) Scan(ctx context.Context, q ScanQuery, fn func(*Block) error) erro
 				if t.mem != nil {
 					b = NewBlock(t.mem)
 				} else {
-					d, err := t.p.readBlockCols(t.bi, q.Need, projection(&q, t.bi.shape), t.noSid)
+					need := q.Need
+					if !t.noSid || t.bi.minTs < tsLo || t.bi.maxTs > tsHi {
+						// Rows are filtered: by their timestamps (and stream ids).
+						need |= ColTimestamps
+					}
+					d, err := t.p.readBlockCols(t.bi, need, projection(&q, t.bi.shape), t.noSid)
 					if err == nil {
 						b, err = v.block(t.p, t.bi, d, tsLo, tsHi, q.Need)
 					}
@@ -458,7 +463,9 @@ func (v *readView) block(p *part, bi *blockIndex, d *blockData, tsLo, tsHi int64
 	if !all {
 		b.Len = len(keep)
 	}
-	b.Timestamps = pick(d.ts, keep)
+	if need&ColTimestamps != 0 {
+		b.Timestamps = pick(d.ts, keep)
+	}
 	b.Seq = pick(d.seq, keep)
 	if need&ColIngestion != 0 {
 		b.IngestionTime = pick(d.ingest, keep)

@@ -43,7 +43,7 @@ func TestScanMessageIfNoTokensAndBytes(t *testing.T) {
 				for _, need := range []Columns{ColTokens | ColMessageIfNoTokens, ColMessageIfNoTokens, ColMessageBytes, ColTokens, ColMessage} {
 					var mu sync.Mutex
 					var gotBytes, wantBytes int64
-					err := db.Scan(context.Background(), ScanQuery{Group: "g", Start: r.start, End: r.end, Need: need}, func(b *Block) error {
+					err := db.Scan(context.Background(), ScanQuery{Group: "g", Start: r.start, End: r.end, Need: need | ColTimestamps | ColSeq}, func(b *Block) error {
 						mu.Lock()
 						defer mu.Unlock()
 						gotBytes += b.MessageBytes

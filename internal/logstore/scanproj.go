@@ -11,18 +11,39 @@ import "net/netip"
 // ignored.
 func (p *part) decodeTokenCols(bi *blockIndex, d *blockData, cols []int) error {
 	var tsSec []int64 // for int columns stored relative to the timestamp
-	one := func(c int) error {
-		if tsSec == nil {
-			tsSec = make([]int64, bi.rows)
-			for i, t := range d.ts {
-				tsSec[i] = floorSec(t)
+	secs := func() ([]int64, error) {
+		if tsSec != nil {
+			return tsSec, nil
+		}
+		ts := d.ts
+		if ts == nil {
+			// A scan that did not ask for timestamps: decode them for
+			// this column only, not for the Block.
+			raw, err := p.readChunk(bi.chunks[chunkTs])
+			if err != nil {
+				return nil, err
+			}
+			r := reader{b: raw}
+			ts = make([]int64, bi.rows)
+			if r.ints(ts, nil); r.err == nil && len(r.b) != 0 {
+				r.fail()
+			}
+			if r.err != nil {
+				return nil, r.err
 			}
 		}
+		tsSec = make([]int64, bi.rows)
+		for i, t := range ts {
+			tsSec[i] = floorSec(t)
+		}
+		return tsSec, nil
+	}
+	one := func(c int) error {
 		raw, err := p.readChunk(bi.chunks[chunkFirstData+c])
 		if err != nil {
 			return err
 		}
-		d.toks[c], err = decodeTokenChunk(raw, bi.rows, tsSec)
+		d.toks[c], err = decodeTokenChunk(raw, bi.rows, secs)
 		return err
 	}
 	if cols == nil {

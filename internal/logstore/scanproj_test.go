@@ -50,7 +50,7 @@ func TestScanTokenColsProjection(t *testing.T) {
 					var mu sync.Mutex
 					var bytes, wantBytes int64
 					rows, skipped := 0, 0
-					err := db.Scan(context.Background(), ScanQuery{Group: "g", Start: r.start, End: r.end, Need: need, TokenCols: proj}, func(b *Block) error {
+					err := db.Scan(context.Background(), ScanQuery{Group: "g", Start: r.start, End: r.end, Need: need | ColTimestamps | ColSeq, TokenCols: proj}, func(b *Block) error {
 						mu.Lock()
 						defer mu.Unlock()
 						bytes += b.MessageBytes
@@ -144,7 +144,7 @@ func TestGoldenPartMessageBytes(t *testing.T) {
 		for _, m := range full.msgs {
 			want += int64(len(m))
 		}
-		d, err := p.readBlockCols(bi, ColTokens|ColMessageIfNoTokens, []int{0}, false)
+		d, err := p.readBlockCols(bi, ColTokens|ColMessageIfNoTokens|ColTimestamps, []int{0}, false)
 		must(t, err)
 		v := &readView{names: map[uint64]string{}}
 		for _, sid := range d.sid {
@@ -193,7 +193,7 @@ func TestScanWithoutStreamIDs(t *testing.T) {
 			}
 		}
 	}
-	q := ScanQuery{Group: "g", Start: MinTime, End: MaxTime, Need: ColTokens}
+	q := ScanQuery{Group: "g", Start: MinTime, End: MaxTime, Need: ColTokens | ColTimestamps | ColSeq}
 	check("all", count(q), func(int) bool { return true })
 	q.Start, q.End = 100, 450
 	check("range", count(q), func(i int) bool { return i >= 100 && i < 450 })

@@ -214,7 +214,7 @@ func testStoreContract(t *testing.T, newStore func(t *testing.T, now *int64) Sto
 		// Scan sees every row once, with the right columns.
 		var mu sync.Mutex
 		var rows []string
-		must(t, s.Scan(ctx, ScanQuery{Group: "g", Start: MinTime, End: MaxTime, Need: ColMessage | ColStream | ColTokens | ColIngestion}, func(b *Block) error {
+		must(t, s.Scan(ctx, ScanQuery{Group: "g", Start: MinTime, End: MaxTime, Need: ColMessage | ColStream | ColTokens | ColIngestion | ColTimestamps | ColSeq}, func(b *Block) error {
 			mu.Lock()
 			defer mu.Unlock()
 			for i := 0; i < b.Len; i++ {
@@ -240,7 +240,7 @@ func testStoreContract(t *testing.T, newStore func(t *testing.T, now *int64) Sto
 			t.Fatalf("scan rows:\n%v\n%v", rows, want)
 		}
 		stop := errors.New("stop")
-		if err := s.Scan(ctx, ScanQuery{Group: "g", Start: MinTime, End: MaxTime}, func(*Block) error { return stop }); !errors.Is(err, stop) {
+		if err := s.Scan(ctx, ScanQuery{Group: "g", Start: MinTime, End: MaxTime, Need: ColTimestamps | ColSeq}, func(*Block) error { return stop }); !errors.Is(err, stop) {
 			t.Fatalf("scan stop: %v", err)
 		}
 	})
@@ -258,7 +258,7 @@ func testStoreContract(t *testing.T, newStore func(t *testing.T, now *int64) Sto
 			ev, _, err := s.Events(ctx, EventQuery{Group: "g", Start: MinTime, End: MaxTime})
 			must(t, err)
 			var n atomic.Int64 // fn runs on several goroutines
-			must(t, s.Scan(ctx, ScanQuery{Group: "g", Start: MinTime, End: MaxTime}, func(b *Block) error {
+			must(t, s.Scan(ctx, ScanQuery{Group: "g", Start: MinTime, End: MaxTime, Need: ColTimestamps | ColSeq}, func(b *Block) error {
 				n.Add(int64(b.Len))
 				return nil
 			}))

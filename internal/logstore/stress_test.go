@@ -102,7 +102,7 @@ func TestConcurrentStress(t *testing.T) {
 						return
 					}
 				}
-				err = db.Scan(ctx, ScanQuery{Group: "g", Start: MinTime, End: MaxTime, Need: ColTokens | ColMessage}, func(b *Block) error {
+				err = db.Scan(ctx, ScanQuery{Group: "g", Start: MinTime, End: MaxTime, Need: ColTokens | ColMessage | ColTimestamps | ColSeq}, func(b *Block) error {
 					if len(b.Messages) != b.Len {
 						return errors.New("short block")
 					}
