@@ -22,9 +22,11 @@ type Authorizer interface {
 	Authorize(info RequestInfo, action, resource string) error
 }
 
-// ResourceFunc returns the ARN of the resource a JSON operation acts on,
-// from its request body ("*" when it acts on none in particular).
-type ResourceFunc func(op string, info RequestInfo, body []byte) string
+// ResourceFunc returns the ARNs of the resources a JSON operation acts
+// on, from its request body: every one must be allowed (a query of
+// several log groups needs each of them). None, or "*", when it acts on
+// none in particular.
+type ResourceFunc func(op string, info RequestInfo, body []byte) []string
 
 // ActionNamer is implemented by Protocols that can name the action (e.g.
 // "iam:CreateRole", "" for none to check) and resource of a request before
@@ -49,13 +51,21 @@ func (rt *Router) authorizeJSON(prefix, signingName, op string, body []byte, inf
 	if a == nil || !a.Restricted(info.AccessKeyID) {
 		return nil
 	}
-	resource := "*"
+	var resources []string
 	if fn := rt.resources[prefix]; fn != nil {
-		if res := fn(op, info, body); res != "" {
-			resource = res
+		resources = fn(op, info, body)
+	}
+	if len(resources) == 0 {
+		resources = []string{"*"}
+	}
+	for _, res := range resources {
+		// The first refused resource is the one the error names, as
+		// AWS names one resource per AccessDenied.
+		if err := a.Authorize(info, signingName+":"+op, res); err != nil {
+			return err
 		}
 	}
-	return a.Authorize(info, signingName+":"+op, resource)
+	return nil
 }
 
 // authorizeProto authorizes a request of another protocol. One that

@@ -68,7 +68,7 @@ type fakeAuthz struct {
 func (a *fakeAuthz) Restricted(key string) bool { return key == testKey }
 func (a *fakeAuthz) Authorize(info RequestInfo, action, resource string) error {
 	a.seen = append(a.seen, action+" "+resource)
-	if a.allow[action] {
+	if a.allow[action] || a.allow[action+" "+resource] {
 		return nil
 	}
 	return NewError("AccessDeniedException", "User: u is not authorized to perform: %s on resource: %s", action, resource)
@@ -208,8 +208,12 @@ func TestRouterAuthorizes(t *testing.T) {
 			return nil, nil
 		},
 	})
-	rt.HandleResources("Logs_20140328", func(op string, info RequestInfo, body []byte) string {
-		return "arn:aws:logs:" + info.Region + ":" + info.AccountID + ":log-group:" + string(body)
+	rt.HandleResources("Logs_20140328", func(op string, info RequestInfo, body []byte) []string {
+		var arns []string
+		for _, g := range strings.Split(string(body), ",") {
+			arns = append(arns, "arn:aws:logs:"+info.Region+":"+info.AccountID+":log-group:"+g)
+		}
+		return arns
 	})
 
 	w := serve(rt, signedTarget(t, "g1", "Logs_20140328.CreateLogGroup", "eu-west-1"))
@@ -247,5 +251,30 @@ func TestRouterAuthorizes(t *testing.T) {
 	}
 	if len(az.seen) != 5 || az.seen[3] != "ec2:DescribeVpcs *" {
 		t.Fatalf("authorizer asked %v", az.seen)
+	}
+}
+
+// TestRouterAuthorizesEveryResource: an operation on several resources
+// (a query of several log groups) runs only when each one is allowed.
+func TestRouterAuthorizesEveryResource(t *testing.T) {
+	ran := 0
+	az := &fakeAuthz{allow: map[string]bool{"logs:StartQuery arn:aws:logs:eu-west-1:000000000000:log-group:a": true}}
+	rt := NewRouter(Config{AccountID: "000000000000", Verifier: testVerifier(), Authorizer: az})
+	rt.HandleJSON("Logs_20140328", "logs", map[string]Handler{
+		"StartQuery": func(ctx context.Context, body []byte) (any, error) { ran++; return nil, nil },
+	})
+	rt.HandleResources("Logs_20140328", func(op string, info RequestInfo, body []byte) []string {
+		var arns []string
+		for _, g := range strings.Split(string(body), ",") {
+			arns = append(arns, "arn:aws:logs:"+info.Region+":"+info.AccountID+":log-group:"+g)
+		}
+		return arns
+	})
+	if w := serve(rt, signedTarget(t, "a", "Logs_20140328.StartQuery", "eu-west-1")); w.Code != 200 || ran != 1 {
+		t.Fatalf("%d %s", w.Code, w.Body)
+	}
+	w := serve(rt, signedTarget(t, "a,b", "Logs_20140328.StartQuery", "eu-west-1"))
+	if w.Code != 400 || !strings.Contains(w.Body.String(), "on resource: arn:aws:logs:eu-west-1:000000000000:log-group:b") || ran != 1 {
+		t.Fatalf("%d %s (ran %d)", w.Code, w.Body, ran)
 	}
 }

@@ -94,7 +94,7 @@ func (m *Manager) deliverCWL(ctx context.Context, fl *ec2.FlowLog, window int64,
 
 	if groupMissing {
 		// The spec evaluates CreateLogGroup on the group ARN; the API front
-		// end (iam.LogsResource) on its ":*" form. Either grant suffices,
+		// end (logs.Resources) on its ":*" form. Either grant suffices,
 		// so a policy that lets a user create the group lets the role too.
 		if err := allow("logs:CreateLogGroup", groupARN); err != nil {
 			if allow("logs:CreateLogGroup", groupARN+":*") != nil {

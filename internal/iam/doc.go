@@ -8,7 +8,7 @@
 //   - the wire: QueryService and STSService for awsapi.Router.HandleProtocol;
 //   - the Router: Secret (SigV4 secrets of users' keys) and
 //     RequestAuthorizer (policies applied to every request signed with a
-//     user's key; root keys are not restricted), with LogsResource naming
+//     user's key; root keys are not restricted), with logs.Resources naming
 //     the resource of each CloudWatch Logs operation;
 //   - other services: AssumableBy and Authorize (delivery's trust and
 //     permission checks, evaluated at each call so policy changes apply at

@@ -318,24 +318,6 @@ func TestRequestAuthorizer(t *testing.T) {
 	}
 }
 
-func TestLogsResource(t *testing.T) {
-	info := awsapi.RequestInfo{Region: "eu-west-1", AccountID: "123456789012"}
-	for _, tc := range []struct{ op, body, want string }{
-		{"CreateLogGroup", `{"logGroupName":"g"}`, "arn:aws:logs:eu-west-1:123456789012:log-group:g:*"},
-		{"DescribeLogStreams", `{"logGroupName":"g","logStreamNamePrefix":"s"}`, "arn:aws:logs:eu-west-1:123456789012:log-group:g:*"},
-		{"PutLogEvents", `{"logGroupName":"g","logStreamName":"s","logEvents":[]}`, "arn:aws:logs:eu-west-1:123456789012:log-group:g:log-stream:s"},
-		{"CreateLogStream", `{"logGroupName":"g","logStreamName":"s"}`, "arn:aws:logs:eu-west-1:123456789012:log-group:g:log-stream:s"},
-		{"FilterLogEvents", `{"logGroupIdentifier":"arn:aws:logs:eu-west-1:123456789012:log-group:g"}`, "arn:aws:logs:eu-west-1:123456789012:log-group:g:*"},
-		{"DescribeLogGroups", `{}`, "arn:aws:logs:eu-west-1:123456789012:log-group:*"},
-		{"TagResource", `{"resourceArn":"arn:aws:logs:eu-west-1:123456789012:log-group:g"}`, "arn:aws:logs:eu-west-1:123456789012:log-group:g:*"},
-		{"CreateLogGroup", `not json`, "arn:aws:logs:eu-west-1:123456789012:log-group:*"},
-	} {
-		if got := LogsResource(tc.op, info, []byte(tc.body)); got != tc.want {
-			t.Errorf("%s %s: got %s, want %s", tc.op, tc.body, got, tc.want)
-		}
-	}
-}
-
 func TestAuthorizeCallerPassRole(t *testing.T) {
 	s := newTestService(t, "")
 	role, _ := s.CreateRole(CreateRoleInput{RoleName: "flowlogsRole", AssumeRolePolicyDocument: trustFlowLogs})

@@ -110,7 +110,7 @@ func Run(ctx context.Context, cfg Config) error {
 	})
 	router.HandleProtocol(iam.SigningName, iamSvc.QueryService())
 	router.HandleProtocol(iam.STSSigningName, iamSvc.STSService())
-	router.HandleResources(logs.TargetPrefix, iam.LogsResource)
+	router.HandleResources(logs.TargetPrefix, logs.Resources)
 	logsSvc := logs.New(logs.Config{Store: store, AccountID: cfg.AccountID, Logger: log.With("service", "logs")})
 	router.HandleJSON(logs.TargetPrefix, logs.SigningName, logsSvc.Operations())
 	ec2Svc, err := openEC2(ctx, cfg, log, iamSvc.AuthorizeCaller)
