@@ -11,8 +11,10 @@
 # `flowwatch query --endpoint` (StartQuery + GetQueryResults polling, SigV4, JSON, result
 # printing; polled every 10 ms, so a result waits at most that long), so the figure includes
 # the API. ClickHouse: scripts/clickhouse.sh, typed
-# MergeTree tables (CH_FLOW_TABLE and a 27-column one), OPTIMIZE FINAL after the load, each
-# query through clickhouse-client (its start-up included, as flowwatch query's is).
+# MergeTree tables (CH_FLOW_TABLE and a 27-column one: addresses FixedString(16), IPv4 as
+# IPv4-mapped IPv6; integers Nullable(UIntN); action, log-status, flow-direction Enum8),
+# OPTIMIZE FINAL after the load, each query through clickhouse-client (its start-up
+# included, as flowwatch query's is).
 # Q6: ClickHouse uniqExact, because flowwatch's count_distinct is exact (uniq, the
 # approximate one, is faster and would not compute the same thing).
 # Each query runs RUNS times (default 3) on each side, in one run of this script; the
@@ -80,17 +82,17 @@ to_tsv() { # $1: space-separated 1-based positions of integer columns
 rm -rf "$work/ch"
 ch_start "$work/ch"
 ch_query "$CH_FLOW_TABLE"
-ch_query 'CREATE TABLE kcflows (
-  account_id String, vpc_id String, subnet_id String, interface_id String, instance_id String,
-  srcaddr String, srcport Nullable(UInt16), dstaddr String, dstport Nullable(UInt16), protocol Nullable(UInt8),
-  packets Nullable(UInt64), bytes Nullable(UInt64), action String, log_status String, start UInt32, end UInt32,
-  flow_direction String, traffic_path Nullable(UInt8), tcp_flags Nullable(UInt16), pkt_srcaddr String,
-  pkt_src_aws_service String, pkt_dstaddr String, pkt_dst_aws_service String, region String, az_id String,
-  sublocation_type String, sublocation_id String
-) ENGINE = MergeTree ORDER BY (interface_id, start)'
+KC_COLUMNS="account_id String, vpc_id String, subnet_id String, interface_id String, instance_id String,
+  srcaddr FixedString(16), srcport Nullable(UInt16), dstaddr FixedString(16), dstport Nullable(UInt16), protocol Nullable(UInt8),
+  packets Nullable(UInt64), bytes Nullable(UInt64), action Enum8('-' = 0, 'ACCEPT' = 1, 'REJECT' = 2),
+  log_status Enum8('-' = 0, 'OK' = 1, 'NODATA' = 2, 'SKIPDATA' = 3), start UInt32, end UInt32,
+  flow_direction Enum8('-' = 0, 'ingress' = 1, 'egress' = 2), traffic_path Nullable(UInt8), tcp_flags Nullable(UInt16),
+  pkt_srcaddr FixedString(16), pkt_src_aws_service String, pkt_dstaddr FixedString(16), pkt_dst_aws_service String,
+  region String, az_id String, sublocation_type String, sublocation_id String"
+ch_query "CREATE TABLE kcflows ($KC_COLUMNS) ENGINE = MergeTree ORDER BY (interface_id, start)"
 t0=$(date +%s.%N)
-zcat "$work/default.log.gz" | to_tsv "1 6 7 8 9 10 11 12" | clickhouse-client --port "$CH_TCP_PORT" -q 'INSERT INTO flows FORMAT TabSeparated'
-zcat "$work/kc.log.gz" | to_tsv "7 9 10 11 12 15 16 18 19" | clickhouse-client --port "$CH_TCP_PORT" -q 'INSERT INTO kcflows FORMAT TabSeparated'
+zcat "$work/default.log.gz" | to_tsv "1 6 7 8 9 10 11 12" | ch_load_typed flows "${CH_FLOW_COLUMNS//FixedString(16)/String}" "srcaddr dstaddr"
+zcat "$work/kc.log.gz" | to_tsv "7 9 10 11 12 15 16 18 19" | ch_load_typed kcflows "${KC_COLUMNS//FixedString(16)/String}" "srcaddr dstaddr pkt_srcaddr pkt_dstaddr"
 ch_query 'OPTIMIZE TABLE flows FINAL'
 ch_query 'OPTIMIZE TABLE kcflows FINAL'
 echo "# ClickHouse load of 2x$N records (gunzip + awk + INSERT + OPTIMIZE): $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}') s"
@@ -100,7 +102,7 @@ echo "# ClickHouse load of 2x$N records (gunzip + awk + INSERT + OPTIMIZE): $(aw
 }
 
 # Q4's rare source address: one that occurs in at most 3 records.
-rare=$(ch_query "SELECT srcaddr FROM flows WHERE srcaddr != '-' GROUP BY srcaddr HAVING count() <= 3 ORDER BY srcaddr LIMIT 1")
+rare=$(ch_query "SELECT replaceOne(IPv6NumToString(srcaddr), '::ffff:', '') AS a FROM flows WHERE startsWith(IPv6NumToString(srcaddr), '::ffff:') GROUP BY srcaddr HAVING count() <= 3 ORDER BY a LIMIT 1")
 
 FW=(
   'stats sum(bytes) as b by srcaddr, dstaddr | sort b desc | limit 10'
@@ -112,14 +114,15 @@ FW=(
   "$KC_PARSE | stats sum(bytes) as Data_Transferred by srcaddr, dstaddr, flow_direction | sort by Data_Transferred desc | limit 2"
 )
 FW_GROUP=(vpc vpc vpc vpc vpc vpc kc)
+# Addresses are typed (FixedString(16)): only the rows printed are turned into text.
 CH=(
-  'SELECT srcaddr, dstaddr, sum(bytes) AS b FROM flows GROUP BY srcaddr, dstaddr ORDER BY b DESC LIMIT 10'
-  "SELECT srcaddr, sum(bytes) AS b FROM flows WHERE action = 'REJECT' AND protocol = 6 AND dstport = 22 GROUP BY srcaddr ORDER BY b DESC LIMIT 10"
+  'SELECT IPv6NumToString(srcaddr), IPv6NumToString(dstaddr), b FROM (SELECT srcaddr, dstaddr, sum(bytes) AS b FROM flows GROUP BY srcaddr, dstaddr ORDER BY b DESC LIMIT 10)'
+  "SELECT IPv6NumToString(srcaddr), b FROM (SELECT srcaddr, sum(bytes) AS b FROM flows WHERE action = 'REJECT' AND protocol = 6 AND dstport = 22 GROUP BY srcaddr ORDER BY b DESC LIMIT 10)"
   'SELECT toStartOfMinute(toDateTime(start)) AS m, sum(bytes) FROM flows GROUP BY m ORDER BY m DESC'
-  "SELECT * FROM flows WHERE srcaddr = '$rare' ORDER BY start DESC LIMIT 20"
+  "SELECT version, account_id, interface_id, IPv6NumToString(srcaddr), IPv6NumToString(dstaddr), srcport, dstport, protocol, packets, bytes, start, end, action, log_status FROM flows WHERE srcaddr = IPv4ToIPv6(IPv4StringToNum('$rare')) ORDER BY start DESC LIMIT 20"
   'SELECT count() FROM flows'
   'SELECT uniqExact(srcaddr) FROM flows'
-  'SELECT srcaddr, dstaddr, flow_direction, sum(bytes) AS d FROM kcflows GROUP BY srcaddr, dstaddr, flow_direction ORDER BY d DESC LIMIT 2'
+  'SELECT IPv6NumToString(srcaddr), IPv6NumToString(dstaddr), flow_direction, d FROM (SELECT srcaddr, dstaddr, flow_direction, sum(bytes) AS d FROM kcflows GROUP BY srcaddr, dstaddr, flow_direction ORDER BY d DESC LIMIT 2)'
 )
 
 # median of RUNS wall times (seconds) of a command, its output discarded.

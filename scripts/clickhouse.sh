@@ -45,10 +45,37 @@ ch_stop() {
   CH_PID=
 }
 
-# The typed table for default-format (v2) flow log records.
-CH_FLOW_TABLE='CREATE TABLE flows (
-  version UInt8, account_id String, interface_id String,
-  srcaddr String, dstaddr String, srcport Nullable(UInt16), dstport Nullable(UInt16),
+# Typed tables. Addresses are FixedString(16), binary IPv6 with IPv4 rows as
+# IPv4-mapped (::ffff:a.b.c.d): one fixed-width column per address, as
+# ClickHouse recommends for mixed IPv4/IPv6 before it had IPv4/IPv6 types
+# (19.x), so GROUP BY on two addresses is a 32-byte fixed key. ("-", NODATA
+# records, maps to ::, which VPC flow logs never carry.) A UInt32 column
+# would drop the IPv6 rows, or need a second column as a second group key.
+# Low-cardinality text (action, log-status, flow-direction) is Enum8:
+# LowCardinality does not exist in 18.16. "-" in an integer column is NULL.
+CH_FLOW_COLUMNS="version UInt8, account_id String, interface_id String,
+  srcaddr FixedString(16), dstaddr FixedString(16), srcport Nullable(UInt16), dstport Nullable(UInt16),
   protocol Nullable(UInt8), packets Nullable(UInt64), bytes Nullable(UInt64),
-  start UInt32, end UInt32, action String, log_status String
-) ENGINE = MergeTree ORDER BY (interface_id, start)'
+  start UInt32, end UInt32, action Enum8('-' = 0, 'ACCEPT' = 1, 'REJECT' = 2),
+  log_status Enum8('-' = 0, 'OK' = 1, 'NODATA' = 2, 'SKIPDATA' = 3)"
+CH_FLOW_TABLE="CREATE TABLE flows ($CH_FLOW_COLUMNS) ENGINE = MergeTree ORDER BY (interface_id, start)"
+
+# ch_ip16 COLUMN: SQL turning an address column loaded as text into FixedString(16).
+ch_ip16() {
+  echo "if(position($1, ':') > 0, IPv6StringToNum($1), if($1 = '-', toFixedString('', 16), IPv4ToIPv6(IPv4StringToNum($1))))"
+}
+
+# ch_load_typed TABLE TEXT_COLUMNS ADDR_COLUMNS: bulk-loads TabSeparated rows from stdin into
+# TABLE (already created) through a staging copy whose address columns are String, then
+# converts them (ch_ip16). TEXT_COLUMNS is TABLE's column list with the address types
+# written as String.
+ch_load_typed() {
+  local table=$1 cols=$2 addrs=$3 sel="" c
+  ch_query "CREATE TABLE ${table}_text ($cols) ENGINE = Log"
+  clickhouse-client --port "$CH_TCP_PORT" -q "INSERT INTO ${table}_text FORMAT TabSeparated"
+  for c in $(ch_query "DESCRIBE TABLE $table" | cut -f1); do
+    if [[ " $addrs " == *" $c "* ]]; then sel+="$(ch_ip16 "$c"), "; else sel+="$c, "; fi
+  done
+  ch_query "INSERT INTO $table SELECT ${sel%, } FROM ${table}_text"
+  ch_query "DROP TABLE ${table}_text"
+}
