@@ -40,6 +40,7 @@ type PutLogEventsInput struct {
 	LogEvents     []logstore.Event
 	HasLogEvents  bool // the member was present (possibly empty)
 	SequenceToken *string
+	Entity        *Entity
 	// absent lists events missing a required member: index<<1 | 0 for
 	// timestamp, | 1 for message.
 	absent []int
@@ -54,6 +55,7 @@ type RejectedLogEventsInfo struct {
 type PutLogEventsOutput struct {
 	NextSequenceToken     string                 `json:"nextSequenceToken,omitempty"`
 	RejectedLogEventsInfo *RejectedLogEventsInfo `json:"rejectedLogEventsInfo,omitempty"`
+	RejectedEntityInfo    *RejectedEntityInfo    `json:"rejectedEntityInfo,omitempty"`
 }
 
 func (s *Service) PutLogEvents(ctx context.Context, in *PutLogEventsInput) (*PutLogEventsOutput, error) {
@@ -131,6 +133,13 @@ func (s *Service) PutLogEvents(ctx context.Context, in *PutLogEventsInput) (*Put
 		return nil, err
 	}
 	out := &PutLogEventsOutput{NextSequenceToken: fmt.Sprintf("%056d", nowMs)}
+	if in.Entity != nil {
+		// A rejected entity does not fail the request: the events are
+		// stored without it, as AWS does.
+		if t := in.Entity.rejection(); t != "" {
+			out.RejectedEntityInfo = &RejectedEntityInfo{ErrorType: t}
+		}
+	}
 	if tooOld > 0 || expired > 0 || tooNew < len(events) {
 		r := &RejectedLogEventsInfo{}
 		if tooOld > 0 {

@@ -42,6 +42,12 @@ func (in *PutLogEventsInput) DecodeAWSJSON(body []byte) error {
 			return d.optString(&in.LogStreamName, key)
 		case "sequenceToken":
 			return d.optString(&in.SequenceToken, key)
+		case "entity":
+			if d.lit("null") {
+				return nil
+			}
+			in.Entity = &Entity{}
+			return d.entity(in.Entity)
 		case "logEvents":
 			if d.lit("null") {
 				return nil
@@ -55,6 +61,47 @@ func (in *PutLogEventsInput) DecodeAWSJSON(body []byte) error {
 		return err
 	}
 	return d.end()
+}
+
+// entity reads PutLogEvents' entity: two maps of strings, other members
+// skipped like any unknown member.
+func (d *jdec) entity(e *Entity) error {
+	if d.b[d.i] != '{' {
+		return d.typeErr("entity", "an object")
+	}
+	return d.object(func(key string) error {
+		var err error
+		switch key {
+		case "keyAttributes":
+			if !d.lit("null") {
+				e.KeyAttributes, err = d.strMap("entity.keyAttributes")
+			}
+			return err
+		case "attributes":
+			if !d.lit("null") {
+				e.Attributes, err = d.strMap("entity.attributes")
+			}
+			return err
+		}
+		return d.skip()
+	})
+}
+
+// strMap reads an object of strings (a null value counts as absent).
+func (d *jdec) strMap(member string) (map[string]string, error) {
+	if d.b[d.i] != '{' {
+		return nil, d.typeErr(member, "a map")
+	}
+	m := map[string]string{}
+	err := d.object(func(key string) error {
+		if d.lit("null") {
+			return nil
+		}
+		v, err := d.str(member)
+		m[key] = v
+		return err
+	})
+	return m, err
 }
 
 func (d *jdec) events(in *PutLogEventsInput) error {
