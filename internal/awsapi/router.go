@@ -76,14 +76,15 @@ func (rt *Router) HandleProtocol(signingName string, p Protocol) {
 // X-Amz-Target means JSON 1.1; otherwise the credential scope's service
 // names it.
 func (rt *Router) protocolFor(r *http.Request) Protocol {
-	if r.Header.Get("X-Amz-Target") != "" || len(rt.protocols) == 0 {
+	if target(r) != "" || len(rt.protocols) == 0 {
 		return nil
 	}
 	_, cred, ok := strings.Cut(r.Header.Get("Authorization"), "Credential=")
-	if !ok {
+	if ok {
+		cred, _, _ = strings.Cut(cred, ",")
+	} else if cred = r.URL.Query().Get("X-Amz-Credential"); cred == "" { // presigned
 		return nil
 	}
-	cred, _, _ = strings.Cut(cred, ",")
 	if scope := strings.Split(cred, "/"); len(scope) == 5 {
 		return rt.protocols[scope[3]]
 	}
@@ -189,7 +190,7 @@ func (rt *Router) serve(w http.ResponseWriter, r *http.Request, info *RequestInf
 		return http.StatusOK, proto.Serve(w, r, body, *info)
 	}
 
-	target := r.Header.Get("X-Amz-Target")
+	target := target(r)
 	prefix, opName, _ := strings.Cut(target, ".")
 	ops := rt.json[prefix]
 	h := ops[opName]
@@ -224,6 +225,19 @@ func (rt *Router) serve(w http.ResponseWriter, r *http.Request, info *RequestInf
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(b)
 	return http.StatusOK, nil
+}
+
+// target is a JSON request's X-Amz-Target: a header, or a query parameter
+// in a presigned request (the SDK signers hoist X-Amz-* headers into the
+// query string when they presign).
+func target(r *http.Request) string {
+	if t := r.Header.Get("X-Amz-Target"); t != "" {
+		return t
+	}
+	if r.URL.RawQuery == "" {
+		return ""
+	}
+	return r.URL.Query().Get("X-Amz-Target")
 }
 
 // readBody reads the whole body into one exactly sized buffer when the

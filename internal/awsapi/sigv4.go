@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -61,6 +62,9 @@ func badSignature(format string, args ...any) *Error {
 func (v *Verifier) Verify(r *http.Request, body []byte) (Identity, error) {
 	authz := r.Header.Get("Authorization")
 	if authz == "" {
+		if q := r.URL.Query(); q.Has("X-Amz-Algorithm") || q.Has("X-Amz-Signature") || q.Has("X-Amz-Credential") {
+			return v.verifyPresigned(r, body, q)
+		}
 		return Identity{}, NewError("MissingAuthenticationTokenException", "Missing Authentication Token")
 	}
 	const algorithm = "AWS4-HMAC-SHA256"
@@ -109,54 +113,93 @@ func (v *Verifier) Verify(r *http.Request, body []byte) (Identity, error) {
 		return Identity{}, incomplete("%sAuthorization=%s", missing.String(), authz)
 	}
 
+	id, secret, err := v.identify(r, credential, amzDate, r.Header.Get("X-Amz-Security-Token"))
+	if err != nil {
+		return Identity{}, err
+	}
+	if err := v.current(id.Time, amzDate); err != nil {
+		return Identity{}, err
+	}
+
+	c := signedOnly(r, r.URL.RawQuery, signedHeaders, body)
+	sum := sha256.Sum256(body)
+	creds := aws.Credentials{AccessKeyID: id.AccessKeyID, SecretAccessKey: secret}
+	if err := v.signer.SignHTTP(context.Background(), creds, c, hex.EncodeToString(sum[:]), id.Service, id.Region, id.Time); err != nil {
+		return Identity{}, badSignature(signatureMismatch)
+	}
+	_, want, _ := strings.Cut(c.Header.Get("Authorization"), "Signature=")
+	_, wantSH, _ := strings.Cut(c.Header.Get("Authorization"), "SignedHeaders=")
+	wantSH, _, _ = strings.Cut(wantSH, ",")
+	// A client that signed a header the SDK signer never signs (user-agent,
+	// expect, ...) cannot be verified this way; it fails as a mismatch.
+	if wantSH != signedHeaders || subtle.ConstantTimeCompare([]byte(want), []byte(signature)) != 1 {
+		return Identity{}, badSignature(signatureMismatch)
+	}
+	return id, nil
+}
+
+// identify reads the credential scope and the date of a request and
+// finds the secret of its key.
+func (v *Verifier) identify(r *http.Request, credential, amzDate, token string) (id Identity, secret string, err error) {
 	scope := strings.Split(credential, "/")
 	if len(scope) != 5 {
-		return Identity{}, incomplete("Credential should be scoped to a valid region, not '%s'. ", credential)
+		return id, "", incomplete("Credential should be scoped to a valid region, not '%s'. ", credential)
 	}
-	id := Identity{AccessKeyID: scope[0], Region: scope[2], Service: scope[3]}
+	id = Identity{AccessKeyID: scope[0], Region: scope[2], Service: scope[3]}
 	if scope[4] != "aws4_request" {
-		return Identity{}, incomplete("Credential should be scoped with a valid terminator: 'aws4_request', not '%s'. ", scope[4])
+		return id, "", incomplete("Credential should be scoped with a valid terminator: 'aws4_request', not '%s'. ", scope[4])
 	}
 	if !validRegion(id.Region) {
-		return Identity{}, incomplete("Credential should be scoped to a valid region, not '%s'. ", id.Region)
+		return id, "", incomplete("Credential should be scoped to a valid region, not '%s'. ", id.Region)
 	}
 	t, err := time.Parse(amzDateFormat, amzDate)
 	if err != nil {
-		return Identity{}, incomplete("Date must be in ISO-8601 'basic format'. Got '%s'. See http://en.wikipedia.org/wiki/ISO_8601", amzDate)
+		return id, "", incomplete("Date must be in ISO-8601 'basic format'. Got '%s'. See http://en.wikipedia.org/wiki/ISO_8601", amzDate)
 	}
 	id.Time = t
 	if scope[1] != t.Format("20060102") {
-		return Identity{}, badSignature("Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '%s' != '%s', from '%s'.", scope[1], t.Format("20060102"), amzDate)
+		return id, "", badSignature("Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '%s' != '%s', from '%s'.", scope[1], t.Format("20060102"), amzDate)
 	}
-
 	secret, ok := v.Secret(id.AccessKeyID)
 	// flowwatch issues no temporary credentials, so a session token (say a
 	// stale AWS_SESSION_TOKEN from a real AWS login) is one we cannot
 	// vouch for, as AWS answers for a token it did not issue.
-	if !ok || r.Header.Get("X-Amz-Security-Token") != "" {
-		return Identity{}, NewError("UnrecognizedClientException", "The security token included in the request is invalid.")
+	if !ok || token != "" {
+		return id, "", NewError("UnrecognizedClientException", "The security token included in the request is invalid.")
 	}
+	return id, secret, nil
+}
 
-	now := time.Now
+func (v *Verifier) now() time.Time {
 	if v.Now != nil {
-		now = v.Now
+		return v.Now().UTC()
 	}
-	n := now().UTC()
+	return time.Now().UTC()
+}
+
+// current checks a signature date against the server clock, 15 minutes
+// either way.
+func (v *Verifier) current(t time.Time, amzDate string) error {
+	n := v.now()
 	if t.Before(n.Add(-MaxClockSkew)) {
-		return Identity{}, badSignature("Signature expired: %s is now earlier than %s (%s - 15 min.)",
+		return badSignature("Signature expired: %s is now earlier than %s (%s - 15 min.)",
 			amzDate, n.Add(-MaxClockSkew).Format(amzDateFormat), n.Format(amzDateFormat))
 	}
 	if t.After(n.Add(MaxClockSkew)) {
-		return Identity{}, badSignature("Signature not yet current: %s is still later than %s (%s + 15 min.)",
+		return badSignature("Signature not yet current: %s is still later than %s (%s + 15 min.)",
 			amzDate, n.Add(MaxClockSkew).Format(amzDateFormat), n.Format(amzDateFormat))
 	}
+	return nil
+}
 
-	// Rebuild the request from the signed headers only: the signer signs
-	// every header it is given (and content-length whenever the length is
-	// positive), so anything the client did not sign must not be there.
+// signedOnly rebuilds r from the headers the client signed, with rawQuery:
+// the signer signs every header it is given (and content-length whenever
+// the length is positive), so anything the client did not sign must not be
+// there.
+func signedOnly(r *http.Request, rawQuery, signedHeaders string, body []byte) *http.Request {
 	c := &http.Request{
 		Method: r.Method,
-		URL:    &url.URL{Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery},
+		URL:    &url.URL{Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: rawQuery},
 		Host:   r.Host,
 		Header: make(http.Header),
 	}
@@ -171,17 +214,79 @@ func (v *Verifier) Verify(r *http.Request, body []byte) (Identity, error) {
 			}
 		}
 	}
+	return c
+}
+
+// MaxPresignExpires is the longest X-Amz-Expires a presigned request may
+// carry (seven days, as in SigV4).
+const MaxPresignExpires = 604800
+
+// verifyPresigned checks a presigned request: the signature and its
+// parameters are in the query string (X-Amz-Algorithm, X-Amz-Credential,
+// X-Amz-Date, X-Amz-SignedHeaders, X-Amz-Signature, X-Amz-Expires), as
+// botocore's generate_presigned_url and aws-sdk-go-v2's PresignHTTP
+// produce them. It is valid from X-Amz-Date (15 minutes of clock skew
+// allowed) for X-Amz-Expires seconds, or for 15 minutes without it.
+func (v *Verifier) verifyPresigned(r *http.Request, body []byte, q url.Values) (Identity, error) {
+	var missing strings.Builder
+	for _, k := range []string{"X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature", "X-Amz-SignedHeaders", "X-Amz-Date"} {
+		if q.Get(k) == "" {
+			missing.WriteString("AWS query-string parameters must include '" + k + "'. ")
+		}
+	}
+	if missing.Len() > 0 {
+		return Identity{}, incomplete("%sRe-examine the query-string parameters.", missing.String())
+	}
+	if alg := q.Get("X-Amz-Algorithm"); alg != "AWS4-HMAC-SHA256" {
+		return Identity{}, incomplete("Unsupported AWS 'algorithm': '%s'", alg)
+	}
+	amzDate := q.Get("X-Amz-Date")
+	id, secret, err := v.identify(r, q.Get("X-Amz-Credential"), amzDate, q.Get("X-Amz-Security-Token")+r.Header.Get("X-Amz-Security-Token"))
+	if err != nil {
+		return Identity{}, err
+	}
+	n := v.now()
+	if id.Time.After(n.Add(MaxClockSkew)) {
+		return Identity{}, badSignature("Signature not yet current: %s is still later than %s (%s + 15 min.)",
+			amzDate, n.Add(MaxClockSkew).Format(amzDateFormat), n.Format(amzDateFormat))
+	}
+	if e, ok := q["X-Amz-Expires"]; ok {
+		secs, err := strconv.Atoi(e[0])
+		if err != nil || secs < 1 || secs > MaxPresignExpires {
+			return Identity{}, incomplete("X-Amz-Expires must be a whole number of seconds from 1 to %d (seven days), not '%s'.", MaxPresignExpires, e[0])
+		}
+		if end := id.Time.Add(time.Duration(secs) * time.Second); n.After(end) {
+			return Identity{}, badSignature("Signature expired: %s is now earlier than %s (%s - %d sec.)",
+				amzDate, n.Add(-time.Duration(secs)*time.Second).Format(amzDateFormat), n.Format(amzDateFormat), secs)
+		}
+	} else if err := v.current(id.Time, amzDate); err != nil {
+		return Identity{}, err
+	}
+
+	// The signature covers the query string without X-Amz-Signature; the
+	// signer puts back the parameters it computes itself.
+	signature := q.Get("X-Amz-Signature")
+	signedHeaders := q.Get("X-Amz-SignedHeaders")
+	rest := url.Values{}
+	for k, vals := range q {
+		if k != "X-Amz-Signature" {
+			rest[k] = vals
+		}
+	}
+	c := signedOnly(r, rest.Encode(), signedHeaders, body)
 	sum := sha256.Sum256(body)
 	creds := aws.Credentials{AccessKeyID: id.AccessKeyID, SecretAccessKey: secret}
-	if err := v.signer.SignHTTP(context.Background(), creds, c, hex.EncodeToString(sum[:]), id.Service, id.Region, t); err != nil {
+	uri, _, err := v.signer.PresignHTTP(context.Background(), creds, c, hex.EncodeToString(sum[:]), id.Service, id.Region, id.Time,
+		func(o *v4.SignerOptions) { o.DisableHeaderHoisting = true })
+	if err != nil {
 		return Identity{}, badSignature(signatureMismatch)
 	}
-	_, want, _ := strings.Cut(c.Header.Get("Authorization"), "Signature=")
-	_, wantSH, _ := strings.Cut(c.Header.Get("Authorization"), "SignedHeaders=")
-	wantSH, _, _ = strings.Cut(wantSH, ",")
-	// A client that signed a header the SDK signer never signs (user-agent,
-	// expect, ...) cannot be verified this way; it fails as a mismatch.
-	if wantSH != signedHeaders || subtle.ConstantTimeCompare([]byte(want), []byte(signature)) != 1 {
+	u, err := url.Parse(uri)
+	if err != nil {
+		return Identity{}, badSignature(signatureMismatch)
+	}
+	want := u.Query()
+	if want.Get("X-Amz-SignedHeaders") != signedHeaders || subtle.ConstantTimeCompare([]byte(want.Get("X-Amz-Signature")), []byte(signature)) != 1 {
 		return Identity{}, badSignature(signatureMismatch)
 	}
 	return id, nil

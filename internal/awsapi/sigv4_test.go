@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -192,4 +193,78 @@ func TestVerifyRegionShape(t *testing.T) {
 		_, err := v.Verify(r, []byte("{}"))
 		wantErr(t, err, "IncompleteSignatureException", "Credential should be scoped to a valid region, not '"+region+"'.")
 	}
+}
+
+// presign returns a request presigned by aws-sdk-go-v2's signer, as its
+// presign clients do: the signature and its parameters in the query
+// string, X-Amz-* headers hoisted into it.
+func presign(t *testing.T, method, rawURL, body, target, expires, region string, at time.Time) *http.Request {
+	t.Helper()
+	r := httptest.NewRequest(method, rawURL, bytes.NewReader([]byte(body)))
+	if target != "" {
+		r.Header.Set("X-Amz-Target", target)
+		r.Header.Set("Content-Type", "application/x-amz-json-1.1")
+	}
+	if expires != "" {
+		q := r.URL.Query()
+		q.Set("X-Amz-Expires", expires)
+		r.URL.RawQuery = q.Encode()
+	}
+	sum := sha256.Sum256([]byte(body))
+	uri, hdr, err := v4.NewSigner().PresignHTTP(context.Background(), aws.Credentials{AccessKeyID: testKey, SecretAccessKey: testSecret},
+		r, hex.EncodeToString(sum[:]), "logs", region, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := httptest.NewRequest(method, uri, bytes.NewReader([]byte(body)))
+	for k, v := range hdr {
+		if k != "Host" {
+			out.Header[k] = v
+		}
+	}
+	return out
+}
+
+func TestVerifyPresigned(t *testing.T) {
+	v := testVerifier()
+	const u = "http://127.0.0.1:4566/"
+	// Valid: JSON with the target hoisted, a GET, X-Amz-Expires honoured
+	// past the 15 minutes of a signed header.
+	for _, r := range []*http.Request{
+		presign(t, http.MethodPost, u, `{"limit":5}`, "Logs_20140328.DescribeLogGroups", "300", "eu-west-1", testNow.Add(-4*time.Minute)),
+		presign(t, http.MethodGet, u+"?Action=GetCallerIdentity&Version=2011-06-15", "", "", "", "eu-west-1", testNow.Add(-14*time.Minute)),
+		presign(t, http.MethodGet, u+"?Action=DescribeVpcs", "", "", "86400", "eu-west-1", testNow.Add(-23*time.Hour)),
+		presign(t, http.MethodGet, u, "", "", "60", "eu-west-1", testNow.Add(10*time.Minute)),
+	} {
+		body, _ := io.ReadAll(r.Body)
+		id, err := v.Verify(r, body)
+		if err != nil || id.AccessKeyID != testKey || id.Region != "eu-west-1" || id.Service != "logs" {
+			t.Fatalf("%s %s: %+v %v", r.Method, r.URL, id, err)
+		}
+	}
+	verify := func(r *http.Request, body string) error {
+		_, err := v.Verify(r, []byte(body))
+		return err
+	}
+	wantErr(t, verify(presign(t, http.MethodGet, u, "", "", "300", "us-east-1", testNow.Add(-6*time.Minute)), ""),
+		"InvalidSignatureException", "Signature expired: 20261123T115400Z is now earlier than 20261123T115500Z (20261123T120000Z - 300 sec.)")
+	wantErr(t, verify(presign(t, http.MethodGet, u, "", "", "", "us-east-1", testNow.Add(-16*time.Minute)), ""),
+		"InvalidSignatureException", "Signature expired: 20261123T114400Z is now earlier than")
+	wantErr(t, verify(presign(t, http.MethodGet, u, "", "", "", "us-east-1", testNow.Add(16*time.Minute)), ""),
+		"InvalidSignatureException", "Signature not yet current")
+	wantErr(t, verify(presign(t, http.MethodGet, u, "", "", "604801", "us-east-1", testNow), ""),
+		"IncompleteSignatureException", "X-Amz-Expires must be a whole number of seconds from 1 to 604800")
+	// Tampering with the query or the body breaks the signature.
+	r := presign(t, http.MethodGet, u+"?Action=DescribeVpcs", "", "", "60", "us-east-1", testNow)
+	r.URL.RawQuery = strings.Replace(r.URL.RawQuery, "DescribeVpcs", "DeleteVpc", 1)
+	wantErr(t, verify(r, ""), "InvalidSignatureException", "The request signature we calculated does not match")
+	wantErr(t, verify(presign(t, http.MethodPost, u, `{"limit":5}`, "Logs_20140328.DescribeLogGroups", "60", "us-east-1", testNow), `{"limit":6}`),
+		"InvalidSignatureException", "The request signature we calculated does not match")
+	// Missing parameters and an unknown key.
+	r = httptest.NewRequest(http.MethodGet, u+"?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Date=20261123T120000Z", nil)
+	wantErr(t, verify(r, ""), "IncompleteSignatureException",
+		"AWS query-string parameters must include 'X-Amz-Credential'. AWS query-string parameters must include 'X-Amz-Signature'. AWS query-string parameters must include 'X-Amz-SignedHeaders'. Re-examine the query-string parameters.")
+	r = presign(t, http.MethodGet, u, "", "", "60", "us-east-1", testNow)
+	r.URL.RawQuery = strings.Replace(r.URL.RawQuery, testKey, "AKIAUNKNOWN000000000", 1)
+	wantErr(t, verify(r, ""), "UnrecognizedClientException", "The security token included in the request is invalid.")
 }
