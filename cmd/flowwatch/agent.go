@@ -50,6 +50,7 @@ flags:`)
 	region := fs.String("region", envOr("AWS_REGION", "us-east-1"), "region the requests are signed for")
 	instance := fs.String("instance-id", "", "instance id (default derived from /etc/machine-id)")
 	vpc := fs.String("vpc-id", "", "VPC id written in records (default derived from the machine id)")
+	nflog := fs.Uint("nflog-group", 0, "record packets the firewall drops as REJECT, read from this nflog group (nftables: add 'log group N' before 'drop' in your rules; needs CAP_NET_ADMIN)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -60,6 +61,9 @@ flags:`)
 	if *endpoint == "" {
 		fs.Usage()
 		return 2
+	}
+	if *nflog > 65535 {
+		return fail(fmt.Errorf("--nflog-group must be 1..65535"))
 	}
 	if *interval < 1 || *interval > 600 || (*interval != 60 && *interval != 600 && os.Getenv("FLOWWATCH_TEST_INTERVALS") == "") {
 		return fail(fmt.Errorf("--interval must be 60 or 600"))
@@ -107,7 +111,7 @@ flags:`)
 	a, err := agent.New(agent.Config{Endpoint: *endpoint, Region: *region,
 		Credentials: aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider(key, secret, os.Getenv("AWS_SESSION_TOKEN"))),
 		Interfaces:  names, LogGroup: *group, Format: f, Interval: *interval, SpoolDir: *spoolDir, SpoolMaxBytes: *spoolMax,
-		InstanceID: *instance, VPCID: *vpc, Log: log, Ready: ready})
+		InstanceID: *instance, VPCID: *vpc, Log: log, Ready: ready, NFLOGGroup: uint16(*nflog)})
 	if err != nil {
 		return fail(err)
 	}

@@ -153,9 +153,7 @@ flags:`)
 
 	// Live capture: records are flushed to stdout as each window closes,
 	// so a reader sees them without waiting for exit.
-	flushing := tcfg.Emit
-	tcfg.Emit = func(r *flowlog.Record) {
-		flushing(r)
+	flushOut := func() {
 		outMu.Lock()
 		out.Flush()
 		outMu.Unlock()
@@ -185,10 +183,9 @@ flags:`)
 		<-ready
 		fmt.Fprintf(os.Stderr, "flowwatch capture: capturing on %s\n", strings.Join(names, ","))
 	}()
-	res, err := capture.RunLive(stop, names, capture.LiveOptions{Identity: id, Table: tcfg, Ready: ready, NFLOGGroup: uint16(*nflog)})
-	outMu.Lock()
-	out.Flush()
-	outMu.Unlock()
+	res, err := capture.RunLive(stop, names, capture.LiveOptions{Identity: id, Table: tcfg, WindowDone: flushOut,
+		Ready: ready, NFLOGGroup: uint16(*nflog)})
+	flushOut()
 	if err != nil {
 		return fail(err)
 	}

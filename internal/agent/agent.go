@@ -7,7 +7,8 @@
 //
 // Records go through a disk spool (Spool): a closed window is written and
 // fsynced there before capture reads on (runCapture spools after every
-// step that may close a window), and removed once the server accepted it. While the server is away batches accumulate, up to
+// step that closed a window), and removed once the server accepted it.
+// While the server is away batches accumulate, up to
 // a size bound past which the oldest are dropped with a counted warning;
 // when it is back they are sent in the order they were spooled. A crash
 // between the server's acknowledgement and the removal can send one batch
@@ -47,6 +48,9 @@ type Config struct {
 	Log           *slog.Logger
 	// Ready, when set, is closed once capture runs.
 	Ready chan struct{}
+	// NFLOGGroup, when not zero, records packets the firewall drops (read
+	// from that nflog group) as REJECT, as `flowwatch capture` does.
+	NFLOGGroup uint16
 	// Linger is how long a burst of records (a closing window) is
 	// collected before it is spooled (default 200 ms).
 	Linger time.Duration

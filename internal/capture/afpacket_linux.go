@@ -166,6 +166,11 @@ func (r *Ring) Poll(timeout time.Duration, fn func(*Frame)) (drops uint64, err e
 		if err := poll(fds, int(timeout/time.Millisecond)); err != nil && !errors.Is(err, syscall.EINTR) {
 			return 0, err
 		}
+		if fds[0].revents&0x8 != 0 {
+			if err := r.linkError(); err != nil {
+				return 0, err
+			}
+		}
 	}
 	var f Frame
 	for n := 0; n < r.cfg.Blocks && atomic.LoadUint32(status)&tpStatusUser != 0; n++ {
@@ -204,6 +209,24 @@ func (r *Ring) Poll(timeout time.Duration, fn func(*Frame)) (drops uint64, err e
 	_, d := r.readStats()
 	r.drops.Add(uint64(d))
 	return uint64(d), nil
+}
+
+// linkError reads the socket's pending error, which the kernel sets
+// (ENETDOWN) when the interface goes down or is deleted; reading clears it,
+// so poll stops reporting it. A deleted interface ends the capture; one
+// that is only down is captured again when it comes back up.
+func (r *Ring) linkError() error {
+	e, err := syscall.GetsockoptInt(r.fd, syscall.SOL_SOCKET, syscall.SO_ERROR)
+	if err != nil || e == 0 {
+		return err
+	}
+	if ifi, err := net.InterfaceByIndex(r.Iface.Index); err != nil || ifi.Name != r.Iface.Name {
+		return fmt.Errorf("interface %s is gone: %w", r.Iface.Name, syscall.ENODEV)
+	}
+	if e != int(syscall.ENETDOWN) {
+		return syscall.Errno(e)
+	}
+	return nil
 }
 
 // Drops is the total of kernel drops seen so far.

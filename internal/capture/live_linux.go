@@ -1,27 +1,39 @@
 package capture
 
 import (
+	"errors"
 	"fmt"
+	"log/slog"
+	"slices"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/flowwatch/flowwatch/internal/flowlog"
 )
 
-// LiveOptions configures RunLive.
+// LiveOptions configures live capture (Live, RunLive).
 type LiveOptions struct {
 	Identity  Identity
 	MachineID string // default MachineID()
 	// Table configures each interface's flow table; Emit is called from
 	// several goroutines but never concurrently.
 	Table TableConfig
-	Ring  RingConfig
-	// Ready, when set, is closed once every ring is open.
+	// WindowDone, when set, is called after every step in which a table
+	// emitted records (a window closed, a full table evicted, an interface
+	// was stopped), before that interface's ring is read again: the place
+	// to make a closed window durable or hand it on. Calls are serialised
+	// with Emit.
+	WindowDone func()
+	Ring       RingConfig
+	// Ready, when set, is closed by RunLive once every ring is open.
 	Ready chan struct{}
 	// NFLOGGroup, when not zero, reads packets the firewall drops from
 	// that nflog group (nftables "log group N" on drop/reject rules) and
 	// records them as REJECT.
 	NFLOGGroup uint16
+	// Log, when set, says when an interface's capture starts and ends.
+	Log *slog.Logger
 
 	// stall delays the first poll, so tests can overflow a small ring.
 	stall time.Duration
@@ -34,151 +46,336 @@ type LiveStats struct {
 	Rejects, RejectsLost             uint64 // firewall drops recorded; dropped for a full queue
 }
 
-// RunLive captures on the named interfaces (one AF_PACKET ring and one
-// goroutine each) until stop is closed, then flushes every open window.
-func RunLive(stop <-chan struct{}, names []string, opt LiveOptions) (LiveStats, error) {
+func (s *LiveStats) add(o *LiveStats) {
+	s.Packets += o.Packets
+	s.Bytes += o.Bytes
+	s.Records += o.Records
+	s.NoData += o.NoData
+	s.SkipData += o.SkipData
+	s.Evicted += o.Evicted
+	s.Excluded += o.Excluded
+	s.Late += o.Late
+	s.Frames += o.Frames
+	s.Undecodable += o.Undecodable
+	s.KernelDrops += o.KernelDrops
+	s.Rejects += o.Rejects
+	s.RejectsLost += o.RejectsLost
+}
+
+// Live captures on a set of interfaces that may change while it runs (Add,
+// Remove, Sync): one AF_PACKET ring, flow table and goroutine per
+// interface, and at most one NFLOG reader that routes firewall drops to the
+// table of the interface they crossed. RunLive, `flowwatch capture`, the
+// agent and serve all capture through it.
+type Live struct {
+	opt     LiveOptions
+	id      Identity
+	emitMu  sync.Mutex // serialises Emit and WindowDone across interfaces
+	mu      sync.Mutex
+	ifs     map[string]*liveIface
+	byIndex map[int]*liveIface // for the NFLOG reader
+	total   LiveStats          // of interfaces that ended, under mu
+	errs    []error
+	closed  bool
+
+	nflogStop, nflogDone chan struct{}
+	rejectsLost          uint64 // written by the NFLOG goroutine only
+}
+
+type liveIface struct {
+	ring    *Ring
+	stop    chan struct{}
+	done    chan struct{}
+	rejects chan RejectEvent
+}
+
+// StartLive prepares a live capture with no interface yet; with
+// NFLOGGroup set it subscribes to the group (which needs CAP_NET_ADMIN).
+func StartLive(opt LiveOptions) (*Live, error) {
 	if opt.MachineID == "" {
 		opt.MachineID = MachineID()
 	}
-	id := opt.Identity.Fill(opt.MachineID)
-	var rings []*Ring
-	defer func() {
-		for _, r := range rings {
-			r.Close()
-		}
-	}()
-	for _, n := range names {
-		r, err := OpenRing(n, opt.Ring)
-		if err != nil {
-			return LiveStats{}, err
-		}
-		rings = append(rings, r)
+	if opt.Log == nil {
+		opt.Log = slog.New(slog.DiscardHandler)
 	}
-	// Firewall drops go to the goroutine owning the interface's table.
-	rejects := make(map[int]chan RejectEvent, len(rings))
-	for _, r := range rings {
-		rejects[r.Iface.Index] = make(chan RejectEvent, 4096)
-	}
-	var total LiveStats
-	var nflogDone chan struct{}
+	l := &Live{opt: opt, id: opt.Identity.Fill(opt.MachineID), ifs: map[string]*liveIface{}, byIndex: map[int]*liveIface{}}
 	if opt.NFLOGGroup != 0 {
 		nl, err := OpenNFLOG(opt.NFLOGGroup)
 		if err != nil {
+			return nil, err
+		}
+		l.nflogStop, l.nflogDone = make(chan struct{}), make(chan struct{})
+		go l.readNFLOG(nl)
+	}
+	return l, nil
+}
+
+func (l *Live) readNFLOG(nl *NFLOG) {
+	defer close(l.nflogDone)
+	defer nl.Close()
+	for {
+		select {
+		case <-l.nflogStop:
+			return
+		default:
+		}
+		nl.Read(100*time.Millisecond, func(ev *RejectEvent) {
+			idx := ev.InIndex
+			if idx == 0 {
+				idx = ev.OutIndex
+			}
+			l.mu.Lock()
+			li := l.byIndex[idx]
+			l.mu.Unlock()
+			if li == nil {
+				return
+			}
+			select {
+			case li.rejects <- *ev:
+			default:
+				l.rejectsLost++
+			}
+		})
+	}
+}
+
+// Add starts capturing on the named interface; it is a no-op when the
+// interface is already captured.
+func (l *Live) Add(name string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return errors.New("capture: live capture is closed")
+	}
+	if li := l.ifs[name]; li != nil && !li.ended() {
+		return nil
+	}
+	r, err := OpenRing(name, l.opt.Ring)
+	if err != nil {
+		return err
+	}
+	li := &liveIface{ring: r, stop: make(chan struct{}), done: make(chan struct{}), rejects: make(chan RejectEvent, 4096)}
+	l.ifs[name] = li
+	l.byIndex[r.Iface.Index] = li
+	go l.run(li)
+	l.opt.Log.Info("capturing", "interface", name)
+	return nil
+}
+
+func (li *liveIface) ended() bool {
+	select {
+	case <-li.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Remove stops capturing on the named interface, emitting its open window.
+func (l *Live) Remove(name string) {
+	l.mu.Lock()
+	li := l.ifs[name]
+	l.mu.Unlock()
+	if li == nil {
+		return
+	}
+	close(li.stop)
+	<-li.done
+	l.mu.Lock()
+	if l.ifs[name] == li {
+		delete(l.ifs, name)
+	}
+	l.mu.Unlock()
+}
+
+// Sync makes the captured set the given names: it starts the missing ones
+// (and those whose capture ended, e.g. an interface deleted and created
+// again) and stops the others. It returns the errors of the ones it could
+// not start.
+func (l *Live) Sync(names []string) error {
+	var errs []error
+	for _, n := range names {
+		if err := l.Add(n); err != nil {
+			errs = append(errs, fmt.Errorf("capture on %s: %w", n, err))
+		}
+	}
+	for _, n := range l.Names() {
+		if !slices.Contains(names, n) {
+			l.Remove(n)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Names lists the interfaces being captured, sorted.
+func (l *Live) Names() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for n, li := range l.ifs {
+		if !li.ended() {
+			out = append(out, n)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Close stops every interface, emitting the open windows, and returns the
+// totals and the errors interfaces ended with (an interface that was
+// deleted is not an error).
+func (l *Live) Close() (LiveStats, error) {
+	l.mu.Lock()
+	l.closed = true
+	names := make([]string, 0, len(l.ifs))
+	for n := range l.ifs {
+		names = append(names, n)
+	}
+	l.mu.Unlock()
+	for _, n := range names {
+		l.Remove(n)
+	}
+	if l.nflogStop != nil {
+		close(l.nflogStop)
+		<-l.nflogDone
+		l.nflogStop = nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	st := l.total
+	st.RejectsLost += l.rejectsLost
+	return st, errors.Join(l.errs...)
+}
+
+// run is the capture loop of one interface.
+func (l *Live) run(li *liveIface) {
+	r := li.ring
+	var st LiveStats
+	var err error
+	defer func() {
+		st.KernelDrops = r.Drops()
+		r.Close()
+		gone := errors.Is(err, syscall.ENODEV)
+		l.mu.Lock()
+		l.total.add(&st)
+		if err != nil && !gone {
+			l.errs = append(l.errs, err)
+		}
+		if l.byIndex[r.Iface.Index] == li {
+			delete(l.byIndex, r.Iface.Index)
+		}
+		l.mu.Unlock()
+		switch {
+		case gone:
+			// Not an error: interfaces come and go (containers, VPNs).
+			l.opt.Log.Info("capture ended: the interface is gone", "interface", r.Iface.Name, "frames", st.Frames)
+		case err != nil:
+			l.opt.Log.Warn("capture ended", "interface", r.Iface.Name, "err", err)
+		default:
+			l.opt.Log.Info("capture stopped", "interface", r.Iface.Name, "frames", st.Frames, "kernel_drops", st.KernelDrops)
+		}
+		close(li.done)
+	}()
+	var mac [6]byte
+	copy(mac[:], r.Iface.HardwareAddr)
+	it := NewInterface(l.id, r.Iface.Name, mac, len(r.Iface.HardwareAddr) == 6, InterfacePrefixes(&r.Iface))
+	cfg := l.opt.Table
+	cfg.Start = time.Now().UnixNano()
+	emit := cfg.Emit
+	if emit == nil {
+		emit = func(*flowlog.Record) {}
+	}
+	cfg.Emit = func(rec *flowlog.Record) {
+		l.emitMu.Lock()
+		emit(rec)
+		l.emitMu.Unlock()
+	}
+	tbl := NewTable(cfg, []*Interface{it})
+	var p Packet
+	handle := func(f *Frame) {
+		st.Frames++
+		if Decode(f.Link, f.Data, &p) != nil {
+			st.Undecodable++
+			return
+		}
+		p.Dir = f.Dir
+		tbl.Add(0, f.TS, &p)
+	}
+	drain := func() {
+		for {
+			select {
+			case ev := <-li.rejects:
+				st.Rejects++
+				tbl.AddReject(0, ev.TS, &ev.Packet, ev.InIndex == 0)
+			default:
+				return
+			}
+		}
+	}
+	emitted := func() uint64 {
+		s := tbl.Stats()
+		return s.Records + s.NoData + s.SkipData
+	}
+	// step runs fn, which may emit records, and hands what it emitted on
+	// before the ring is read again.
+	step := func(fn func()) {
+		n := emitted()
+		fn()
+		if emitted() != n && l.opt.WindowDone != nil {
+			l.emitMu.Lock()
+			l.opt.WindowDone()
+			l.emitMu.Unlock()
+		}
+	}
+	finish := func() {
+		step(func() {
+			drain()
+			tbl.Flush()
+		})
+		s := tbl.Stats()
+		st.Stats = s
+	}
+	time.Sleep(l.opt.stall)
+	for {
+		select {
+		case <-li.stop:
+			finish()
+			return
+		default:
+		}
+		var drops uint64
+		step(func() {
+			drops, err = r.Poll(100*time.Millisecond, handle)
+			if drops > 0 {
+				tbl.AddDrops(0, drops)
+			}
+			drain()
+			tbl.Advance(time.Now().UnixNano())
+		})
+		if err != nil {
+			err = fmt.Errorf("capture on %s: %w", r.Iface.Name, err)
+			finish()
+			return
+		}
+	}
+}
+
+// RunLive captures on the named interfaces until stop is closed, then
+// flushes every open window.
+func RunLive(stop <-chan struct{}, names []string, opt LiveOptions) (LiveStats, error) {
+	l, err := StartLive(opt)
+	if err != nil {
+		return LiveStats{}, err
+	}
+	for _, n := range names {
+		if err := l.Add(n); err != nil {
+			l.Close()
 			return LiveStats{}, err
 		}
-		nflogDone = make(chan struct{})
-		go func() {
-			defer close(nflogDone)
-			defer nl.Close()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				nl.Read(100*time.Millisecond, func(ev *RejectEvent) {
-					idx := ev.InIndex
-					if idx == 0 {
-						idx = ev.OutIndex
-					}
-					if ch := rejects[idx]; ch != nil {
-						select {
-						case ch <- *ev:
-						default:
-							total.RejectsLost++ // only this goroutine writes it until nflogDone
-						}
-					}
-				})
-			}
-		}()
 	}
 	if opt.Ready != nil {
 		close(opt.Ready)
 	}
-	var mu sync.Mutex
-	emit := opt.Table.Emit
-	var wg sync.WaitGroup
-	errs := make(chan error, len(rings))
-	for _, r := range rings {
-		wg.Add(1)
-		go func(r *Ring) {
-			defer wg.Done()
-			var mac [6]byte
-			copy(mac[:], r.Iface.HardwareAddr)
-			hasMAC := len(r.Iface.HardwareAddr) == 6
-			it := NewInterface(id, r.Iface.Name, mac, hasMAC, InterfacePrefixes(&r.Iface))
-			cfg := opt.Table
-			cfg.Start = time.Now().UnixNano()
-			cfg.Emit = func(rec *flowlog.Record) {
-				mu.Lock()
-				emit(rec)
-				mu.Unlock()
-			}
-			tbl := NewTable(cfg, []*Interface{it})
-			var p Packet
-			var st LiveStats
-			rej := rejects[r.Iface.Index]
-			drain := func() {
-				for {
-					select {
-					case ev := <-rej:
-						st.Rejects++
-						tbl.AddReject(0, ev.TS, &ev.Packet, ev.InIndex == 0)
-					default:
-						return
-					}
-				}
-			}
-			handle := func(f *Frame) {
-				st.Frames++
-				if err := Decode(f.Link, f.Data, &p); err != nil {
-					st.Undecodable++
-					return
-				}
-				p.Dir = f.Dir
-				tbl.Add(0, f.TS, &p)
-			}
-			time.Sleep(opt.stall)
-			for {
-				select {
-				case <-stop:
-					drain()
-					tbl.Flush()
-					mu.Lock()
-					s := tbl.Stats()
-					total.Packets += s.Packets
-					total.Bytes += s.Bytes
-					total.Records += s.Records
-					total.NoData += s.NoData
-					total.SkipData += s.SkipData
-					total.Evicted += s.Evicted
-					total.Excluded += s.Excluded
-					total.Frames += st.Frames
-					total.Undecodable += st.Undecodable
-					total.KernelDrops += r.Drops()
-					total.Rejects += st.Rejects
-					mu.Unlock()
-					return
-				default:
-				}
-				drops, err := r.Poll(100*time.Millisecond, handle)
-				if err != nil {
-					errs <- fmt.Errorf("capture on %s: %w", r.Iface.Name, err)
-					tbl.Flush()
-					return
-				}
-				if drops > 0 {
-					tbl.AddDrops(0, drops)
-				}
-				drain()
-				tbl.Advance(time.Now().UnixNano())
-			}
-		}(r)
-	}
-	wg.Wait()
-	if nflogDone != nil {
-		<-nflogDone
-	}
-	close(errs)
-	return total, <-errs
+	<-stop
+	return l.Close()
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -52,7 +53,13 @@ func liveChild(ifs []string) int {
 	signal.Notify(sig, syscall.SIGTERM)
 	go func() { <-sig; close(stop) }()
 	go func() { <-opt.Ready; fmt.Fprintln(os.Stderr, "READY") }()
-	st, err := RunLive(stop, ifs, opt)
+	var st LiveStats
+	var err error
+	if os.Getenv("FWCAP_RESCAN") != "" {
+		st, err = rescanChild(stop, opt)
+	} else {
+		st, err = RunLive(stop, ifs, opt)
+	}
 	out.Flush()
 	fmt.Fprintf(os.Stderr, "STATS %+v\n", st)
 	if err != nil {
@@ -62,6 +69,43 @@ func liveChild(ifs []string) int {
 	return 0
 }
 
+// rescanChild captures on every non-loopback interface that is up,
+// listing them every 100 ms as serve does from its inventory, and prints
+// "SYNC name,name…" on stderr whenever the captured set changes.
+func rescanChild(stop <-chan struct{}, opt LiveOptions) (LiveStats, error) {
+	l, err := StartLive(opt)
+	if err != nil {
+		return LiveStats{}, err
+	}
+	prev := ""
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for first := true; ; first = false {
+		var names []string
+		all, _ := net.Interfaces()
+		for _, ifi := range all {
+			if ifi.Flags&net.FlagUp != 0 && ifi.Flags&net.FlagLoopback == 0 {
+				names = append(names, ifi.Name)
+			}
+		}
+		if err := l.Sync(names); err != nil {
+			fmt.Fprintln(os.Stderr, "sync:", err)
+		}
+		if cur := strings.Join(l.Names(), ","); cur != prev {
+			fmt.Fprintln(os.Stderr, "SYNC "+cur)
+			prev = cur
+		}
+		if first {
+			close(opt.Ready)
+		}
+		select {
+		case <-stop:
+			return l.Close()
+		case <-tick.C:
+		}
+	}
+}
+
 // netLab is two namespaces joined by a veth pair: a (10.231.0.1, fd00:231::1)
 // and b (10.231.0.2, fd00:231::2), plus an idle veth pair inside a (IPv6
 // off, so the kernel sends nothing on it).
@@ -69,6 +113,24 @@ type netLab struct {
 	t      *testing.T
 	a, b   string
 	va, vb string
+	// stderr has the capture child's stderr lines.
+	stderr chan string
+}
+
+// waitStderr waits for a line of the child's stderr that ok accepts.
+func (l *netLab) waitStderr(what string, ok func(string) bool) {
+	l.t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case ln := <-l.stderr:
+			if ok(ln) {
+				return
+			}
+		case <-timeout:
+			l.t.Fatalf("capture child: no %s within 10 s", what)
+		}
+	}
 }
 
 func newNetLab(t *testing.T) *netLab {
@@ -130,11 +192,16 @@ func (l *netLab) startCapture(ifs string, env ...string) (wait func() []string) 
 	sc := bufio.NewScanner(stderr)
 	ready := make(chan bool, 1)
 	var errText strings.Builder
+	l.stderr = make(chan string, 1000)
 	go func() {
 		for sc.Scan() {
 			errText.WriteString(sc.Text() + "\n")
 			if sc.Text() == "READY" {
 				ready <- true
+			}
+			select {
+			case l.stderr <- sc.Text():
+			default:
 			}
 		}
 		close(ready)
@@ -505,5 +572,53 @@ func TestLiveThroughput(t *testing.T) {
 	t.Logf("sent %d in %v (%.0f pps), captured %d, SKIPDATA/NODATA %v", sent, el, float64(sent)/el.Seconds(), got, other)
 	if got != int64(sent) {
 		t.Errorf("captured %d of %d packets", got, sent)
+	}
+}
+
+// TestLiveRescan: an interface created while capture runs is captured once
+// a rescan lists it, and one deleted is released (its window emitted).
+func TestLiveRescan(t *testing.T) {
+	l := newNetLab(t)
+	wait := l.startCapture(l.va, "FWCAP_INTERVAL=60", "FWCAP_RESCAN=1")
+	l.waitStderr("first SYNC", func(s string) bool { return strings.HasPrefix(s, "SYNC ") })
+	id := os.Getpid() % 100000
+	da, db := fmt.Sprintf("fwd%d", id), fmt.Sprintf("fwe%d", id)
+	for _, c := range [][]string{
+		{"link", "add", da, "netns", l.a, "type", "veth", "peer", "name", db, "netns", l.b},
+		{"-n", l.a, "addr", "add", "10.236.0.1/24", "dev", da},
+		{"-n", l.b, "addr", "add", "10.236.0.2/24", "dev", db},
+		{"-n", l.a, "link", "set", da, "up"},
+		{"-n", l.b, "link", "set", db, "up"},
+	} {
+		if out, err := exec.Command("ip", c...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %s: %v\n%s", strings.Join(c, " "), err, out)
+		}
+	}
+	has := func(s string) bool { return slices.Contains(strings.Split(strings.TrimPrefix(s, "SYNC "), ","), da) }
+	l.waitStderr("SYNC with "+da, func(s string) bool { return strings.HasPrefix(s, "SYNC ") && has(s) })
+	if out, err := l.python(l.b, `
+import socket
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.bind(("10.236.0.2", 40003))
+for i in range(3):
+    u.sendto(b"r" * 20, ("10.236.0.1", 7777))
+`).CombinedOutput(); err != nil {
+		t.Fatalf("sender: %v\n%s", err, out)
+	}
+	time.Sleep(300 * time.Millisecond) // the ring's block timeout
+	if out, err := exec.Command("ip", "-n", l.a, "link", "del", da).CombinedOutput(); err != nil {
+		t.Fatalf("ip link del: %v\n%s", err, out)
+	}
+	l.waitStderr("SYNC without "+da, func(s string) bool { return strings.HasPrefix(s, "SYNC ") && !has(s) })
+	lines := wait()
+	var got []string
+	for _, ln := range lines {
+		if f := strings.Fields(ln); len(f) > 5 && f[1] == "10.236.0.2" && f[4] == "7777" {
+			got = append(got, ln)
+		}
+	}
+	// 3 datagrams of 20 + 28 bytes, ingress on the new interface.
+	if len(got) != 1 || !strings.Contains(got[0], " 40003 7777 17 3 144 ") || !strings.Contains(got[0], " ingress ") {
+		t.Fatalf("records of the new interface's flow: %q", got)
 	}
 }
