@@ -183,9 +183,7 @@ func (w *worker) processBlock(blk *logstore.Block, tgt int32) {
 		}
 	} else {
 		clear(b.ts)
-		for i := range int32(blk.Len) {
-			b.sel = append(b.sel, i)
-		}
+		b.sel = append(b.sel, iota32(blk.Len)...)
 	}
 	if len(blk.Seq) == blk.Len {
 		copy(b.seq, blk.Seq)
@@ -524,4 +522,24 @@ func globMatch(s string, lits []string, out []string) bool {
 		pos += j + len(lit)
 	}
 	return true
+}
+
+// iotaRows is 0, 1, 2, …: the selection of every row of a block.
+var iotaRows = func() []int32 {
+	s := make([]int32, 1<<16)
+	for i := range s {
+		s[i] = int32(i)
+	}
+	return s
+}()
+
+func iota32(n int) []int32 {
+	if n <= len(iotaRows) {
+		return iotaRows[:n]
+	}
+	s := make([]int32, n)
+	for i := range s {
+		s[i] = int32(i)
+	}
+	return s
 }

@@ -130,8 +130,10 @@ type statsWorker struct {
 	bySl  []int   // slot of a plain field key, else -1
 	binP  []int64 // period of a bin() key over fixed units, else 0
 	specs []aggSpec
-	t     *groupTable
-	kv    []Value
+	// countOnly: every aggregate is count(*).
+	countOnly bool
+	t         *groupTable
+	kv        []Value
 	// per-batch scratch
 	seen   []bool
 	gen    uint32 // batch number, stamps dcache entries
@@ -177,6 +179,10 @@ func (sb *statsBarrier) newWorker(c *compiler) (barrierWorker, error) {
 		return nil, err
 	}
 	w.specs = specs
+	w.countOnly = true
+	for _, sp := range specs {
+		w.countOnly = w.countOnly && sp.arg == nil
+	}
 	w.t = newGroupTable(len(sb.cmd.By), specs)
 	w.kv = make([]Value, len(sb.cmd.By))
 	// Compile the items too, so that errors in them surface before the scan.
@@ -196,6 +202,16 @@ func (w *statsWorker) consume(b *batch, rc *rowCtx) {
 	n, nby := len(b.sel), len(w.kv)
 	if cap(w.gids) < n {
 		w.gids, w.argv, w.kvs = make([]int32, n), make([]Value, n), make([]Value, n*max(nby, 1))
+	}
+	if nby == 0 && w.countOnly {
+		// stats count(*) without by: one add per batch, not per row.
+		if t.n == 0 {
+			t.lookup(nil)
+		}
+		for _, a := range t.aggs {
+			a.(*countAgg).n[0] += int64(n)
+		}
+		return
 	}
 	gids, argv, kvs := w.gids[:n], w.argv[:n], w.kvs[:n*nby]
 	w.gen++
