@@ -191,7 +191,7 @@ func TestAgentSpoolsWhileServerAway(t *testing.T) {
 
 	// Phase 3: the server is back on the same address and data: the
 	// spooled records arrive, each once.
-	srv2 := startServerAt(t, addr, dataDir)
+	srv2 := startServerOn(t, addr, dataDir, nil, nil)
 	waitFor(t, 30*time.Second, "20 UDP packets in the stream", func() bool { p, _, _ := udp(srv2.URL); return p >= 20 })
 	time.Sleep(2 * time.Second) // a duplicate would arrive by now
 	p, dups, streams := udp(srv2.URL)
@@ -257,29 +257,6 @@ func waitFor(t *testing.T, d time.Duration, what string, ok func() bool) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-}
-
-// startServerAt starts serve on addr (a restart on the address an agent
-// knows) and waits for /health.
-func startServerAt(t *testing.T, addr, dataDir string) *server {
-	s := &server{cmd: exec.Command(binary, "serve", "--listen", addr, "--data-dir", dataDir, "--capture=false"),
-		URL: "http://" + addr, DataDir: dataDir, stderr: new(bytes.Buffer), stdout: new(bytes.Buffer), done: make(chan struct{})}
-	s.cmd.Env = append(os.Environ(), "FLOWWATCH_ACCESS_KEY_ID="+accessKey, "FLOWWATCH_SECRET_ACCESS_KEY="+secretKey)
-	s.cmd.Stderr, s.cmd.Stdout = s.stderr, s.stdout
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { s.cmd.Wait(); close(s.done) }()
-	t.Cleanup(func() { s.kill() })
-	waitFor(t, 15*time.Second, "serve healthy", func() bool {
-		resp, err := http.Get(s.URL + "/health")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
-	})
-	return s
 }
 
 // TestCollectSoftflowd feeds `flowwatch collect` with a real exporter:

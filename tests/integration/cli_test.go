@@ -1,81 +1,15 @@
 package integration
 
 import (
-	"encoding/json"
 	"fmt"
-	"os"
-	"os/exec"
-	"strings"
 	"testing"
 	"time"
 )
 
-// clientEnv is the environment the aws CLI and boto3 run with: only the
-// test credentials, no config files, no metadata lookups.
-func clientEnv(t *testing.T, key, secret string) []string {
-	home := t.TempDir()
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "AWS_") { // no profile, session token, region... of the host
-			env = append(env, kv)
-		}
-	}
-	return append(env, "AWS_ACCESS_KEY_ID="+key, "AWS_SECRET_ACCESS_KEY="+secret,
-		"AWS_DEFAULT_REGION="+region, "AWS_EC2_METADATA_DISABLED=true", "AWS_CONFIG_FILE="+home+"/config",
-		"AWS_SHARED_CREDENTIALS_FILE="+home+"/credentials", "AWS_PAGER=", "HOME="+home)
-}
-
-type cliRunner struct {
-	t   *testing.T
-	url string
-	env []string
-}
-
-// run runs `aws --endpoint-url URL logs ARGS...` and returns its parsed
-// JSON output (nil for none), or the error text when it fails.
-func (c *cliRunner) run(args ...string) (map[string]any, string) {
-	c.t.Helper()
-	cmd := exec.Command("aws", append([]string{"--endpoint-url", c.url, "--output", "json", "logs"}, args...)...)
-	cmd.Env = c.env
-	var stdout, stderr strings.Builder
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		return nil, stderr.String()
-	}
-	if strings.TrimSpace(stdout.String()) == "" {
-		return nil, ""
-	}
-	var out map[string]any
-	if err := json.Unmarshal([]byte(stdout.String()), &out); err != nil {
-		c.t.Fatalf("aws %v: output %q: %v", args, stdout.String(), err)
-	}
-	return out, ""
-}
-
-func (c *cliRunner) ok(args ...string) map[string]any {
-	c.t.Helper()
-	out, errText := c.run(args...)
-	if errText != "" {
-		c.t.Fatalf("aws logs %v: %s", args, errText)
-	}
-	return out
-}
-
-func (c *cliRunner) fails(code, msg string, args ...string) {
-	c.t.Helper()
-	_, errText := c.run(args...)
-	want := "An error occurred (" + code + ")"
-	if !strings.Contains(errText, want) || !strings.Contains(errText, msg) {
-		c.t.Fatalf("aws logs %v: got %q, want %s and %q", args, errText, want, msg)
-	}
-}
-
 func TestAWSCLI(t *testing.T) {
-	if _, err := exec.LookPath("aws"); err != nil {
-		t.Skip("aws CLI not installed (apt-get install awscli / pip install awscli): skipping the CLI tests")
-	}
+	needCLI(t)
 	srv := startServer(t, "")
-	c := &cliRunner{t: t, url: srv.URL, env: clientEnv(t, accessKey, secretKey)}
+	c := cli(t, srv, "logs")
 
 	c.ok("create-log-group", "--log-group-name", "cli-g", "--tags", "team=net")
 	c.fails("ResourceAlreadyExistsException", "The specified log group already exists", "create-log-group", "--log-group-name", "cli-g")
@@ -150,28 +84,13 @@ func TestAWSCLI(t *testing.T) {
 	c.ok("delete-log-group", "--log-group-name", "cli-g")
 	c.fails("ResourceNotFoundException", "The specified log group does not exist.", "delete-log-group", "--log-group-name", "cli-g")
 
-	bad := &cliRunner{t: t, url: srv.URL, env: clientEnv(t, accessKey, "not-the-secret")}
+	bad := cliAs(t, srv, "logs", accessKey, "not-the-secret")
 	bad.fails("InvalidSignatureException", "The request signature we calculated does not match", "describe-log-groups")
-	unknown := &cliRunner{t: t, url: srv.URL, env: clientEnv(t, "AKIAUNKNOWN000000000", secretKey)}
+	unknown := cliAs(t, srv, "logs", "AKIAUNKNOWN000000000", secretKey)
 	unknown.fails("UnrecognizedClientException", "The security token included in the request is invalid.", "describe-log-groups")
 }
 
 func TestBoto3(t *testing.T) {
-	if _, err := exec.LookPath("python3"); err != nil {
-		t.Skip("python3 not installed: skipping the boto3 tests")
-	}
-	if err := exec.Command("python3", "-c", "import boto3").Run(); err != nil {
-		t.Skip("boto3 not installed (pip install boto3): skipping the boto3 tests")
-	}
-	srv := startServer(t, "")
-	cmd := exec.Command("python3", "py/boto3_logs.py", srv.URL, accessKey, secretKey)
-	cmd.Env = clientEnv(t, accessKey, secretKey)
-	out, err := cmd.CombinedOutput()
-	t.Logf("%s", out)
-	if err != nil {
-		t.Fatalf("boto3 script failed: %v", err)
-	}
-	if !strings.Contains(string(out), "boto3: all checks passed") {
-		t.Fatal("boto3 script did not finish")
-	}
+	needBoto3(t)
+	runPy(t, startServer(t, ""), "boto3_logs.py", "boto3: all checks passed")
 }

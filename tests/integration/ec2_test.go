@@ -1,10 +1,7 @@
 package integration
 
 import (
-	"encoding/json"
-	"os/exec"
 	"regexp"
-	"strings"
 	"testing"
 )
 
@@ -20,48 +17,6 @@ const (
 
 var ec2Flags = []string{"--vpc-id", itVPC, "--instance-id", itInstance}
 
-type ec2CLI struct {
-	t   *testing.T
-	url string
-	env []string
-}
-
-// run runs `aws ec2 ARGS...` and returns its JSON output, or the error text.
-func (c *ec2CLI) run(args ...string) (map[string]any, string) {
-	c.t.Helper()
-	cmd := exec.Command("aws", append([]string{"--endpoint-url", c.url, "--output", "json", "ec2"}, args...)...)
-	cmd.Env = c.env
-	var stdout, stderr strings.Builder
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		return nil, stderr.String()
-	}
-	var out map[string]any
-	if s := strings.TrimSpace(stdout.String()); s != "" {
-		if err := json.Unmarshal([]byte(s), &out); err != nil {
-			c.t.Fatalf("aws ec2 %v: output %q: %v", args, s, err)
-		}
-	}
-	return out, ""
-}
-
-func (c *ec2CLI) ok(args ...string) map[string]any {
-	c.t.Helper()
-	out, errText := c.run(args...)
-	if errText != "" {
-		c.t.Fatalf("aws ec2 %v: %s", args, errText)
-	}
-	return out
-}
-
-func (c *ec2CLI) fails(code, msg string, args ...string) {
-	c.t.Helper()
-	_, errText := c.run(args...)
-	if !strings.Contains(errText, "An error occurred ("+code+")") || !strings.Contains(errText, msg) {
-		c.t.Fatalf("aws ec2 %v: got %q, want %s and %q", args, errText, code, msg)
-	}
-}
-
 // list returns out[key] as a list of objects.
 func list(t *testing.T, out map[string]any, key string) []map[string]any {
 	t.Helper()
@@ -76,17 +31,11 @@ func list(t *testing.T, out map[string]any, key string) []map[string]any {
 	return l
 }
 
-func needCLI(t *testing.T) {
-	if _, err := exec.LookPath("aws"); err != nil {
-		t.Skip("aws CLI not installed: skipping the EC2 CLI tests")
-	}
-}
-
 func TestEC2CLI(t *testing.T) {
 	t.Parallel() // own server and client environment; nothing shared
 	needCLI(t)
 	srv := startServerWith(t, "", ec2Flags, nil)
-	c := &ec2CLI{t: t, url: srv.URL, env: clientEnv(t, accessKey, secretKey)}
+	c := cli(t, srv, "ec2")
 
 	vpcs := list(t, c.ok("describe-vpcs"), "Vpcs")
 	if len(vpcs) != 1 || vpcs[0]["VpcId"] != itVPC || vpcs[0]["State"] != "available" || vpcs[0]["OwnerId"] != "000000000000" {
@@ -238,29 +187,14 @@ func TestEC2CLI(t *testing.T) {
 		t.Fatalf("after delete: %v", got)
 	}
 
-	bad := &ec2CLI{t: t, url: srv.URL, env: clientEnv(t, accessKey, "not-the-secret")}
+	bad := cliAs(t, srv, "ec2", accessKey, "not-the-secret")
 	bad.fails("SignatureDoesNotMatch", "signature", "describe-vpcs")
-	unknown := &ec2CLI{t: t, url: srv.URL, env: clientEnv(t, "AKIAUNKNOWN000000000", secretKey)}
+	unknown := cliAs(t, srv, "ec2", "AKIAUNKNOWN000000000", secretKey)
 	unknown.fails("AuthFailure", "AWS was not able to validate the provided access credentials", "describe-vpcs")
 }
 
 func TestEC2Boto3(t *testing.T) {
 	t.Parallel() // own server and client environment; nothing shared
-	if _, err := exec.LookPath("python3"); err != nil {
-		t.Skip("python3 not installed: skipping the boto3 tests")
-	}
-	if err := exec.Command("python3", "-c", "import boto3").Run(); err != nil {
-		t.Skip("boto3 not installed (pip install boto3): skipping the boto3 tests")
-	}
-	srv := startServerWith(t, "", ec2Flags, nil)
-	cmd := exec.Command("python3", "py/ec2_flowlogs.py", srv.URL, accessKey, secretKey, itVPC, itInstance)
-	cmd.Env = clientEnv(t, accessKey, secretKey)
-	out, err := cmd.CombinedOutput()
-	t.Logf("%s", out)
-	if err != nil {
-		t.Fatalf("boto3 script failed: %v", err)
-	}
-	if !strings.Contains(string(out), "boto3 ec2: all checks passed") {
-		t.Fatal("boto3 script did not finish")
-	}
+	needBoto3(t)
+	runPy(t, startServerWith(t, "", ec2Flags, nil), "ec2_flowlogs.py", "boto3 ec2: all checks passed", itVPC, itInstance)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -22,53 +21,6 @@ const (
 	// workflow.
 	iamTrustTight = `{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "vpc-flow-logs.amazonaws.com"}, "Action": "sts:AssumeRole", "Condition": {"StringEquals": {"aws:SourceAccount": "000000000000"}, "ArnLike": {"aws:SourceArn": "arn:aws:ec2:us-east-1:000000000000:vpc-flow-log/fl-*"}}}]}`
 )
-
-// awsCLI runs `aws --endpoint-url URL ARGS...` (service first) and returns
-// its parsed JSON output (nil for none) or the error text.
-type awsCLI struct {
-	t   *testing.T
-	url string
-	env []string
-}
-
-func (c *awsCLI) run(args ...string) (map[string]any, string) {
-	c.t.Helper()
-	cmd := exec.Command("aws", append([]string{"--endpoint-url", c.url, "--output", "json"}, args...)...)
-	cmd.Env = c.env
-	var stdout, stderr strings.Builder
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		if stderr.Len() == 0 {
-			return nil, err.Error()
-		}
-		return nil, stderr.String()
-	}
-	if strings.TrimSpace(stdout.String()) == "" {
-		return nil, ""
-	}
-	var out map[string]any
-	if err := json.Unmarshal([]byte(stdout.String()), &out); err != nil {
-		c.t.Fatalf("aws %v: output %q: %v", args, stdout.String(), err)
-	}
-	return out, ""
-}
-
-func (c *awsCLI) ok(args ...string) map[string]any {
-	c.t.Helper()
-	out, errText := c.run(args...)
-	if errText != "" {
-		c.t.Fatalf("aws %v: %s", args, errText)
-	}
-	return out
-}
-
-func (c *awsCLI) fails(code, msg string, args ...string) {
-	c.t.Helper()
-	_, errText := c.run(args...)
-	if !strings.Contains(errText, "An error occurred ("+code+")") || !strings.Contains(errText, msg) {
-		c.t.Fatalf("aws %v: got %q, want (%s) and %q", args, errText, code, msg)
-	}
-}
 
 func writeFile(t *testing.T, dir, name, text string) string {
 	t.Helper()
@@ -89,12 +41,10 @@ func decoded(t *testing.T, doc string) any {
 }
 
 func TestIAMCLI(t *testing.T) {
-	if _, err := exec.LookPath("aws"); err != nil {
-		t.Skip("aws CLI not installed: skipping the IAM CLI tests")
-	}
+	needCLI(t)
 	dataDir := t.TempDir()
 	srv := startServer(t, dataDir)
-	root := &awsCLI{t: t, url: srv.URL, env: clientEnv(t, accessKey, secretKey)}
+	root := cli(t, srv, "")
 	dir := t.TempDir()
 	trust, perms, tight := writeFile(t, dir, "trust.json", iamTrust), writeFile(t, dir, "perms.json", iamPerms), writeFile(t, dir, "tight.json", iamTrustTight)
 
@@ -156,7 +106,7 @@ func TestIAMCLI(t *testing.T) {
 	root.ok("iam", "put-user-policy", "--user-name", "alice", "--policy-name", "read",
 		"--policy-document", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"logs:DescribeLogGroups","Resource":"*"}]}`)
 
-	alice := &awsCLI{t: t, url: srv.URL, env: clientEnv(t, keyID, secret)}
+	alice := cliAs(t, srv, "", keyID, secret)
 	if out := alice.ok("sts", "get-caller-identity"); out["Arn"] != "arn:aws:iam::000000000000:user/alice" {
 		t.Fatalf("alice identity: %v", out)
 	}
@@ -227,23 +177,8 @@ func TestIAMCLI(t *testing.T) {
 }
 
 func TestIAMBoto3(t *testing.T) {
-	if _, err := exec.LookPath("python3"); err != nil {
-		t.Skip("python3 not installed: skipping the boto3 IAM tests")
-	}
-	if err := exec.Command("python3", "-c", "import boto3").Run(); err != nil {
-		t.Skip("boto3 not installed: skipping the boto3 IAM tests")
-	}
-	srv := startServer(t, "")
-	cmd := exec.Command("python3", "py/iam_boto3.py", srv.URL, accessKey, secretKey)
-	cmd.Env = clientEnv(t, accessKey, secretKey)
-	out, err := cmd.CombinedOutput()
-	t.Logf("%s", out)
-	if err != nil {
-		t.Fatalf("boto3 IAM script failed: %v", err)
-	}
-	if !strings.Contains(string(out), "boto3 iam: all checks passed") {
-		t.Fatal("boto3 IAM script did not finish")
-	}
+	needBoto3(t)
+	runPy(t, startServer(t, ""), "iam_boto3.py", "boto3 iam: all checks passed")
 }
 
 func TestSTSSDK(t *testing.T) {

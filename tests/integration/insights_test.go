@@ -260,7 +260,7 @@ func (d *insightsData) checkKC(t *testing.T, i int, got []map[string]string) {
 
 // cliQuery runs a query with `aws logs start-query` and polls
 // `aws logs get-query-results` until it is Complete.
-func (c *cliRunner) query(args ...string) map[string]any {
+func (c *awsCLI) query(args ...string) map[string]any {
 	c.t.Helper()
 	id := c.ok(append([]string{"start-query"}, args...)...)["queryId"].(string)
 	for range 200 {
@@ -279,12 +279,10 @@ func (c *cliRunner) query(args ...string) map[string]any {
 }
 
 func TestInsightsAWSCLI(t *testing.T) {
-	if _, err := exec.LookPath("aws"); err != nil {
-		t.Skip("aws CLI not installed: skipping the CLI tests")
-	}
+	needCLI(t)
 	d := newInsightsData(t)
 	srv := startServer(t, d.dataDir)
-	c := &cliRunner{t: t, url: srv.URL, env: clientEnv(t, accessKey, secretKey)}
+	c := cli(t, srv, "logs")
 	st, en := strconv.FormatInt(d.start, 10), strconv.FormatInt(d.end, 10)
 	var lastPtr string
 	for i, q := range kcQueries {
@@ -371,25 +369,10 @@ func TestInsightsAWSCLI(t *testing.T) {
 }
 
 func TestInsightsBoto3(t *testing.T) {
-	if _, err := exec.LookPath("python3"); err != nil {
-		t.Skip("python3 not installed: skipping the boto3 tests")
-	}
-	if err := exec.Command("python3", "-c", "import boto3").Run(); err != nil {
-		t.Skip("boto3 not installed: skipping the boto3 tests")
-	}
+	needBoto3(t)
 	d := newInsightsData(t)
-	srv := startServer(t, d.dataDir)
-	cmd := exec.Command("python3", "py/boto3_insights.py", srv.URL, accessKey, secretKey, d.kcFile,
-		strconv.FormatInt(d.start, 10), strconv.FormatInt(d.end, 10))
-	cmd.Env = clientEnv(t, accessKey, secretKey)
-	out, err := cmd.CombinedOutput()
-	t.Logf("%s", out)
-	if err != nil {
-		t.Fatalf("boto3 script failed: %v", err)
-	}
-	if !strings.Contains(string(out), "boto3 insights: all checks passed") {
-		t.Fatal("boto3 script did not finish")
-	}
+	runPy(t, startServer(t, d.dataDir), "boto3_insights.py", "boto3 insights: all checks passed",
+		d.kcFile, strconv.FormatInt(d.start, 10), strconv.FormatInt(d.end, 10))
 }
 
 // TestQueryCommand runs `flowwatch query` against the server (signed with

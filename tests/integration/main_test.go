@@ -78,10 +78,15 @@ func startServer(t testing.TB, dataDir string, env ...string) *server {
 
 // startServerWith is startServer with extra serve flags.
 func startServerWith(t testing.TB, dataDir string, args, env []string) *server {
+	return startServerOn(t, fmt.Sprintf("127.0.0.1:%d", freePort(t)), dataDir, args, env)
+}
+
+// startServerOn is startServerWith on addr (a restart on the address an
+// agent or client knows).
+func startServerOn(t testing.TB, addr, dataDir string, args, env []string) *server {
 	if dataDir == "" {
 		dataDir = t.TempDir()
 	}
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	s := &server{cmd: exec.Command(binary, append([]string{"serve", "--listen", addr, "--data-dir", dataDir, "--capture=false"}, args...)...),
 		URL: "http://" + addr, DataDir: dataDir, stderr: new(bytes.Buffer), stdout: new(bytes.Buffer), done: make(chan struct{})}
 	s.cmd.Env = append(os.Environ(), "FLOWWATCH_ACCESS_KEY_ID="+accessKey, "FLOWWATCH_SECRET_ACCESS_KEY="+secretKey)
