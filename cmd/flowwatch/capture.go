@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"syscall"
@@ -47,6 +48,7 @@ flags:`)
 	nflog := fs.Uint("nflog-group", 0, "record packets the firewall drops as REJECT, read from this nflog group (nftables: add 'log group N' before 'drop' in your rules)")
 	trafficType := fs.String("traffic-type", "ALL", "ALL, ACCEPT or REJECT: which records to keep (NODATA and SKIPDATA are always written)")
 	stats := fs.Bool("stats", false, "print counters to stderr at the end")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file (for benchmarks)")
 	synth := fs.String("write-synthetic-pcap", "", "write a synthetic capture to this file and exit (for benchmarks)")
 	synthPackets := fs.Int("packets", 10_000_000, "with --write-synthetic-pcap: number of packets")
 	synthFlows := fs.Int("flows", 10000, "with --write-synthetic-pcap: number of flows")
@@ -72,6 +74,19 @@ flags:`)
 			return fail(err)
 		}
 		return 0
+	}
+	if *cpuProfile != "" {
+		fh, err := os.Create(*cpuProfile)
+		if err != nil {
+			return fail(err)
+		}
+		if err := pprof.StartCPUProfile(fh); err != nil {
+			return fail(err)
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			fh.Close()
+		}()
 	}
 	if (*ifaces == "") == (*pcap == "") {
 		fs.Usage()

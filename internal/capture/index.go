@@ -45,7 +45,7 @@ func (x *flowIndex) lookup(k *flowKey, h uint32, flows []flowEntry) (idx int32, 
 		}
 		if s&^0xffffffff == tag {
 			j := int32(uint32(s)) - 1
-			if flows[j].key == *k {
+			if flows[j].key.eq(k) {
 				return j, i
 			}
 		}

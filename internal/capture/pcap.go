@@ -204,7 +204,17 @@ func ProcessPcap(path string, opt PcapOptions) (PcapResult, error) {
 	// this loop runs for every packet.
 	var slots []int
 	var links []layers.LinkType
-	var p Packet
+	// Decoded packets go to the table in batches (AddBatch overlaps their
+	// cache misses); a batch is one interface's.
+	var batch [BatchMax]Packet
+	var times [BatchMax]int64
+	n, batchSlot := 0, -1
+	flush := func() {
+		if n > 0 {
+			tbl.AddBatch(batchSlot, times[:n], batch[:n])
+			n = 0
+		}
+	}
 	for {
 		data, ts, ifIndex, err := next()
 		if err != nil {
@@ -240,7 +250,11 @@ func ProcessPcap(path string, opt PcapOptions) (PcapResult, error) {
 			links[ifIndex] = link(ifIndex)
 			res.Interfaces = append(res.Interfaces, it)
 		}
-		if err := Decode(links[ifIndex], data, &p); err != nil {
+		if slot != batchSlot || n == BatchMax {
+			flush()
+			batchSlot = slot
+		}
+		if err := Decode(links[ifIndex], data, &batch[n]); err != nil {
 			switch err {
 			case ErrTruncated:
 				res.Truncated++
@@ -251,8 +265,10 @@ func ProcessPcap(path string, opt PcapOptions) (PcapResult, error) {
 			}
 			continue
 		}
-		tbl.Add(slot, ts, &p)
+		times[n] = ts
+		n++
 	}
+	flush()
 	tbl.Flush()
 	res.Stats = tbl.Stats()
 	return res, nil

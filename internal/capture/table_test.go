@@ -302,3 +302,68 @@ func TestTableReject(t *testing.T) {
 		t.Errorf("stats %+v", st)
 	}
 }
+
+// TestAddBatchSameAsAdd: AddBatch in batches of every size gives the
+// records Add gives one packet at a time, in the same order, across
+// window boundaries and a full table's evictions.
+func TestAddBatchSameAsAdd(t *testing.T) {
+	frames := synthFrames(t, 30000, false)
+	run := func(batch int) []string {
+		tb, out := collect(TableConfig{Interval: 60, MaxFlows: 500}, testFormat)
+		var ps [BatchMax]Packet
+		var ts [BatchMax]int64
+		n := 0
+		for i, f := range frames {
+			if Decode(1, f, &ps[n]) != nil {
+				continue
+			}
+			ts[n] = t0 + int64(i)*5e6 // 200 packets/s: windows close during the run
+			if n++; n == batch {
+				if batch == 1 {
+					tb.Add(0, ts[0], &ps[0])
+				} else {
+					tb.AddBatch(0, ts[:n], ps[:n])
+				}
+				n = 0
+			}
+		}
+		if n > 0 {
+			tb.AddBatch(0, ts[:n], ps[:n])
+		}
+		tb.Flush()
+		if tb.Stats().Evicted == 0 {
+			t.Fatal("no evictions: the test does not cover them")
+		}
+		return *out
+	}
+	want := run(1)
+	for _, b := range []int{2, 7, BatchMax} {
+		if got := run(b); strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("batches of %d: %d records differ from Add's %d", b, len(got), len(want))
+		}
+	}
+}
+
+// TestKeyExcluded: the per-packet exclusion read from the key agrees with
+// excluded on the packet.
+func TestKeyExcluded(t *testing.T) {
+	for _, p := range []*Packet{
+		pkt("10.1.0.10", "169.254.169.254", 6, 40000, 80, 2, 60),
+		pkt("169.254.169.123", "10.1.0.10", 17, 123, 123, 0, 76),
+		pkt("10.1.0.10", "169.254.169.253", 17, 5000, 53, 0, 60),
+		pkt("10.1.0.10", "169.254.169.1", 17, 5000, 53, 0, 60),
+		pkt("169.254.1.254", "10.1.0.10", 17, 5000, 53, 0, 60),
+		pkt("0.0.0.0", "255.255.255.255", 17, 68, 67, 0, 328),
+		pkt("10.1.0.10", "10.1.0.1", 17, 67, 80, 0, 328),
+		pkt("fe80::1", "ff02::1:2", 17, 546, 547, 0, 100),
+		pkt("fe80::1", "ff02::1:2", 17, 546, 53, 0, 100),
+		pkt("::ffff:169.254.169.254", "fd00::1", 6, 1, 2, 0, 100),
+	} {
+		for _, egress := range []bool{false, true} {
+			k := makeKey(p, egress)
+			if k.excluded() != excluded(p) {
+				t.Errorf("%v -> %v %d->%d: key says %v, packet %v", p.Src, p.Dst, p.SrcPort, p.DstPort, k.excluded(), excluded(p))
+			}
+		}
+	}
+}
