@@ -523,25 +523,32 @@ func scanInt(s string, p int) (v int64, end int, ok bool) {
 		p++
 	}
 	d0 := p
-	for p < len(s) && s[p] != ' ' {
+	// No overflow check per digit (a division): at most 19 digits are
+	// accepted, which a uint64 holds; the int64 range is checked once.
+	var u uint64
+	for p < len(s) {
 		ch := s[p]
-		if ch < '0' || ch > '9' || v > (math.MaxInt64-int64(ch-'0'))/10 {
+		if ch == ' ' {
+			break
+		}
+		d := ch - '0'
+		if d > 9 {
 			if e := strings.IndexByte(s[p:], ' '); e >= 0 {
 				return 0, p + e, false
 			}
 			return 0, len(s), false
 		}
-		v = v*10 + int64(ch-'0')
+		u = u*10 + uint64(d)
 		p++
 	}
 	n := p - d0
-	if n == 0 || p-start > 19 || (s[d0] == '0' && (n > 1 || neg)) {
+	if n == 0 || p-start > 19 || (s[d0] == '0' && (n > 1 || neg)) || u > math.MaxInt64 {
 		return 0, p, false
 	}
 	if neg {
-		v = -v
+		return -int64(u), p, true
 	}
-	return v, p, true
+	return int64(u), p, true
 }
 
 // distinctEstimate estimates the number of distinct hashes by linear

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -111,6 +112,9 @@ type DB struct {
 	imm        *memtable // being flushed
 	flushed    chan struct{}
 	obsolete   []*part // dropped from groups, removed once META no longer lists them
+
+	// copiedBlocks counts blocks merges copied without decoding (tests).
+	copiedBlocks atomic.Int64
 
 	kickFlush chan struct{}
 	kickMerge chan struct{}
@@ -1020,15 +1024,28 @@ func (db *DB) fail(err error) error {
 }
 
 // flush turns the memtable into parts. Called with flushMu held.
-func (db *DB) flush() error {
+func (db *DB) flush() error { return db.flushWith(nil) }
+
+// flushWith is flush also installing extra parts (a bulk load's), with
+// their rows added to the stream statistics, in the same META commit. On
+// failure the extra parts are released.
+func (db *DB) flushWith(extra []*part) error {
+	release := func() {
+		for _, p := range extra {
+			p.obsolete.Store(true)
+			p.unref()
+		}
+	}
 	db.mu.Lock()
 	if db.failed != nil {
 		db.mu.Unlock()
+		release()
 		return db.failed
 	}
 	seg := db.walSeg + 1
 	if err := db.wal.rotate(seg); err != nil {
 		db.mu.Unlock()
+		release()
 		return db.fail(err)
 	}
 	db.walSeg = seg
@@ -1061,11 +1078,22 @@ func (db *DB) flush() error {
 				p.obsolete.Store(true)
 				p.unref()
 			}
+			release()
 			return db.fail(fmt.Errorf("flush: %w", err))
 		}
 		made = append(made, ps...)
 	}
 	db.mu.Lock()
+	for _, p := range extra {
+		if g := db.groupsByID[p.gid]; g != nil {
+			for sid, st := range p.stats {
+				if s := g.byID[sid]; s != nil {
+					s.stats.add(st)
+				}
+			}
+		}
+	}
+	made = append(made, extra...)
 	db.installLocked(made, nil)
 	db.imm = nil
 	db.cp = cp
@@ -1481,47 +1509,42 @@ func choose(ps []*part, full bool, minParts int) []*part {
 
 // mergeParts streams the rows of ps, in part order, into one new part,
 // dropping rows of deleted streams. It returns nil when nothing is left.
+// A block that sorts wholly before what every other input has left (its
+// index's bounds say so) is copied as it is, without decoding: parts
+// written from disjoint time slices (bulk loads of files in time order)
+// merge at the cost of copying their bytes.
 func (db *DB) mergeParts(gid uint64, ps []*part, live map[uint64]bool, full bool) (*part, error) {
 	var cs []*mergeCur
-	load := func(c *mergeCur) error {
-		if c.b < len(c.p.blocks) {
-			bi := &c.p.blocks[c.b]
-			c.b++
-			need := ColTokens | ColIngestion // token values are copied, not re-parsed
-			if bi.shape == 0 {
-				need = ColMessage | ColIngestion
-			}
-			d, err := c.p.readBlock(bi, need)
-			if err != nil {
-				return err
-			}
-			c.d, c.i, c.sh = d, 0, bi.shape
-			return nil
+	// decode opens c's current block.
+	decode := func(c *mergeCur) error {
+		need := ColTokens | ColIngestion // token values are copied, not re-parsed
+		if c.bi.shape == 0 {
+			need = ColMessage | ColIngestion
 		}
-		c.d = nil
+		d, err := c.p.readBlock(c.bi, need)
+		if err != nil {
+			return err
+		}
+		c.d, c.i = d, 0
 		return nil
 	}
+	// Copies keep every row of a block: only when no input holds a
+	// deleted stream's rows.
+	copyOK := true
 	for _, p := range ps {
-		c := &mergeCur{p: p}
-		if err := load(c); err != nil {
-			return nil, err
+		if p.rows == 0 {
+			continue
 		}
-		if c.d != nil {
+		c := &mergeCur{p: p}
+		c.next()
+		if c.bi != nil {
 			cs = append(cs, c)
 		}
-	}
-	less := func(a, b *mergeCur) bool {
-		if a.sh != b.sh {
-			return a.sh < b.sh
+		for sid := range p.stats {
+			if !live[sid] {
+				copyOK = false
+			}
 		}
-		if ab, bb := floorDiv(a.d.ts[a.i], bucketMs), floorDiv(b.d.ts[b.i], bucketMs); ab != bb {
-			return ab < bb
-		}
-		as, bs := a.d.sid[a.i], b.d.sid[b.i]
-		if as != bs {
-			return as < bs
-		}
-		return Cursor{a.d.ts[a.i], a.d.seq[a.i]}.Less(Cursor{b.d.ts[b.i], b.d.seq[b.i]})
 	}
 	pw, id, err := db.newPart(true)
 	if err != nil {
@@ -1557,27 +1580,56 @@ func (db *DB) mergeParts(gid uint64, ps []*part, live map[uint64]bool, full bool
 			jobs = nil
 		}
 	}
-	h := &curHeap{cs: cs, less: less}
+	abort := func(err error) (*part, error) {
+		pw.f.Close()
+		db.fs.Remove(db.partPath(id))
+		return nil, err
+	}
+	h := &curHeap{cs: cs}
 	heap.Init(h)
 	for n := 0; h.Len() > 0; n++ {
 		if n&0xffff == 0 && !full {
 			select {
 			case <-db.quit:
-				pw.f.Close()
-				db.fs.Remove(db.partPath(id))
-				return nil, errMergeAborted
+				return abort(errMergeAborted)
 			default:
 			}
 		}
 		c := h.cs[0]
+		if c.d == nil {
+			// A block not opened yet, first by its lower bound.
+			if copyOK && c.bi.msgBytes >= 0 && h.beforeOthers(blockUpper(c.bi)) {
+				eb, err := c.p.readRawBlock(c.bi)
+				if err != nil {
+					return abort(err)
+				}
+				emit()
+				db.copiedBlocks.Add(1)
+				jobs = append(jobs, blockJob{raw: eb})
+				rows += c.bi.rows
+				shape = c.bi.shape
+				emit()
+				if c.next(); c.bi == nil {
+					heap.Pop(h)
+				} else {
+					heap.Fix(h, 0)
+				}
+				continue
+			}
+			if err := decode(c); err != nil {
+				return abort(err)
+			}
+			heap.Fix(h, 0)
+			continue
+		}
 		d, i := c.d, c.i
 		if live[d.sid[i]] {
-			if c.sh != shape || len(buf) >= db.opts.BlockRows {
+			if c.bi.shape != shape || len(buf) >= db.opts.BlockRows {
 				emit()
-				shape = c.sh
+				shape = c.bi.shape
 			}
 			r := row{ts: d.ts[i], seq: d.seq[i], ingest: d.ingest[i], sid: d.sid[i]}
-			if c.sh == 0 {
+			if shape == 0 {
 				r.msg = d.msgs[i]
 			} else {
 				if src == nil {
@@ -1589,12 +1641,7 @@ func (db *DB) mergeParts(gid uint64, ps []*part, live map[uint64]bool, full bool
 		}
 		c.i++
 		if c.i == d.rows {
-			if err := load(c); err != nil {
-				pw.f.Close()
-				db.fs.Remove(db.partPath(id))
-				return nil, err
-			}
-			if c.d == nil {
+			if c.next(); c.bi == nil {
 				heap.Pop(h)
 				continue
 			}
@@ -1604,9 +1651,7 @@ func (db *DB) mergeParts(gid uint64, ps []*part, live map[uint64]bool, full bool
 	emit()
 	pw.addBlocks(jobs)
 	if rows == 0 {
-		pw.f.Close()
-		db.fs.Remove(db.partPath(id))
-		return nil, nil
+		return abort(nil)
 	}
 	return db.finishPart(pw, id, gid, day)
 }
@@ -1614,24 +1659,90 @@ func (db *DB) mergeParts(gid uint64, ps []*part, live map[uint64]bool, full bool
 // errMergeAborted: Close interrupted a background merge; its inputs stay.
 var errMergeAborted = errors.New("merge aborted by Close")
 
-// mergeCur is one input of a merge: a part and its current decoded block.
+// mergeCur is one input of a merge: a part and its current block, decoded
+// (d) once its rows are needed.
 type mergeCur struct {
 	p  *part
-	b  int
+	b  int // index of bi
+	bi *blockIndex
 	d  *blockData
 	i  int
-	sh int
+}
+
+// next moves to the next block, not decoded; bi is nil at the end.
+func (c *mergeCur) next() {
+	c.d, c.i = nil, 0
+	if c.bi != nil {
+		c.b++
+	}
+	if c.b < len(c.p.blocks) {
+		c.bi = &c.p.blocks[c.b]
+	} else {
+		c.bi = nil
+	}
+}
+
+// mergeKey is a row's place in a part: (shape, slice, stream, timestamp,
+// seq).
+type mergeKey struct {
+	sh    int
+	slice int64
+	sid   uint64
+	ts    int64
+	seq   uint64
+}
+
+func (a *mergeKey) less(b *mergeKey) bool {
+	switch {
+	case a.sh != b.sh:
+		return a.sh < b.sh
+	case a.slice != b.slice:
+		return a.slice < b.slice
+	case a.sid != b.sid:
+		return a.sid < b.sid
+	case a.ts != b.ts:
+		return a.ts < b.ts
+	}
+	return a.seq < b.seq
+}
+
+// key is the current row's key, or for a block not decoded a bound below
+// all of its rows.
+func (c *mergeCur) key() mergeKey {
+	if c.d == nil {
+		bi := c.bi
+		return mergeKey{bi.shape, floorDiv(bi.minTs, bucketMs), bi.minSid, bi.minTs, bi.minSeq}
+	}
+	d, i := c.d, c.i
+	return mergeKey{c.bi.shape, floorDiv(d.ts[i], bucketMs), d.sid[i], d.ts[i], d.seq[i]}
+}
+
+// blockUpper is a bound above all of a block's rows.
+func blockUpper(bi *blockIndex) mergeKey {
+	return mergeKey{bi.shape, floorDiv(bi.maxTs, bucketMs), bi.maxSid, bi.maxTs, bi.maxSeq}
 }
 
 type curHeap struct {
-	cs   []*mergeCur
-	less func(a, b *mergeCur) bool
+	cs []*mergeCur
 }
 
-func (h *curHeap) Len() int           { return len(h.cs) }
-func (h *curHeap) Less(i, j int) bool { return h.less(h.cs[i], h.cs[j]) }
-func (h *curHeap) Swap(i, j int)      { h.cs[i], h.cs[j] = h.cs[j], h.cs[i] }
-func (h *curHeap) Push(x any)         { h.cs = append(h.cs, x.(*mergeCur)) }
+func (h *curHeap) Len() int { return len(h.cs) }
+func (h *curHeap) Less(i, j int) bool {
+	a, b := h.cs[i].key(), h.cs[j].key()
+	return a.less(&b)
+}
+
+// beforeOthers reports whether k sorts before every input but the top's.
+func (h *curHeap) beforeOthers(k mergeKey) bool {
+	for j := 1; j <= 2 && j < len(h.cs); j++ {
+		if o := h.cs[j].key(); !k.less(&o) {
+			return false
+		}
+	}
+	return true
+}
+func (h *curHeap) Swap(i, j int) { h.cs[i], h.cs[j] = h.cs[j], h.cs[i] }
+func (h *curHeap) Push(x any)    { h.cs = append(h.cs, x.(*mergeCur)) }
 func (h *curHeap) Pop() any {
 	x := h.cs[len(h.cs)-1]
 	h.cs = h.cs[:len(h.cs)-1]

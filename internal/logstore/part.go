@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -287,11 +288,36 @@ func (w *partWriter) addBlock(rows []row, shape int) {
 // flushes and merges instead of leaving them to the GC.
 var scratchPool = sync.Pool{New: func() any { return new(encScratch) }}
 
-// blockJob is one block to encode: rows of one shape.
+// blockJob is one block to encode: rows of one shape, or a block already
+// encoded (raw, copied by a merge).
 type blockJob struct {
 	rows  []row
 	shape int
 	src   []srcRef // merges: where each row's tokens are, instead of rows' messages
+	raw   *encodedBlock
+}
+
+// readRawBlock reads a block's chunks as they are on disk, checksums
+// verified, for a merge to copy without decoding.
+func (p *part) readRawBlock(bi *blockIndex) (*encodedBlock, error) {
+	lo, hi := uint64(math.MaxUint64), uint64(0)
+	for _, c := range bi.chunks {
+		lo, hi = min(lo, c.off), max(hi, c.off+uint64(c.n))
+	}
+	data := make([]byte, hi-lo)
+	if _, err := p.f.ReadAt(data, int64(lo)); err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	eb := &encodedBlock{bi: *bi, data: data}
+	eb.bi.chunks = slices.Clone(bi.chunks)
+	for i := range eb.bi.chunks {
+		c := &eb.bi.chunks[i]
+		c.off -= lo
+		if crc32.Checksum(data[c.off:c.off+uint64(c.n)], castagnoli) != c.crc {
+			return nil, fmt.Errorf("chunk checksum: %w", errCorrupt)
+		}
+	}
+	return eb, nil
 }
 
 // srcRef is row i of a decoded block, for merges that copy token values
@@ -381,6 +407,10 @@ func (w *partWriter) addBlocks(jobs []blockJob) {
 	workers := min(runtime.GOMAXPROCS(0), len(jobs))
 	if workers <= 1 {
 		for _, j := range jobs {
+			if j.raw != nil {
+				w.add(j.raw, nil)
+				continue
+			}
 			w.add(encodeBlock(j.rows, j.shape, j.src, w.enc, &w.scratch), j.rows)
 		}
 		return
@@ -391,6 +421,10 @@ func (w *partWriter) addBlocks(jobs []blockJob) {
 	}
 	next := make(chan int, len(jobs))
 	for i := range jobs {
+		if jobs[i].raw != nil {
+			out[i] <- jobs[i].raw
+			continue
+		}
 		next <- i
 	}
 	close(next)

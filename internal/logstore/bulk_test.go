@@ -1,0 +1,242 @@
+package logstore
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/flowwatch/flowwatch/internal/logstore/vfs"
+)
+
+type bulkRecord struct {
+	stream string
+	ts     int64
+	msg    string
+}
+
+// bulkInput makes records mostly in time order (as files are), over four
+// hours across midnight, with some out of order, in n batches.
+func bulkInput(rng *rand.Rand, records, batches int, ordered bool) [][]bulkRecord {
+	out := make([][]bulkRecord, batches)
+	base := int64(20_000*dayMs - 2*3600_000)
+	span := int64(4 * 3600_000)
+	for i := 0; i < records; i++ {
+		ts := base + int64(i)*span/int64(records) + rng.Int64N(60_000)
+		if !ordered && rng.IntN(50) == 0 {
+			ts = base + rng.Int64N(span) // late or early
+		}
+		if rng.IntN(20) == 0 && i > 0 {
+			ts = base + int64(i-1)*span/int64(records) // equal timestamps keep input order
+		}
+		msg := strings.NewReplacer("\n", " ", "\r", "").Replace(randMessage(rng))
+		b := i * batches / records
+		out[b] = append(out[b], bulkRecord{stream: fmt.Sprintf("s%d", rng.IntN(5)), ts: ts, msg: msg})
+	}
+	return out
+}
+
+// loadBulk commits batches from several goroutines, in no particular
+// order, as flowimport's workers do.
+func loadBulk(t *testing.T, db *DB, ingest int64, budget int, in [][]bulkRecord) int64 {
+	t.Helper()
+	l, err := db.BeginBulk("g", ingest, budget)
+	must(t, err)
+	var wg sync.WaitGroup
+	next := make(chan int)
+	errs := make(chan error, len(in))
+	for w := 0; w < 3; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for no := range next {
+				b := l.NewBatch(uint64(no))
+				for _, r := range in[no] {
+					// Lines between records, as in a file.
+					b.Text = append(b.Text, "\n"...)
+					off := len(b.Text)
+					b.Text = append(b.Text, r.msg...)
+					if err := b.Add(r.stream, r.ts, off, len(r.msg)); err != nil {
+						errs <- err
+					}
+				}
+				if err := l.Commit(b); err != nil {
+					errs <- err
+				}
+			}
+		}()
+	}
+	for no := range in {
+		next <- no
+	}
+	close(next)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	n, err := l.Finish()
+	must(t, err)
+	return n
+}
+
+func checkBulk(t *testing.T, db *DB, model Store) {
+	t.Helper()
+	checkPartsSorted(t, db)
+	want, err := model.Streams("g")
+	must(t, err)
+	got, err := db.Streams("g")
+	must(t, err)
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("streams\n got %v\nwant %v", got, want)
+	}
+	for _, s := range want {
+		q := EventQuery{Group: "g", Streams: []string{s.Name}, Start: MinTime, End: MaxTime}
+		we, _, err := model.Events(context.Background(), q)
+		must(t, err)
+		ge, _, err := db.Events(context.Background(), q)
+		must(t, err)
+		if len(ge) != len(we) {
+			t.Fatalf("stream %s: %d events, want %d", s.Name, len(ge), len(we))
+		}
+		for i := range we {
+			if ge[i].Timestamp != we[i].Timestamp || ge[i].Message != we[i].Message || ge[i].IngestionTime != we[i].IngestionTime {
+				t.Fatalf("stream %s event %d: %d %q, want %d %q", s.Name, i, ge[i].Timestamp, ge[i].Message, we[i].Timestamp, we[i].Message)
+			}
+		}
+	}
+}
+
+// TestBulkLoad: a bulk load stores what Append would, per stream in
+// (timestamp, input order); compacts (copying blocks when input is in time
+// order); and survives reopening.
+func TestBulkLoad(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		ordered bool
+		budget  int
+	}{{"ordered", true, 64 << 10}, {"unordered", false, 64 << 10}, {"one write", true, 1 << 30}} {
+		t.Run(tc.name, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(7, uint64(len(tc.name))))
+			fs := vfs.NewMem()
+			db := openTestDB(t, fs, nil, nil)
+			model := NewMemory()
+			const ingest = 42
+			for _, s := range []Store{db, model} {
+				must(t, s.CreateGroup("g", GroupMeta{CreationTime: 1}))
+				must(t, s.CreateStream("g", "s0", ingest))
+			}
+			in := bulkInput(rng, 3000, 40, tc.ordered)
+			for _, b := range in {
+				for _, r := range b {
+					if _, err := model.Streams("g"); err != nil {
+						t.Fatal(err)
+					}
+					if err := model.Append("g", r.stream, ingest, []Event{{Timestamp: r.ts, Message: r.msg}}); err == ErrStreamNotFound {
+						must(t, model.CreateStream("g", r.stream, ingest))
+						must(t, model.Append("g", r.stream, ingest, []Event{{Timestamp: r.ts, Message: r.msg}}))
+					} else {
+						must(t, err)
+					}
+				}
+			}
+			if n := loadBulk(t, db, ingest, tc.budget, in); n != 3000 {
+				t.Fatalf("loaded %d records", n)
+			}
+			checkBulk(t, db, model)
+			must(t, db.Compact())
+			if tc.ordered && tc.budget < 1<<20 && db.copiedBlocks.Load() == 0 {
+				t.Error("compaction of parts from time-ordered input copied no block")
+			}
+			checkBulk(t, db, model)
+			must(t, db.Close())
+			db = openTestDB(t, fs, nil, nil)
+			defer db.Close()
+			checkBulk(t, db, model)
+		})
+	}
+}
+
+// TestMergeCopiesBlocks: parts of disjoint time slices merge by copying
+// their blocks; a part overlapping them is merged row by row, and the
+// result reads as the inputs did.
+func TestMergeCopiesBlocks(t *testing.T) {
+	db := openTestDB(t, vfs.NewMem(), nil, nil)
+	defer db.Close()
+	model := NewMemory()
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, s := range []Store{db, model} {
+		must(t, s.CreateGroup("g", GroupMeta{}))
+		for _, st := range []string{"a", "b", "c"} {
+			must(t, s.CreateStream("g", st, 0))
+		}
+	}
+	streams := []string{"a", "b", "c"}
+	add := func(from, to int64) {
+		for _, st := range streams {
+			var evs []Event
+			for ts := from; ts < to; ts += 7_001 {
+				evs = append(evs, Event{Timestamp: ts, Message: randFlowLine(rng, ts/1000)})
+			}
+			must(t, db.Import("g", st, 1, evs))
+			must(t, model.Append("g", st, 1, evs))
+		}
+		must(t, db.Flush())
+	}
+	day := int64(20_100 * dayMs)
+	add(day, day+2*bucketMs)
+	add(day+2*bucketMs, day+4*bucketMs)
+	add(day+6*bucketMs, day+7*bucketMs)
+	must(t, db.Compact())
+	copied := db.copiedBlocks.Load()
+	if copied == 0 {
+		t.Fatal("no block copied")
+	}
+	checkBulk(t, db, model)
+	// Overlapping the first slices: those blocks are decoded.
+	add(day+bucketMs, day+bucketMs+bucketMs/2)
+	must(t, db.Compact())
+	checkBulk(t, db, model)
+	g := db.groups["g"]
+	if len(g.parts) != 1 {
+		t.Fatalf("%d parts after Compact", len(g.parts))
+	}
+	// A deleted stream's rows must go: nothing is copied then.
+	before := db.copiedBlocks.Load()
+	must(t, db.DeleteStream("g", "b"))
+	must(t, model.DeleteStream("g", "b"))
+	streams = []string{"a", "c"}
+	add(day+8*bucketMs, day+9*bucketMs)
+	must(t, db.Compact())
+	if db.copiedBlocks.Load() != before {
+		t.Fatal("blocks copied from parts with a deleted stream's rows")
+	}
+	checkBulk(t, db, model)
+}
+
+// checkPartsSorted checks the parts' invariant merges rely on: rows in
+// (shape, slice, stream, timestamp, seq) order, block after block.
+func checkPartsSorted(t *testing.T, db *DB) {
+	t.Helper()
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	for _, g := range db.groupsByID {
+		for _, p := range g.parts {
+			var prev *mergeKey
+			for i := range p.blocks {
+				bi := &p.blocks[i]
+				d, err := p.readBlock(bi, ColIngestion)
+				must(t, err)
+				for r := 0; r < d.rows; r++ {
+					k := mergeKey{bi.shape, floorDiv(d.ts[r], bucketMs), d.sid[r], d.ts[r], d.seq[r]}
+					if prev != nil && !prev.less(&k) {
+						t.Fatalf("part %d block %d row %d: %+v after %+v", p.id, i, r, k, *prev)
+					}
+					prev = &k
+				}
+			}
+		}
+	}
+}
