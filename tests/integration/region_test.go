@@ -1,0 +1,148 @@
+package integration
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestRegionsCLI: log groups are per region (the SigV4 scope), as in AWS.
+// The same name in us-east-1 and eu-west-1 is two groups with their own
+// ARN, streams, events, tags, retention and queries; identifiers and
+// query ids of one region name nothing in the other; a group stored before
+// regions (here by `flowwatch import`, which writes bare names) is
+// us-east-1's.
+func TestRegionsCLI(t *testing.T) {
+	needCLI(t)
+	dataDir := t.TempDir()
+	file := filepath.Join(t.TempDir(), "flows.log")
+	now := time.Now().Unix()
+	if err := os.WriteFile(file, []byte(fmt.Sprintf("2 000000000000 eni-0aaaaaaaaaaaaaaa1 10.0.0.1 10.0.0.2 443 50000 6 3 300 %d %d ACCEPT OK\n", now-120, now-60)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(binary, "import", "--data-dir", dataDir, "--log-group", "legacy", file).CombinedOutput(); err != nil {
+		t.Fatalf("import: %v\n%s", err, out)
+	}
+	srv := startServer(t, dataDir)
+	us, eu := cli(t, srv, "logs").in("us-east-1"), cli(t, srv, "logs").in("eu-west-1")
+
+	for _, c := range []*awsCLI{us, eu} {
+		c.ok("create-log-group", "--log-group-name", "same")
+		c.ok("create-log-stream", "--log-group-name", "same", "--log-stream-name", "s")
+	}
+	eu.fails("ResourceAlreadyExistsException", "The specified log group already exists", "create-log-group", "--log-group-name", "same")
+	ms := time.Now().UnixMilli()
+	eu.ok("put-log-events", "--log-group-name", "same", "--log-stream-name", "s", "--log-events",
+		fmt.Sprintf(`[{"timestamp":%d,"message":"eu one"},{"timestamp":%d,"message":"eu two"}]`, ms-1, ms))
+	us.ok("put-log-events", "--log-group-name", "same", "--log-stream-name", "s", "--log-events",
+		fmt.Sprintf(`[{"timestamp":%d,"message":"us only"}]`, ms))
+
+	groups := func(c *awsCLI) map[string]map[string]any {
+		m := map[string]map[string]any{}
+		for _, g := range list(t, c.ok("describe-log-groups"), "logGroups") {
+			m[g["logGroupName"].(string)] = g
+		}
+		return m
+	}
+	ug, eg := groups(us), groups(eu)
+	if len(ug) != 2 || ug["legacy"] == nil || ug["same"]["arn"] != "arn:aws:logs:us-east-1:000000000000:log-group:same:*" ||
+		ug["same"]["storedBytes"] != float64(len("us only")) {
+		t.Fatalf("us-east-1 groups: %v", ug)
+	}
+	if len(eg) != 1 || eg["same"]["logGroupArn"] != "arn:aws:logs:eu-west-1:000000000000:log-group:same" ||
+		eg["same"]["storedBytes"] != float64(len("eu one")+len("eu two")) {
+		t.Fatalf("eu-west-1 groups: %v", eg)
+	}
+	// A stream's storedBytes is always 0 (deprecated since 2019).
+	st := list(t, eu.ok("describe-log-streams", "--log-group-name", "same"), "logStreams")
+	if len(st) != 1 || st[0]["storedBytes"] != float64(0) || st[0]["arn"] != "arn:aws:logs:eu-west-1:000000000000:log-group:same:log-stream:s" {
+		t.Fatalf("eu-west-1 streams: %v", st)
+	}
+	msgs := func(c *awsCLI) (out []string) {
+		for _, e := range list(t, c.ok("get-log-events", "--log-group-name", "same", "--log-stream-name", "s", "--start-from-head"), "events") {
+			out = append(out, e["message"].(string))
+		}
+		return out
+	}
+	if got := strings.Join(msgs(eu), ","); got != "eu one,eu two" {
+		t.Fatalf("eu-west-1 events: %s", got)
+	}
+	if got := strings.Join(msgs(us), ","); got != "us only" {
+		t.Fatalf("us-east-1 events: %s", got)
+	}
+
+	euARN := "arn:aws:logs:eu-west-1:000000000000:log-group:same"
+	eu.ok("tag-resource", "--resource-arn", euARN, "--tags", "region=eu")
+	us.fails("ResourceNotFoundException", "is in region eu-west-1", "tag-resource", "--resource-arn", euARN, "--tags", "region=us")
+	us.fails("ResourceNotFoundException", "The specified log group does not exist.", "describe-log-streams", "--log-group-identifier", euARN)
+	if tags := us.ok("list-tags-log-group", "--log-group-name", "same")["tags"]; tags != nil && len(tags.(map[string]any)) != 0 {
+		t.Fatalf("us-east-1 tags: %v", tags)
+	}
+	eu.ok("put-retention-policy", "--log-group-name", "same", "--retention-in-days", "7")
+	if _, set := groups(us)["same"]["retentionInDays"]; set {
+		t.Fatal("eu-west-1 retention shows in us-east-1")
+	}
+	eu.fails("ResourceNotFoundException", "The specified log group does not exist.", "delete-log-group", "--log-group-name", "legacy")
+
+	// Queries read their region's group, by name or ARN, and their ids
+	// and pointers do not cross regions.
+	span := []string{"--start-time", fmt.Sprint(now - 3600), "--end-time", fmt.Sprint(now + 60), "--query-string", "fields @message, @log | sort @timestamp asc"}
+	res := eu.query(append([]string{"--log-group-identifiers", euARN}, span...)...)
+	rs := rows(res)
+	if len(rs) != 2 || rs[0]["@message"] != "eu one" || rs[1]["@log"] != "000000000000:same" {
+		t.Fatalf("eu-west-1 query: %v", rs)
+	}
+	if rs := rows(us.query(append([]string{"--log-group-names", "same", "legacy"}, span...)...)); len(rs) != 2 || rs[0]["@message"] != "us only" && rs[1]["@message"] != "us only" {
+		t.Fatalf("us-east-1 query: %v", rs)
+	}
+	us.fails("ResourceNotFoundException", "The specified log group does not exist.", append([]string{"start-query", "--log-group-identifiers", euARN}, span...)...)
+	us.fails("InvalidParameterException", "logRecordPointer is not valid", "get-log-record", "--log-record-pointer", rs[0]["@ptr"])
+	if rec := eu.ok("get-log-record", "--log-record-pointer", rs[0]["@ptr"])["logRecord"].(map[string]any); rec["@message"] != "eu one" {
+		t.Fatalf("eu-west-1 record: %v", rec)
+	}
+	id := eu.ok(append([]string{"start-query", "--log-group-name", "same"}, span...)...)["queryId"].(string)
+	us.fails("ResourceNotFoundException", "The specified query does not exist.", "get-query-results", "--query-id", id)
+	for _, q := range list(t, us.ok("describe-queries"), "queries") {
+		if q["queryId"] == id {
+			t.Fatalf("us-east-1 lists an eu-west-1 query: %v", q)
+		}
+	}
+
+	// Deleting one region's group leaves the other's.
+	eu.ok("delete-log-group", "--log-group-name", "same")
+	if got := strings.Join(msgs(us), ","); got != "us only" {
+		t.Fatalf("us-east-1 events after the eu-west-1 delete: %s", got)
+	}
+}
+
+// TestQueryAuthorizedPerGroup: StartQuery is authorized against each log
+// group it names, so a user allowed to query one group cannot read another
+// by listing both.
+func TestQueryAuthorizedPerGroup(t *testing.T) {
+	needCLI(t)
+	srv := startServer(t, "")
+	root := cli(t, srv, "")
+	for _, g := range []string{"open", "secret"} {
+		root.ok("logs", "create-log-group", "--log-group-name", g)
+	}
+	root.ok("iam", "create-user", "--user-name", "carol")
+	key := root.ok("iam", "create-access-key", "--user-name", "carol")["AccessKey"].(map[string]any)
+	root.ok("iam", "put-user-policy", "--user-name", "carol", "--policy-name", "query-open", "--policy-document",
+		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"logs:StartQuery","Resource":"arn:aws:logs:us-east-1:000000000000:log-group:open:*"},`+
+			`{"Effect":"Allow","Action":["logs:GetQueryResults","logs:StopQuery"],"Resource":"*"}]}`)
+	carol := cliAs(t, srv, "logs", key["AccessKeyId"].(string), key["SecretAccessKey"].(string))
+	span := []string{"--start-time", "0", "--end-time", fmt.Sprint(time.Now().Unix()), "--query-string", "stats count(*)"}
+	carol.query(append([]string{"--log-group-name", "open"}, span...)...)
+	const denied = "User: arn:aws:iam::000000000000:user/carol is not authorized to perform: logs:StartQuery on resource: arn:aws:logs:us-east-1:000000000000:log-group:secret:* because no identity-based policy allows the logs:StartQuery action"
+	carol.fails("AccessDeniedException", denied, append([]string{"start-query", "--log-group-names", "open", "secret"}, span...)...)
+	carol.fails("AccessDeniedException", denied, append([]string{"start-query", "--log-group-identifiers", "open", "arn:aws:logs:us-east-1:000000000000:log-group:secret"}, span...)...)
+	carol.fails("AccessDeniedException", "on resource: arn:aws:logs:us-east-1:000000000000:log-group:*", append([]string{"start-query"},
+		"--start-time", "0", "--end-time", "1", "--query-string", "SOURCE logGroups() | stats count(*)")...)
+	if qs := list(t, root.ok("logs", "describe-queries"), "queries"); len(qs) != 1 {
+		t.Fatalf("a denied query ran: %v", qs)
+	}
+}
