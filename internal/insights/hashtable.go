@@ -199,6 +199,7 @@ type interner struct {
 	id   [256]uint32
 	m    map[string]uint32
 	strs []string
+	hs   []uint32 // per id: a hash of the text, the same in every interner
 }
 
 func (c *interner) reset() { clear(c.ptr[:]) }
@@ -218,6 +219,11 @@ func (c *interner) get(s string) uint32 {
 		s = strings.Clone(s)
 		c.m[s] = id
 		c.strs = append(c.strs, s)
+		h := uint32(2166136261) // FNV-1a
+		for i := 0; i < len(s); i++ {
+			h = (h ^ uint32(s[i])) * 16777619
+		}
+		c.hs = append(c.hs, h)
 	}
 	c.ptr[h], c.ln[h], c.id[h] = p, len(s), id
 	return id

@@ -18,12 +18,14 @@ type statsBarrier struct {
 	// (the rest of the query is just a row cap).
 	maxRows int
 	cmd     *StatsCmd
-	calls   []*CallExpr // distinct aggregate calls, by String()
-	index   map[*CallExpr]int
+	// noCompact: aggregate on the general path only (tests compare the two).
+	noCompact bool
+	calls     []*CallExpr // distinct aggregate calls, by String()
+	index     map[*CallExpr]int
 }
 
 func newStatsBarrier(pl *plan, s *StatsCmd, nextSort bool) (barrier, error) {
-	sb := &statsBarrier{pl: pl, cmd: s, index: map[*CallExpr]int{}, nextSort: nextSort}
+	sb := &statsBarrier{pl: pl, cmd: s, index: map[*CallExpr]int{}, nextSort: nextSort, noCompact: !compactAggregation}
 	byText := map[string]int{}
 	for _, p := range s.Aggs {
 		walkExpr(p.Expr, func(e Expr) {
@@ -45,6 +47,7 @@ func newStatsBarrier(pl *plan, s *StatsCmd, nextSort bool) (barrier, error) {
 }
 
 type aggSpec struct {
+	name  string // lower case
 	arg   evalFn // nil for count(*)
 	argSl int    // slot when the argument is a plain field, else -1
 	make  func() aggregator
@@ -65,7 +68,7 @@ func (sb *statsBarrier) compileAggs(c *compiler) ([]aggSpec, error) {
 	var specs []aggSpec
 	for _, call := range sb.calls {
 		name := strings.ToLower(call.Name)
-		sp := aggSpec{argSl: -1}
+		sp := aggSpec{argSl: -1, name: name}
 		nargs := 1
 		if name == "pct" {
 			nargs = 2
@@ -132,8 +135,10 @@ type statsWorker struct {
 	specs []aggSpec
 	// countOnly: every aggregate is count(*).
 	countOnly bool
-	t         *groupTable
-	kv        []Value
+	// ct: the compact aggregation (stats_compact.go) while it lasts.
+	ct *compactAggs
+	t  *groupTable
+	kv []Value
 	// per-batch scratch
 	seen   []bool
 	gen    uint32 // batch number, stamps dcache entries
@@ -185,6 +190,9 @@ func (sb *statsBarrier) newWorker(c *compiler) (barrierWorker, error) {
 	}
 	w.t = newGroupTable(len(sb.cmd.By), specs)
 	w.kv = make([]Value, len(sb.cmd.By))
+	if w.compactEligible() && !sb.noCompact {
+		w.ct = newCompactAggs(specs)
+	}
 	// Compile the items too, so that errors in them surface before the scan.
 	if _, err := sb.compileItems(c, new([]Value)); err != nil {
 		return nil, err
@@ -202,6 +210,12 @@ func (w *statsWorker) consume(b *batch, rc *rowCtx) {
 	n, nby := len(b.sel), len(w.kv)
 	if cap(w.gids) < n {
 		w.gids, w.argv, w.kvs = make([]int32, n), make([]Value, n), make([]Value, n*max(nby, 1))
+	}
+	if w.ct != nil {
+		if w.compactBatch(b) {
+			return
+		}
+		w.dropCompact()
 	}
 	if nby == 0 && w.countOnly {
 		// stats count(*) without by: one add per batch, not per row.
@@ -759,6 +773,9 @@ func slotOr(pl *plan, name string) int {
 func mergeTables(ws []barrierWorker) *groupTable {
 	if len(ws) == 0 {
 		return nil
+	}
+	if t := mergeCompact(ws); t != nil {
+		return t
 	}
 	t := ws[0].(*statsWorker).t
 	kbuf := make([]Value, t.nby)

@@ -56,15 +56,118 @@ func (w *statsWorker) fastGroupIDs(b *batch, gids []int32) bool {
 	if nby == 0 || nby > 4 || b.lazy == nil {
 		return false
 	}
-	var cols [4]*logstore.TokenColumn
+	cols, ok := w.keyCols(b)
+	if !ok {
+		return false
+	}
+	t := w.t
+	w.packKeys(b, cols[:nby])
+	var (
+		// The previous row's table and key: runs of equal keys skip the hash.
+		prevIdx      = -1
+		prevA, prevB uint64
+		prevG        = int32(-1)
+		m64          *u64Table
+		m64Idx       = -1
+		m128         *u128Table
+		m128Sig      = ^uint32(0)
+		idx          int
+		a, bb        uint64
+	)
+	n := len(b.sel)
+	pIdx, pA, pB := w.pIdx[:n], w.pA[:n], w.pB[:n]
+	// Touch the slots of the most common table first: these loads do not
+	// depend on each other, so the processor overlaps their cache misses,
+	// and the lookups below find the lines in cache.
+	if ti := int(pIdx[0]); ti >= 0 && ti < 1<<20 && t.m64[ti] != nil {
+		m := t.m64[ti]
+		var sink uint64
+		for j, a := range pA {
+			if int(pIdx[j]) == ti {
+				sink += m.slots[m.hash(a)].key
+			}
+		}
+		w.sink += sink
+	} else if ti >= 1<<20 && t.m128 != nil && t.m128[uint32(ti&^(1<<20))] != nil {
+		m := t.m128[uint32(ti&^(1<<20))]
+		var sink uint64
+		for j, a := range pA {
+			if int(pIdx[j]) == ti {
+				sink += m.slots[m.hash(a, pB[j])].a
+			}
+		}
+		w.sink += sink
+	}
+	for j, i := range b.sel {
+		idx, a, bb = int(pIdx[j]), pA[j], pB[j]
+		if idx < 0 {
+			gids[j] = t.lookup(w.rowKey(cols[:nby], i))
+			prevIdx = -1
+			continue
+		}
+		if idx == prevIdx && a == prevA && bb == prevB {
+			gids[j] = prevG
+			continue
+		}
+		var g int32
+		if idx < 1<<20 {
+			if idx != m64Idx {
+				if m64 = t.m64[idx]; m64 == nil {
+					m64 = newU64Table()
+					t.m64[idx] = m64
+				}
+				m64Idx = idx
+			}
+			var found bool
+			if g, found = m64.get(a); !found {
+				g = t.add(w.rowKey(cols[:nby], i))
+				m64.put(a, g)
+			}
+		} else {
+			if sig := uint32(idx &^ (1 << 20)); sig != m128Sig {
+				if t.m128 == nil {
+					t.m128 = map[uint32]*u128Table{}
+				}
+				if m128 = t.m128[sig]; m128 == nil {
+					m128 = newU128Table()
+					t.m128[sig] = m128
+				}
+				m128Sig = sig
+			}
+			var found bool
+			if g, found = m128.get(a, bb); !found {
+				g = t.add(w.rowKey(cols[:nby], i))
+				m128.put(a, bb, g)
+			}
+		}
+		gids[j] = g
+		prevIdx, prevA, prevB, prevG = idx, a, bb, g
+	}
+	return true
+}
+
+// keyCols returns the token columns the by keys are bound to in this
+// batch; ok is false when a key is not a bound token column.
+func (w *statsWorker) keyCols(b *batch) (cols [4]*logstore.TokenColumn, ok bool) {
+	nby := len(w.kv)
+	if nby == 0 || nby > 4 || b.lazy == nil {
+		return cols, false
+	}
 	for k := range nby {
 		s := w.bySl[k]
 		if s < 0 || b.lazy[s] == nil || b.lazy[s].c == nil {
-			return false
+			return cols, false
 		}
 		cols[k] = b.lazy[s].c
 	}
-	t := w.t
+	return cols, true
+}
+
+// packKeys fills w.pIdx, w.pA, w.pB for the selected rows: the table
+// lookup would use for the row's key (-1: none packs it) and the packed
+// words.
+func (w *statsWorker) packKeys(b *batch, cols []*logstore.TokenColumn) {
+	t, nby := w.t, len(cols)
 	for len(w.kc) < nby {
 		w.kc = append(w.kc, keyCache{})
 	}
@@ -75,16 +178,8 @@ func (w *statsWorker) fastGroupIDs(b *batch, gids []int32) bool {
 	}
 	dash := t.intern.get("-")
 	var (
-		kinds [4]Kind
-		words [4]uint32
-		// The previous row's table and key: runs of equal keys skip the hash.
-		prevIdx          = -1
-		prevA, prevB     uint64
-		prevG            = int32(-1)
-		m64              *u64Table
-		m64Idx           = -1
-		m128             *u128Table
-		m128Sig          = ^uint32(0)
+		kinds            [4]Kind
+		words            [4]uint32
 		gen              = w.gen
 		fixed            bool
 		idx              int
@@ -163,74 +258,6 @@ func (w *statsWorker) fastGroupIDs(b *batch, gids []int32) bool {
 		}
 		pIdx[j], pA[j], pB[j] = int32(idx), a, bb
 	}
-	// Touch the slots of the most common table first: these loads do not
-	// depend on each other, so the processor overlaps their cache misses,
-	// and the lookups below find the lines in cache.
-	if ti := int(pIdx[0]); ti >= 0 && ti < 1<<20 && t.m64[ti] != nil {
-		m := t.m64[ti]
-		var sink uint64
-		for j, a := range pA {
-			if int(pIdx[j]) == ti {
-				sink += m.slots[m.hash(a)].key
-			}
-		}
-		w.sink += sink
-	} else if ti >= 1<<20 && t.m128 != nil && t.m128[uint32(ti&^(1<<20))] != nil {
-		m := t.m128[uint32(ti&^(1<<20))]
-		var sink uint64
-		for j, a := range pA {
-			if int(pIdx[j]) == ti {
-				sink += m.slots[m.hash(a, pB[j])].a
-			}
-		}
-		w.sink += sink
-	}
-	for j, i := range b.sel {
-		idx, a, bb = int(pIdx[j]), pA[j], pB[j]
-		if idx < 0 {
-			gids[j] = t.lookup(w.rowKey(cols[:nby], i))
-			prevIdx = -1
-			continue
-		}
-		if idx == prevIdx && a == prevA && bb == prevB {
-			gids[j] = prevG
-			continue
-		}
-		var g int32
-		if idx < 1<<20 {
-			if idx != m64Idx {
-				if m64 = t.m64[idx]; m64 == nil {
-					m64 = newU64Table()
-					t.m64[idx] = m64
-				}
-				m64Idx = idx
-			}
-			var found bool
-			if g, found = m64.get(a); !found {
-				g = t.add(w.rowKey(cols[:nby], i))
-				m64.put(a, g)
-			}
-		} else {
-			if sig := uint32(idx &^ (1 << 20)); sig != m128Sig {
-				if t.m128 == nil {
-					t.m128 = map[uint32]*u128Table{}
-				}
-				if m128 = t.m128[sig]; m128 == nil {
-					m128 = newU128Table()
-					t.m128[sig] = m128
-				}
-				m128Sig = sig
-			}
-			var found bool
-			if g, found = m128.get(a, bb); !found {
-				g = t.add(w.rowKey(cols[:nby], i))
-				m128.put(a, bb, g)
-			}
-		}
-		gids[j] = g
-		prevIdx, prevA, prevB, prevG = idx, a, bb, g
-	}
-	return true
 }
 
 // rowKey is row i's normalised key values, as the general path computes
