@@ -1,13 +1,24 @@
 package integration
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	cwl "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
 
 // TestRegionsCLI: log groups are per region (the SigV4 scope), as in AWS.
@@ -144,5 +155,83 @@ func TestQueryAuthorizedPerGroup(t *testing.T) {
 		"--start-time", "0", "--end-time", "1", "--query-string", "SOURCE logGroups() | stats count(*)")...)
 	if qs := list(t, root.ok("logs", "describe-queries"), "queries"); len(qs) != 1 {
 		t.Fatalf("a denied query ran: %v", qs)
+	}
+}
+
+// TestRegionsPresignBoto3: regions, PutLogEvents' entity and presigned
+// URLs (botocore's generate_presigned_url) with boto3.
+func TestRegionsPresignBoto3(t *testing.T) {
+	needBoto3(t)
+	runPy(t, startServer(t, ""), "regions_presign.py", "boto3 regions/presign: all checks passed")
+}
+
+// TestPresignSDK: requests presigned by aws-sdk-go-v2 (the STS presign
+// client, and its SigV4 signer's PresignHTTP for a CloudWatch Logs JSON
+// call, whose X-Amz-Target it hoists into the query string) are accepted
+// until they expire; a changed body is refused.
+func TestPresignSDK(t *testing.T) {
+	srv := startServer(t, "")
+	ctx := context.Background()
+	creds := credentials.NewStaticCredentialsProvider(accessKey, secretKey, "")
+	send := func(method, url string, hdr http.Header, body string) (int, string) {
+		t.Helper()
+		req, err := http.NewRequest(method, url, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range hdr {
+			if k != "Host" {
+				req.Header[k] = v
+			}
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+
+	ps := sts.NewPresignClient(sts.New(sts.Options{Region: "eu-west-1", BaseEndpoint: aws.String(srv.URL), Credentials: creds}))
+	p, err := ps.PresignGetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, body := send(p.Method, p.URL, p.SignedHeader, ""); code != 200 || !strings.Contains(body, "<Arn>arn:aws:iam::000000000000:root</Arn>") {
+		t.Fatalf("presigned GetCallerIdentity: %d %s", code, body)
+	}
+
+	cwlClient := sdkClient(srv.URL, accessKey, secretKey)
+	if _, err := cwlClient.CreateLogGroup(ctx, &cwl.CreateLogGroupInput{LogGroupName: aws.String("presigned")}); err != nil {
+		t.Fatal(err)
+	}
+	presign := func(body, expires string, at time.Time) (string, http.Header) {
+		t.Helper()
+		r, _ := http.NewRequest(http.MethodPost, srv.URL+"/?X-Amz-Expires="+expires, strings.NewReader(body))
+		r.Header.Set("X-Amz-Target", "Logs_20140328.DescribeLogGroups")
+		r.Header.Set("Content-Type", "application/x-amz-json-1.1")
+		sum := sha256.Sum256([]byte(body))
+		c, _ := creds.Retrieve(ctx)
+		url, hdr, err := v4.NewSigner().PresignHTTP(ctx, c, r, hex.EncodeToString(sum[:]), "logs", region, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return url, hdr
+	}
+	body := `{"logGroupNamePrefix":"pre"}`
+	url, hdr := presign(body, "120", time.Now())
+	if !strings.Contains(url, "X-Amz-Target=Logs_20140328.DescribeLogGroups") {
+		t.Fatalf("the SDK kept X-Amz-Target a header: %s", url)
+	}
+	if code, out := send(http.MethodPost, url, hdr, body); code != 200 || !strings.Contains(out, `"logGroupName":"presigned"`) {
+		t.Fatalf("presigned DescribeLogGroups: %d %s", code, out)
+	}
+	if code, out := send(http.MethodPost, url, hdr, `{"logGroupNamePrefix":"x"}`); code != 400 || !strings.Contains(out, `"__type":"InvalidSignatureException"`) {
+		t.Fatalf("changed body: %d %s", code, out)
+	}
+	url, hdr = presign(body, "60", time.Now().Add(-2*time.Minute))
+	if code, out := send(http.MethodPost, url, hdr, body); code != 400 || !strings.Contains(out, "Signature expired") || !strings.Contains(out, "- 60 sec.)") {
+		t.Fatalf("expired: %d %s", code, out)
 	}
 }
