@@ -252,27 +252,41 @@ func (r *reader) ints(dst []int64, tsSec []int64) {
 			dst[i] = x
 		}
 	case intRaw, intDelta, intRelTs:
-		if enc == intRelTs && tsSec == nil && len(dst) > 0 {
+		if enc == intRelTs && len(tsSec) < len(dst) {
 			r.fail()
 			return
 		}
-		prev := int64(0)
+		// Scans decode millions of these: one-byte varints (small codes,
+		// ports, deltas) take a branch, not a call.
+		b := r.b
 		for i := range dst {
-			v, n := binary.Uvarint(r.b)
-			if n <= 0 {
-				r.fail()
-				return
+			var v uint64
+			if len(b) > 0 && b[0] < 0x80 {
+				v, b = uint64(b[0]), b[1:]
+			} else if len(b) > 1 && b[1] < 0x80 {
+				v, b = uint64(b[0]&0x7f)|uint64(b[1])<<7, b[2:]
+			} else {
+				x, n := binary.Uvarint(b)
+				if n <= 0 {
+					r.fail()
+					return
+				}
+				v, b = x, b[n:]
 			}
-			r.b = r.b[n:]
-			x := unzigzag(v)
-			switch enc {
-			case intDelta:
-				x += prev
-				prev = x
-			case intRelTs:
-				x += tsSec[i]
+			dst[i] = int64(v>>1) ^ -int64(v&1)
+		}
+		r.b = b
+		switch enc {
+		case intDelta:
+			prev := int64(0)
+			for i, x := range dst {
+				prev += x
+				dst[i] = prev
 			}
-			dst[i] = x
+		case intRelTs:
+			for i := range dst {
+				dst[i] += tsSec[i]
+			}
 		}
 	default:
 		r.fail()
