@@ -8,7 +8,10 @@
 #
 # Environment: FLOWWATCH (binary, built from this tree when unset), WORK
 # (scratch directory, default a new one under /tmp; the pcap is kept there
-# and reused when it already has the requested size), FLOWS (default 10000).
+# and reused when it already has the requested size), FLOWS (default 10000),
+# ROUNDS (default 3): the three tools run in turn ROUNDS times and each
+# figure is the median of its rounds, so a burst of load from other work on
+# the machine does not land on one tool only.
 #
 # Packets/s are given against wall time and against CPU time (user+sys from
 # /usr/bin/time, children included): CPU is the fair per-core figure, as the
@@ -49,21 +52,6 @@ timed() {
 	/usr/bin/time -o "$WORK/$name.time" -f '%e %U %S' "$@" >"$WORK/$name.out" 2>"$WORK/$name.err"
 }
 
-# flowwatch: records on stdout, totals summed from them (default format:
-# packets is field 9, bytes field 10).
-timed flowwatch "$FLOWWATCH" capture --pcap "$PCAP" --interval 600
-read -r FW_P FW_B FW_N < <(awk '$14 == "OK" { p += $9; b += $10; n++ } END { printf "%.0f %.0f %.0f\n", p, b, n }' "$WORK/flowwatch.out")
-
-# softflowd: exports NetFlow v9 to a closed port on loopback (nothing needs
-# to listen: its own per-protocol statistics at exit give the totals, so
-# they do not depend on a collector). -m is large enough that no flow is
-# expired early for want of room.
-timed softflowd softflowd -d -r "$PCAP" -n 127.0.0.1:9 -v 9 -m 1000000 -p "$WORK/softflowd.pid" -c none
-read -r SF_P SF_B SF_N < <(awk '
-	/^ *flushed *=/ { n = $3 }
-	/^ *[a-z0-9-]+ \([0-9]+\): / { b += $(NF-3); p += $(NF-2) }
-	END { printf "%.0f %.0f %.0f\n", p, b, n }' "$WORK/softflowd.out" "$WORK/softflowd.err")
-
 # pmacctd: the savefile through the print plugin, aggregated on the
 # 5-tuple; the CSV's last two columns are packets and bytes.
 cat >"$WORK/pmacctd.conf" <<EOF
@@ -77,9 +65,46 @@ print_refresh_time: 86400
 plugin_buffer_size: 10240000
 plugin_pipe_size: 1024000000
 EOF
-rm -f "$WORK/pmacctd.csv"
-timed pmacctd pmacctd -f "$WORK/pmacctd.conf"
+
+ROUNDS=${ROUNDS:-3}
+rm -f "$WORK"/*.time.*
+for r in $(seq "$ROUNDS"); do
+	echo "round $r of $ROUNDS (load $(cut -d' ' -f1-3 /proc/loadavg))" >&2
+	# flowwatch: records on stdout.
+	timed flowwatch "$FLOWWATCH" capture --pcap "$PCAP" --interval 600
+	cp "$WORK/flowwatch.time" "$WORK/flowwatch.time.$r"
+	# softflowd: exports NetFlow v9 to a closed port on loopback (nothing
+	# needs to listen: its own per-protocol statistics at exit give the
+	# totals, so they do not depend on a collector). -m is large enough
+	# that no flow is expired early for want of room.
+	timed softflowd softflowd -d -r "$PCAP" -n 127.0.0.1:9 -v 9 -m 1000000 -p "$WORK/softflowd.pid" -c none
+	cp "$WORK/softflowd.time" "$WORK/softflowd.time.$r"
+	rm -f "$WORK/pmacctd.csv"
+	timed pmacctd pmacctd -f "$WORK/pmacctd.conf"
+	cp "$WORK/pmacctd.time" "$WORK/pmacctd.time.$r"
+done
+LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# Totals (the same every round) from the last one. flowwatch's default
+# format: packets is field 9, bytes field 10.
+read -r FW_P FW_B FW_N < <(awk '$14 == "OK" { p += $9; b += $10; n++ } END { printf "%.0f %.0f %.0f\n", p, b, n }' "$WORK/flowwatch.out")
+read -r SF_P SF_B SF_N < <(awk '
+	/^ *flushed *=/ { n = $3 }
+	/^ *[a-z0-9-]+ \([0-9]+\): / { b += $(NF-3); p += $(NF-2) }
+	END { printf "%.0f %.0f %.0f\n", p, b, n }' "$WORK/softflowd.out" "$WORK/softflowd.err")
 read -r PM_P PM_B PM_N < <(awk -F, 'NR > 1 { p += $(NF-1); b += $NF; n++ } END { printf "%.0f %.0f %.0f\n", p, b, n }' "$WORK/pmacctd.csv")
+
+# median NAME: writes "wall user sys" to NAME.median: the median wall time
+# of the rounds, and user and sys of the round with the median CPU time.
+median() {
+	local w c
+	w=$(awk '{ print $1 }' "$WORK/$1".time.* | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
+	c=$(awk '{ print $2 + $3, $2, $3 }' "$WORK/$1".time.* | sort -g | awk '{ a[NR] = $2 " " $3 } END { print a[int((NR + 1) / 2)] }')
+	echo "$w $c" >"$WORK/$1.median"
+}
+median flowwatch
+median softflowd
+median pmacctd
 
 row() { # name packets bytes records timefile
 	read -r wall user sys <"$5"
@@ -88,15 +113,21 @@ row() { # name packets bytes records timefile
 		printf "%-10s %10.2f %10.2f %14.0f %14.0f %12.0f %14.0f %9.0f\n", name, w, cpu, n / w, n / cpu, p, b, r }'
 }
 echo
-echo "pcap: $PCAP ($PACKETS packets, $FLOWS flows, $(du -h "$PCAP" | cut -f1))"
+echo "pcap: $PCAP ($PACKETS packets, $FLOWS flows, $(du -hL "$PCAP" | cut -f1))"
+echo "medians of $ROUNDS rounds; load average at the end $LOAD_END ($(nproc) cores)"
 printf "%-10s %10s %10s %14s %14s %12s %14s %9s\n" tool wall_s cpu_s pkts/s_wall pkts/s_cpu packets bytes flows
-row flowwatch "$FW_P" "$FW_B" "$FW_N" "$WORK/flowwatch.time"
-row softflowd "$SF_P" "$SF_B" "$SF_N" "$WORK/softflowd.time"
-row pmacctd "$PM_P" "$PM_B" "$PM_N" "$WORK/pmacctd.time"
+row flowwatch "$FW_P" "$FW_B" "$FW_N" "$WORK/flowwatch.median"
+row softflowd "$SF_P" "$SF_B" "$SF_N" "$WORK/softflowd.median"
+row pmacctd "$PM_P" "$PM_B" "$PM_N" "$WORK/pmacctd.median"
+for t in flowwatch softflowd pmacctd; do
+	printf "%-10s cpu_s per round:" "$t"
+	for f in "$WORK/$t".time.*; do awk '{ printf " %.2f", $2 + $3 }' "$f"; done
+	echo
+done
 
-read -r fw_w fw_u fw_s <"$WORK/flowwatch.time"
-read -r sf_w sf_u sf_s <"$WORK/softflowd.time"
-read -r pm_w pm_u pm_s <"$WORK/pmacctd.time"
+read -r fw_w fw_u fw_s <"$WORK/flowwatch.median"
+read -r sf_w sf_u sf_s <"$WORK/softflowd.median"
+read -r pm_w pm_u pm_s <"$WORK/pmacctd.median"
 awk -v fw="$fw_w" -v fu="$fw_u" -v fs="$fw_s" -v sw="$sf_w" -v su="$sf_u" -v ss="$sf_s" -v pw="$pm_w" -v pu="$pm_u" -v ps="$pm_s" 'BEGIN {
 	fc = fu + fs; sc = su + ss; pc = pu + ps
 	bc = sc < pc ? sc : pc; bw = sw < pw ? sw : pw
