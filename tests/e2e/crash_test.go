@@ -28,11 +28,12 @@ type server struct {
 	addr string
 	cmd  *exec.Cmd
 	log  bytes.Buffer
+	args []string // extra serve flags
 }
 
 func (s *server) start() {
 	s.t.Helper()
-	s.cmd = exec.Command(s.bin, "serve", "--listen", s.addr, "--data-dir", s.data, "--capture=false", "--account-id", "123456789012")
+	s.cmd = exec.Command(s.bin, append([]string{"serve", "--listen", s.addr, "--data-dir", s.data, "--capture=false", "--account-id", "123456789012"}, s.args...)...)
 	s.cmd.Env = append(os.Environ(), "FLOWWATCH_ACCESS_KEY_ID="+crashKey, "FLOWWATCH_SECRET_ACCESS_KEY="+crashSecret)
 	s.cmd.Stdout, s.cmd.Stderr = &s.log, &s.log
 	if err := s.cmd.Start(); err != nil {
