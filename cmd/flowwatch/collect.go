@@ -145,6 +145,9 @@ flags:`)
 			}
 		}
 	}()
+	if ship != nil {
+		go registerExporters(ctx, c, ship)
+	}
 	fmt.Fprintf(os.Stderr, "flowwatch collect: listening on %s\n", conn.LocalAddr())
 	err = c.Serve(ctx, conn)
 	if ship != nil {
@@ -177,3 +180,36 @@ flags:`)
 }
 
 func tick() <-chan time.Time { return time.After(time.Second) }
+
+// registerExporters registers every exporter that records were emitted
+// for with the server, as an instance with one interface per ifIndex, so
+// describe-network-interfaces lists the interface ids the records carry:
+// when one is new, else every five minutes; failures are retried.
+func registerExporters(ctx context.Context, c *collector.Collector, ship *agent.Shipper) {
+	var done uint64
+	var last time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(2 * time.Second):
+		}
+		hosts, changes := c.Exporters()
+		if changes == done && time.Since(last) < 5*time.Minute || len(hosts) == 0 {
+			continue
+		}
+		ok := true
+		for _, h := range hosts {
+			if err := ship.Register(ctx, h); err != nil {
+				if ctx.Err() == nil {
+					fmt.Fprintf(os.Stderr, "flowwatch collect: registering exporter %s failed; retrying: %v\n", h.Hostname, err)
+				}
+				ok = false
+				break
+			}
+		}
+		if ok {
+			done, last = changes, time.Now()
+		}
+	}
+}

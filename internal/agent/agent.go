@@ -158,6 +158,12 @@ func New(cfg Config) (*Agent, error) {
 	return a, nil
 }
 
+// Register puts h into the server's inventory (EC2 FlowwatchRegisterHost),
+// as the agent does for its host; `flowwatch collect` registers exporters.
+func (a *Shipper) Register(ctx context.Context, h inventory.HostInfo) error {
+	return a.sender.Register(ctx, h)
+}
+
 // Spool is the shipper's spool.
 func (a *Shipper) Spool() *Spool { return a.spool }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/flowwatch/flowwatch/internal/flowlog"
+	"github.com/flowwatch/flowwatch/internal/inventory"
 )
 
 // Config configures a Collector.
@@ -92,6 +93,15 @@ func (c *Collector) Flush() {
 	defer c.mu.Unlock()
 	c.agg.Flush()
 	c.stats.Records = c.agg.Records
+}
+
+// Exporters returns the exporters records were emitted for, as inventory
+// hosts, and a counter that grows whenever one is new or has a new
+// interface.
+func (c *Collector) Exporters() ([]inventory.HostInfo, uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.agg.Exporters(), c.agg.SeenChanges
 }
 
 // Stats returns a copy of the counters.

@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/flowwatch/flowwatch/internal/flowlog"
+	"github.com/flowwatch/flowwatch/internal/inventory"
 )
 
 // Identity is what records say about where they come from; exporters and
@@ -45,10 +46,17 @@ func hex17(parts ...string) string {
 }
 
 // InterfaceID is the interface id of ifIndex on exporter: stable for the
-// pair, whichever collector receives the flows.
+// pair, whichever collector receives the flows. It is the id the
+// inventory gives interface IfName(ifIndex) of instance InstanceID(exporter)
+// (see ExporterHost), so a registered exporter's interfaces are listed by
+// describe-network-interfaces under the ids its records carry.
 func InterfaceID(exporter netip.Addr, ifIndex uint32) string {
 	return ids.get(idKey{exporter.Unmap(), ifIndex, true})
 }
+
+// IfName names an exporter's interface by its SNMP ifIndex, the only name
+// NetFlow, IPFIX and sFlow give it.
+func IfName(ifIndex uint32) string { return "ifindex" + strconv.FormatUint(uint64(ifIndex), 10) }
 
 // InstanceID is the instance id standing for exporter.
 func InstanceID(exporter netip.Addr) string {
@@ -78,7 +86,7 @@ func (c *idCache) get(k idKey) string {
 		return s
 	}
 	if k.eni {
-		s = "eni-" + hex17("collector-eni", k.exporter.String(), strconv.FormatUint(uint64(k.ifIndex), 10))
+		s = inventory.InterfaceID(InstanceID(k.exporter), IfName(k.ifIndex), "")
 	} else {
 		s = "i-" + hex17("collector-instance", k.exporter.String())
 	}
@@ -168,6 +176,11 @@ type Aggregator struct {
 	cfg     AggregatorConfig
 	windows map[int64]*aggWindow
 	rec     flowlog.Record
+	// seen holds the exporters' interfaces records were emitted for.
+	seen map[netip.Addr]map[uint32]bool
+	// SeenChanges counts additions to seen, so callers know when to
+	// register the exporters again.
+	SeenChanges uint64
 	// Flows and Records count what went in and out.
 	Flows, Records uint64
 }
@@ -181,7 +194,7 @@ func NewAggregator(cfg AggregatorConfig) *Aggregator {
 	if cfg.Emit == nil {
 		cfg.Emit = func(*flowlog.Record) {}
 	}
-	return &Aggregator{cfg: cfg, windows: map[int64]*aggWindow{}}
+	return &Aggregator{cfg: cfg, windows: map[int64]*aggWindow{}, seen: map[netip.Addr]map[uint32]bool{}}
 }
 
 // Add merges f into its window.
@@ -261,6 +274,7 @@ func (a *Aggregator) emit(due func(int64) bool) {
 			} else {
 				f.InIf = k.ifIndex
 			}
+			a.note(k.exporter, k.ifIndex)
 			a.cfg.Identity.Record(&a.rec, &f)
 			if a.cfg.WindowBounds {
 				a.rec.Start, a.rec.End = w*iv, (w+1)*iv
@@ -269,4 +283,65 @@ func (a *Aggregator) emit(due func(int64) bool) {
 			a.cfg.Emit(&a.rec)
 		}
 	}
+}
+
+// maxSeenInterfaces bounds what Exporters reports: past it, new exporter
+// interfaces still get records, but are not registered (a flood of
+// spoofed exporters must not grow the inventory without bound).
+const maxSeenInterfaces = 4096
+
+func (a *Aggregator) note(exporter netip.Addr, ifIndex uint32) {
+	m := a.seen[exporter]
+	if m[ifIndex] {
+		return
+	}
+	n := 0
+	for _, x := range a.seen {
+		n += len(x)
+	}
+	if n >= maxSeenInterfaces {
+		return
+	}
+	if m == nil {
+		m = map[uint32]bool{}
+		a.seen[exporter] = m
+	}
+	m[ifIndex] = true
+	a.SeenChanges++
+}
+
+// Exporters returns a host for every exporter records were emitted for,
+// with the interfaces they named, sorted by address: what `flowwatch
+// collect --endpoint` registers so the server's inventory lists them.
+func (a *Aggregator) Exporters() []inventory.HostInfo {
+	addrs := make([]netip.Addr, 0, len(a.seen))
+	for e := range a.seen {
+		addrs = append(addrs, e)
+	}
+	sort.Slice(addrs, func(i, j int) bool { return addrs[i].Less(addrs[j]) })
+	out := make([]inventory.HostInfo, 0, len(addrs))
+	for _, e := range addrs {
+		var idx []uint32
+		for i := range a.seen[e] {
+			idx = append(idx, i)
+		}
+		sort.Slice(idx, func(i, j int) bool { return idx[i] < idx[j] })
+		out = append(out, ExporterHost(e, idx))
+	}
+	return out
+}
+
+// ExporterHost is exporter as an inventory host: instance InstanceID(exporter),
+// named by its address, with one interface per ifIndex (IfName, no MAC). The
+// exporter's own address, as a host prefix, stands for each interface's
+// address: flows do not say which addresses the router's interfaces have,
+// and the inventory derives subnets from addresses.
+func ExporterHost(exporter netip.Addr, ifIndexes []uint32) inventory.HostInfo {
+	exporter = exporter.Unmap()
+	h := inventory.HostInfo{InstanceID: InstanceID(exporter), Hostname: exporter.String(), Remote: true}
+	for _, i := range ifIndexes {
+		h.NICs = append(h.NICs, inventory.NIC{Name: IfName(i), Index: int(i), Up: true,
+			Addrs: []netip.Prefix{netip.PrefixFrom(exporter, exporter.BitLen())}})
+	}
+	return h
 }

@@ -1,0 +1,65 @@
+package collector
+
+import (
+	"net/netip"
+	"slices"
+	"testing"
+
+	"github.com/flowwatch/flowwatch/internal/flowlog"
+	"github.com/flowwatch/flowwatch/internal/inventory"
+)
+
+// TestExportersInInventory: the exporters and interfaces records were
+// emitted for, registered as hosts, are listed by the inventory under the
+// very interface and instance ids the records carry.
+func TestExportersInInventory(t *testing.T) {
+	var recs []flowlog.Record
+	a := NewAggregator(AggregatorConfig{Interval: 60, Emit: func(r *flowlog.Record) { recs = append(recs, *r) }})
+	r1, r2 := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("2001:db8::7")
+	for _, f := range []Flow{
+		{Exporter: r1, InIf: 3, Src: netip.MustParseAddr("10.0.0.1"), Dst: netip.MustParseAddr("10.0.0.2"), Protocol: 6, Packets: 1, End: 1000},
+		{Exporter: r1, OutIf: 7, Egress: true, Src: netip.MustParseAddr("10.0.0.2"), Dst: netip.MustParseAddr("10.0.0.1"), Protocol: 6, Packets: 1, End: 1000},
+		{Exporter: r2, InIf: 1, Src: netip.MustParseAddr("fd00::1"), Dst: netip.MustParseAddr("fd00::2"), Protocol: 17, Packets: 1, End: 1000},
+	} {
+		a.Add(&f)
+	}
+	if hs := a.Exporters(); len(hs) != 0 || a.SeenChanges != 0 {
+		t.Fatalf("exporters before any record: %v", hs)
+	}
+	a.Flush()
+	hosts := a.Exporters()
+	if len(hosts) != 2 || a.SeenChanges != 3 {
+		t.Fatalf("exporters %+v, changes %d", hosts, a.SeenChanges)
+	}
+	inv, err := inventory.New(inventory.Config{Seed: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range hosts {
+		if _, err := inv.SetHost(h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, r := range recs {
+		it, ok := inv.Interface(r.InterfaceID)
+		if !ok {
+			t.Fatalf("record's interface %s is not in the inventory (%v)", r.InterfaceID, inv.Interfaces())
+		}
+		if it.InstanceID != r.InstanceID {
+			t.Errorf("interface %s: instance %s, record says %s", it.ID, it.InstanceID, r.InstanceID)
+		}
+		inst, _ := inv.Instance(r.InstanceID)
+		if !inst.Remote || !slices.Contains(inst.Interfaces, it.ID) {
+			t.Errorf("instance %+v does not hold %s", inst, it.ID)
+		}
+	}
+	if n := len(inv.Interfaces()); n != 3 {
+		t.Errorf("%d interfaces, want 3", n)
+	}
+	// Seen again: no change to register.
+	a.Add(&Flow{Exporter: r1, InIf: 3, Src: netip.MustParseAddr("10.0.0.1"), Dst: netip.MustParseAddr("10.0.0.2"), Protocol: 6, Packets: 1, End: 2000})
+	a.Flush()
+	if a.SeenChanges != 3 {
+		t.Errorf("changes %d after a known interface", a.SeenChanges)
+	}
+}
