@@ -151,6 +151,10 @@ flags:`)
 	fmt.Fprintf(os.Stderr, "flowwatch collect: listening on %s\n", conn.LocalAddr())
 	err = c.Serve(ctx, conn)
 	if ship != nil {
+		// Serve flushed the open windows: register what they named.
+		rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		registerOnce(rctx, c, ship)
+		cancel()
 		if serr := ship.Close(5 * time.Second); serr != nil && err == nil {
 			err = serr
 		}
@@ -194,22 +198,27 @@ func registerExporters(ctx context.Context, c *collector.Collector, ship *agent.
 			return
 		case <-time.After(2 * time.Second):
 		}
-		hosts, changes := c.Exporters()
-		if changes == done && time.Since(last) < 5*time.Minute || len(hosts) == 0 {
+		_, changes := c.Exporters()
+		if changes == done && time.Since(last) < 5*time.Minute {
 			continue
 		}
-		ok := true
-		for _, h := range hosts {
-			if err := ship.Register(ctx, h); err != nil {
-				if ctx.Err() == nil {
-					fmt.Fprintf(os.Stderr, "flowwatch collect: registering exporter %s failed; retrying: %v\n", h.Hostname, err)
-				}
-				ok = false
-				break
-			}
-		}
-		if ok {
-			done, last = changes, time.Now()
+		if n, ok := registerOnce(ctx, c, ship); ok {
+			done, last = n, time.Now()
 		}
 	}
+}
+
+// registerOnce registers every exporter seen so far; it returns the
+// Exporters counter it registered and whether all succeeded.
+func registerOnce(ctx context.Context, c *collector.Collector, ship *agent.Shipper) (uint64, bool) {
+	hosts, changes := c.Exporters()
+	for _, h := range hosts {
+		if err := ship.Register(ctx, h); err != nil {
+			if ctx.Err() == nil {
+				fmt.Fprintf(os.Stderr, "flowwatch collect: registering exporter %s failed; retrying: %v\n", h.Hostname, err)
+			}
+			return changes, false
+		}
+	}
+	return changes, true
 }
