@@ -15,9 +15,14 @@
 # lifetime, as % of one core) and peak RSS (which includes the ring: 64 MiB
 # mmapped and locked).
 #
+# MODE=agent measures `flowwatch agent` instead: it captures the same way
+# and sends the records to a `flowwatch serve` (without capture) in
+# namespace A over loopback; the packet total then comes from the agent's
+# own count of aggregated packets, and its sent/spooled batches are shown.
+#
 # Environment: DURATION (default 60), PPS (default 300000), FLOWS (default
-# 1000 concurrent flows), FLOWWATCH (binary; built from this tree when
-# unset), WORK (scratch directory), STACK=1 to let namespace A's IP stack
+# 1000 concurrent flows), MODE (capture or agent), FLOWWATCH (binary; built
+# from this tree when unset), WORK (scratch directory), STACK=1 to let namespace A's IP stack
 # process the frames. By default an nftables netdev ingress hook in A drops
 # them after the capture saw them (AF_PACKET taps run before that hook): the
 # capture's work is the same, but the host's own UDP processing of 300k
@@ -47,6 +52,7 @@ A=fwlivA$$ B=fwlivB$$ VA=fwla$$ VB=fwlb$$
 CAP_PID=
 cleanup() {
 	[ -n "$CAP_PID" ] && kill "$CAP_PID" 2>/dev/null || true
+	[ -n "${SERVE_PID:-}" ] && kill "$SERVE_PID" 2>/dev/null && wait "$SERVE_PID" 2>/dev/null || true
 	ip netns del "$A" 2>/dev/null || true
 	ip netns del "$B" 2>/dev/null || true
 }
@@ -68,16 +74,35 @@ if [ "${STACK:-}" != 1 ]; then
 	ip netns exec "$A" nft add chain netdev fwbench in "{ type filter hook ingress device $VA priority 0; policy drop; }"
 fi
 
+MODE=${MODE:-capture}
+SERVE_PID=
+if [ "$MODE" = agent ]; then
+	ip netns exec "$A" "$FLOWWATCH" serve --listen 127.0.0.1:4566 --data-dir "$WORK/serve" --capture=false \
+		>"$WORK/serve.out" 2>"$WORK/serve.err" &
+	SERVE_PID=$!
+	for _ in $(seq 100); do
+		grep -q AWS_SECRET_ACCESS_KEY "$WORK/serve.out" 2>/dev/null && break
+		sleep 0.1
+	done
+	eval "$(grep '^export AWS_ACCESS_KEY_ID\|^export AWS_SECRET_ACCESS_KEY' "$WORK/serve.out")"
+	[ -n "${AWS_SECRET_ACCESS_KEY:-}" ] || { cat "$WORK/serve.err" >&2; exit 1; }
+	# Its own instance id: the server refuses to register its own host.
+	CMD=("$FLOWWATCH" agent --endpoint http://127.0.0.1:4566 --interface "$VA" --interval 60 --spool-dir "$WORK/spool" --instance-id i-0b0e0c0a0f0e0b0a1)
+	STARTED="msg=capturing"
+else
+	CMD=("$FLOWWATCH" capture --interface "$VA" --interval 60 --stats)
+	STARTED="capturing on"
+fi
+
 # The capture, under /usr/bin/time -v (ip netns exec execs, so $! is time's
 # pid and the capture is its child).
-ip netns exec "$A" /usr/bin/time -v -o "$WORK/capture.time" "$FLOWWATCH" capture --interface "$VA" --interval 60 --stats \
-	>"$WORK/capture.out" 2>"$WORK/capture.err" &
+ip netns exec "$A" /usr/bin/time -v -o "$WORK/capture.time" "${CMD[@]}" >"$WORK/capture.out" 2>"$WORK/capture.err" &
 TIME_PID=$!
 for _ in $(seq 100); do
-	grep -q "capturing on" "$WORK/capture.err" 2>/dev/null && break
+	grep -q "$STARTED" "$WORK/capture.err" 2>/dev/null && break
 	sleep 0.1
 done
-grep -q "capturing on" "$WORK/capture.err" || { cat "$WORK/capture.err" >&2; exit 1; }
+grep -q "$STARTED" "$WORK/capture.err" || { cat "$WORK/capture.err" >&2; exit 1; }
 CAP_PID=$(pgrep -P "$TIME_PID")
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -93,21 +118,30 @@ CAP_PID=
 read -r _ SENT _ _ RATE _ <"$WORK/flood.out"
 RATE=${RATE#(}
 read -r F_WALL F_USER F_SYS <"$WORK/flood.time"
-STATS=$(grep '^frames ' "$WORK/capture.err")
-stat() { echo "$STATS" | awk -v k="$1" '{ for (i = 1; i < NF; i++) if ($i == k) print $(i+1) }'; }
-# Default format: srcaddr $4, dstport $7, protocol $8, packets $9, log-status $14.
-read -r GOT RECS < <(awk '$4 == "10.234.0.2" && $7 == 9 && $8 == 17 { p += $9; n++ } END { printf "%.0f %d\n", p, n }' "$WORK/capture.out")
-SKIP=$(awk '$14 == "SKIPDATA"' "$WORK/capture.out" | wc -l)
+if [ "$MODE" = agent ]; then
+	# The agent's last line: msg=stopped frames=… packets=… kernel_drops=… skipdata=…
+	STATS=$(grep 'msg=stopped' "$WORK/capture.err" | tr ' =' '\n ' | awk 'NF == 2 { printf "%s %s ", $1, $2 }')
+	stat() { echo "$STATS" | awk -v k="${1//-/_}" '{ for (i = 1; i < NF; i++) if ($i == k) print $(i+1) }'; }
+	GOT=$(stat packets) RECS="$(stat records) records, $(stat sent) batches sent, $(stat spooled) left in the spool;"
+	SKIP=$(stat skipdata)
+else
+	STATS=$(grep '^frames ' "$WORK/capture.err")
+	stat() { echo "$STATS" | awk -v k="$1" '{ for (i = 1; i < NF; i++) if ($i == k) print $(i+1) }'; }
+	# Default format: srcaddr $4, dstport $7, protocol $8, packets $9, log-status $14.
+	read -r GOT RECS < <(awk '$4 == "10.234.0.2" && $7 == 9 && $8 == 17 { p += $9; n++ } END { printf "%.0f %d\n", p, n }' "$WORK/capture.out")
+	RECS="$RECS flow records"
+	SKIP=$(awk '$14 == "SKIPDATA"' "$WORK/capture.out" | wc -l)
+fi
 tv() { awk -F': ' -v k="$1" '$1 ~ k { print $2 }' "$WORK/capture.time"; }
 C_USER=$(tv 'User time') C_SYS=$(tv 'System time') C_WALL=$(tv 'Elapsed') C_RSS=$(tv 'Maximum resident')
 
 echo "load average before/after: $LOAD_BEFORE / $LOAD_AFTER ($(nproc) cores)"
 echo "generator: sent $SENT packets in ${F_WALL}s = $RATE pps (target $PPS), cpu user ${F_USER}s sys ${F_SYS}s"
-echo "capture:   frames $(stat frames) kernel-drops $(stat kernel-drops) skipdata-records $SKIP undecodable $(stat undecodable)"
-echo "records:   $RECS flow records count $GOT of the $SENT packets sent ($((SENT - GOT)) missing)"
-awk -v u="$C_USER" -v s="$C_SYS" -v w="$C_WALL" -v r="$C_RSS" -v d="$DURATION" 'BEGIN {
+echo "$MODE:   frames $(stat frames) kernel-drops $(stat kernel-drops) skipdata-records $SKIP undecodable $(stat undecodable)"
+echo "records:   $RECS they count $GOT of the $SENT packets sent ($((SENT - GOT)) missing)"
+awk -v u="$C_USER" -v s="$C_SYS" -v w="$C_WALL" -v r="$C_RSS" -v d="$DURATION" -v m="$MODE" 'BEGIN {
 	n = split(w, p, ":"); wall = 0; for (i = 1; i <= n; i++) wall = wall * 60 + p[i]
-	printf "capture:   cpu user %.2fs sys %.2fs over %.1fs = %.1f%% of one core; peak RSS %.1f MiB\n", u, s, wall, 100 * (u + s) / wall, r / 1024 }'
+	printf "%s:   cpu user %.2fs sys %.2fs over %.1fs = %.1f%% of one core; peak RSS %.1f MiB\n", m, u, s, wall, 100 * (u + s) / wall, r / 1024 }'
 if [ "$(stat kernel-drops)" = 0 ] && [ "$SKIP" = 0 ] && [ "$GOT" = "$SENT" ]; then
 	echo "PASS: no kernel drops, no SKIPDATA, every packet sent is in the records"
 else

@@ -123,8 +123,9 @@ flags:`)
 	defer stop()
 	res, err := a.Run(ctx, 5*time.Second)
 	st := a.Stats()
-	log.Info("stopped", "packets", res.Packets, "records", st.Records, "batches", st.Batches, "sent", st.Sent,
-		"send_errors", st.SendErrors, "spooled", st.Spooled, "dropped", st.Dropped, "kernel_drops", res.KernelDrops)
+	log.Info("stopped", "frames", res.Frames, "packets", res.Packets, "records", st.Records, "batches", st.Batches, "sent", st.Sent,
+		"send_errors", st.SendErrors, "spooled", st.Spooled, "dropped", st.Dropped, "kernel_drops", res.KernelDrops,
+		"skipdata", res.SkipData, "rejects", res.Rejects)
 	if err != nil {
 		return fail(err)
 	}
