@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 	"unsafe"
 )
 
@@ -367,7 +368,12 @@ type tokenStats struct {
 // all columns row by row, so each message's bytes are read once while they
 // are in cache; the columns are then encoded one at a time.
 type tokenCol struct {
+	// strs is each row's text, kept only where the encoder needs it: for
+	// the rows of a text column before it was known to be text (see
+	// backfill), and for merges' text columns. null marks "-" rows of int
+	// and address columns.
 	strs          []string
+	null          []bool
 	ints          []int64
 	ips           []uint32
 	allInt, allIP bool
@@ -424,6 +430,12 @@ func (col *tokenCol) reset(n int) {
 		col.ips = make([]uint32, n)
 	}
 	col.strs, col.ints, col.ips = col.strs[:n], col.ints[:n], col.ips[:n]
+	if cap(col.null) < n {
+		col.null = make([]bool, n)
+	} else if col.anyNull {
+		clear(col.null[:cap(col.null)])
+	}
+	col.null = col.null[:n]
 	if col.any6 {
 		clear(col.is6)
 	}
@@ -440,6 +452,24 @@ func (col *tokenCol) set6(i, n int, a [16]byte) {
 	col.is6, col.ip6 = col.is6[:n], col.ip6[:n]
 	col.is6[i], col.ip6[i], col.ips[i] = true, a, 0
 	col.any6, col.allIP = true, false
+}
+
+// backfill gives rows before i their text when the column turns out to be
+// text at row i; until then they were ints (fromInt) or addresses, or "-",
+// all canonical, so the text is rebuilt rather than kept for every row.
+func (col *tokenCol) backfill(i int, fromInt bool) {
+	for j := 0; j < i; j++ {
+		switch {
+		case col.null[j]:
+			col.strs[j] = "-"
+		case fromInt:
+			col.strs[j] = string(appendInt(nil, col.ints[j]))
+		case col.any6 && col.is6[j]:
+			col.strs[j] = netip.AddrFrom16(col.ip6[j]).String()
+		default:
+			col.strs[j] = ipv4String(col.ips[j])
+		}
+	}
 }
 
 // addr classifies a token that is neither an int nor "-" for address
@@ -485,19 +515,19 @@ func fillTokenCols(cols []tokenCol, rows []row) {
 				v, e, ok := scanInt(msg, p)
 				end = e
 				t := msg[p:end]
-				col.strs[i] = t
 				switch {
 				case t == "-":
-					col.anyNull = true
+					col.anyNull, col.null[i] = true, true
 				case ok:
 					col.ints[i] = v
 					col.allIP, col.allAddr = false, false // a canonical int is no address
 				default:
 					col.allInt = false
 					if col.allAddr {
-						col.addr(i, n, t)
+						col.addr(i, n, t) // rows before were all "-"
 					}
 					if !col.allAddr {
+						col.backfill(i, true)
 						col.code(i, n, t)
 					}
 				}
@@ -508,12 +538,11 @@ func fillTokenCols(cols []tokenCol, rows []row) {
 					end = len(msg)
 				}
 				t := msg[p:end]
-				col.strs[i] = t
 				if col.allAddr {
 					if t == "-" {
-						col.anyNull = true
-					} else {
-						col.addr(i, n, t)
+						col.anyNull, col.null[i] = true, true
+					} else if col.addr(i, n, t); !col.allAddr {
+						col.backfill(i, false)
 					}
 				}
 				if !col.allAddr {
@@ -592,10 +621,7 @@ func encodeTokenChunk(dst []byte, col *tokenCol, rows int, tsSec []int64, scratc
 	// A null mask once, rather than a string compare per row and use.
 	var null []bool
 	if col.anyNull {
-		null = scratch.bools(rows)
-		for i := range null {
-			null[i] = col.strs[i] == "-"
-		}
+		null = col.null[:rows]
 	}
 	nulls := func() {
 		if !col.anyNull {
@@ -732,6 +758,18 @@ func encodeTokenChunk(dst []byte, col *tokenCol, rows int, tsSec []int64, scratc
 	return dst, st
 }
 
+// codeBufs recycles the dictionary codes decodeTokenChunk reads before
+// narrowing them: scans decode one such column per block and column.
+var codeBufs = sync.Pool{New: func() any { return new([]int64) }}
+
+func codeScratch(n int) []int64 {
+	p := codeBufs.Get().(*[]int64)
+	if cap(*p) < n {
+		*p = make([]int64, n)
+	}
+	return (*p)[:n]
+}
+
 // decodeTokenChunk decodes a chunk written by encodeTokenChunk.
 // tsSec gives the rows' timestamps in seconds, called only for int columns
 // stored relative to them.
@@ -786,7 +824,8 @@ func decodeTokenChunk(b []byte, rows int, tsSec func() ([]int64, error)) (TokenC
 		p4 := r.bytes(4 * n4)
 		n6 := r.count(rows)
 		p6 := r.bytes(16 * n6)
-		codes := make([]int64, rows)
+		codes := codeScratch(rows)
+		defer codeBufs.Put(&codes)
 		r.ints(codes, nil)
 		if r.err != nil {
 			break
@@ -823,7 +862,8 @@ func decodeTokenChunk(b []byte, rows int, tsSec func() ([]int64, error)) (TokenC
 		for i := range col.Dict {
 			col.Dict[i] = string(r.bytes(r.count(len(r.b))))
 		}
-		codes := make([]int64, rows)
+		codes := codeScratch(rows)
+		defer codeBufs.Put(&codes)
 		r.ints(codes, nil)
 		col.Codes = make([]uint32, rows)
 		for i, c := range codes {
@@ -928,20 +968,12 @@ func joinTokens(cols []TokenColumn, rows int) []string {
 type encScratch struct {
 	iv   []int64
 	hs   []uint64
-	bs   []bool
 	d    map[string]uint32
 	cols []tokenCol
 	m4   map[uint32]uint32
 	m6   map[[16]byte]uint32
 	d4   []uint32
 	d6   [][16]byte
-}
-
-func (s *encScratch) bools(n int) []bool {
-	if cap(s.bs) < n {
-		s.bs = make([]bool, n)
-	}
-	return s.bs[:n]
 }
 
 func (s *encScratch) hashes(n int) []uint64 {
