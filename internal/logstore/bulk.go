@@ -531,7 +531,7 @@ func (l *BulkLoad) writeDay(day int64, groups []*bulkGroup) (*part, error) {
 		}
 	}
 	first := db.reserveSeq(rows)
-	pw, id, err := db.newPart(true)
+	pw, id, err := db.newPart(false)
 	if err != nil {
 		return nil, err
 	}

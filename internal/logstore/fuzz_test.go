@@ -126,6 +126,8 @@ func FuzzMessageRoundTrip(f *testing.F) {
 	f.Add("007 -0 1.2.3.04\n7 0 1.2.3.4")
 	f.Add("x 2001:db8::1 1\nx 10.0.0.1 2\nx - 3\nx ::ffff:1.2.3.4 4\nx 2001:DB8::1 5")
 	f.Add("9223372036854775807 x\n-9223372036854775808 y")
+	// Columns that look like ints or addresses, then are text.
+	f.Add("- 1 - 10.0.0.1\n- 2 - 2001:db8::1\n- 3 - -\n1 x 1.2.3.4 00\n- 5 a b")
 	f.Fuzz(func(t *testing.T, in string) {
 		msgs := strings.Split(in, "\n")
 		// Group by shape as the store does.

@@ -356,7 +356,7 @@ func fillTokenColsFrom(cols []tokenCol, src []srcRef) {
 			for i, r := range src {
 				t := &r.d.toks[c]
 				if t.Null != nil && t.Null[r.i] {
-					col.strs[i], col.anyNull = "-", true
+					col.strs[i], col.null[i], col.anyNull = "-", true, true
 					continue
 				}
 				col.strs[i] = ""
@@ -371,7 +371,7 @@ func fillTokenColsFrom(cols []tokenCol, src []srcRef) {
 			for i, r := range src {
 				t := &r.d.toks[c]
 				if t.Null != nil && t.Null[r.i] {
-					col.strs[i], col.anyNull = "-", true
+					col.strs[i], col.null[i], col.anyNull = "-", true, true
 					continue
 				}
 				col.strs[i], col.ints[i] = "", t.Ints[r.i]
@@ -381,7 +381,7 @@ func fillTokenColsFrom(cols []tokenCol, src []srcRef) {
 			for i, r := range src {
 				t := &r.d.toks[c]
 				if t.Null != nil && t.Null[r.i] {
-					col.strs[i], col.anyNull = "-", true
+					col.strs[i], col.null[i], col.anyNull = "-", true, true
 					continue
 				}
 				col.strs[i], col.ips[i] = "", t.IPs[r.i]
