@@ -18,6 +18,7 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	cwl "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
 
@@ -234,4 +235,62 @@ func TestPresignSDK(t *testing.T) {
 	if code, out := send(http.MethodPost, url, hdr, body); code != 400 || !strings.Contains(out, "Signature expired") || !strings.Contains(out, "- 60 sec.)") {
 		t.Fatalf("expired: %d %s", code, out)
 	}
+}
+
+// TestRegionsSDK: aws-sdk-go-v2 clients of two regions see two log groups
+// of one name, and a query id of one region is unknown in the other.
+func TestRegionsSDK(t *testing.T) {
+	srv := startServer(t, "")
+	ctx := context.Background()
+	client := func(r string) *cwl.Client {
+		return cwl.New(cwl.Options{Region: r, BaseEndpoint: aws.String(srv.URL), RetryMaxAttempts: 1,
+			Credentials: credentials.NewStaticCredentialsProvider(accessKey, secretKey, ""),
+			HTTPClient:  &http.Client{Transport: ownBody{http.DefaultTransport}}})
+	}
+	us, ap := client("us-east-1"), client("ap-southeast-2")
+	g := aws.String("sdk-same")
+	for _, c := range []*cwl.Client{us, ap} {
+		if _, err := c.CreateLogGroup(ctx, &cwl.CreateLogGroupInput{LogGroupName: g}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.CreateLogStream(ctx, &cwl.CreateLogStreamInput{LogGroupName: g, LogStreamName: aws.String("s")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := time.Now()
+	if _, err := ap.PutLogEvents(ctx, &cwl.PutLogEventsInput{LogGroupName: g, LogStreamName: aws.String("s"),
+		LogEvents: []types.InputLogEvent{{Timestamp: aws.Int64(now.UnixMilli()), Message: aws.String("in ap-southeast-2")}}}); err != nil {
+		t.Fatal(err)
+	}
+	for c, want := range map[*cwl.Client]string{us: "arn:aws:logs:us-east-1:000000000000:log-group:sdk-same", ap: "arn:aws:logs:ap-southeast-2:000000000000:log-group:sdk-same"} {
+		out, err := c.DescribeLogGroups(ctx, &cwl.DescribeLogGroupsInput{})
+		if err != nil || len(out.LogGroups) != 1 || aws.ToString(out.LogGroups[0].LogGroupArn) != want {
+			t.Fatalf("groups %+v %v, want %s", out, err, want)
+		}
+	}
+	q, err := ap.StartQuery(ctx, &cwl.StartQueryInput{LogGroupIdentifiers: []string{"arn:aws:logs:ap-southeast-2:000000000000:log-group:sdk-same"},
+		StartTime: aws.Int64(now.Add(-time.Hour).Unix()), EndTime: aws.Int64(now.Add(time.Minute).Unix()), QueryString: aws.String("stats count(*) as n")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = us.GetQueryResults(ctx, &cwl.GetQueryResultsInput{QueryId: q.QueryId})
+	wantAPIError(t, err, "ResourceNotFoundException", "The specified query does not exist.")
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		r, err := ap.GetQueryResults(ctx, &cwl.GetQueryResultsInput{QueryId: q.QueryId})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Status == types.QueryStatusComplete {
+			if len(r.Results) != 1 || aws.ToString(r.Results[0][0].Value) != "1" {
+				t.Fatalf("ap-southeast-2 count: %+v", r.Results)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("query still %s", r.Status)
+		}
+	}
+	_, err = us.StartQuery(ctx, &cwl.StartQueryInput{LogGroupIdentifiers: []string{"arn:aws:logs:ap-southeast-2:000000000000:log-group:sdk-same"},
+		StartTime: aws.Int64(0), EndTime: aws.Int64(now.Unix()), QueryString: aws.String("stats count(*)")})
+	wantAPIError(t, err, "ResourceNotFoundException", "The specified log group does not exist.")
 }
