@@ -22,8 +22,8 @@ export BENCH_INPUT=${BENCH_INPUT:-}
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+go build -o "$work/flowwatch" ./cmd/flowwatch
 if [[ -z "$BENCH_INPUT" ]]; then
-  go build -o "$work/flowwatch" ./cmd/flowwatch
   "$work/flowwatch" gen --records "$RECORDS" --out "$work/records.log"
   export BENCH_INPUT=$work/records.log
 fi
@@ -48,6 +48,32 @@ printf 'flowwatch API ingest: %.0f events/s (%s events/batch, %s batches, %s cli
 # this is what the same run would sustain on 2 otherwise idle cores.
 printf 'cpu: %s ns/event (client + server) = %.0f events/s per 2 idle cores\n' "$cpu" "$(awk -v c="$cpu" 'BEGIN{print 2e9/c}')"
 printf 'server peak RSS: %s MiB\n' "${rss:-?}"
+
+# --- flowwatch import ----------------------------------------------------------------
+# EVENTS records from `flowwatch gen` in one file, bulk-loaded IMPORT_RUNS times (default
+# 3) into a fresh directory: median wall records/s (the whole command: load, final Compact,
+# Close), CPU µs/record (user+sys), peak RSS, and bytes/record of the directory afterwards
+# (after the import's own compaction). BENCH_IMPORT=0 skips it.
+if [[ "${BENCH_IMPORT:-1}" == 1 ]]; then
+  "$work/flowwatch" gen --records "$EVENTS" --out "$work/import.log"
+  runs=${IMPORT_RUNS:-3}
+  : >"$work/import.txt"
+  for i in $(seq 1 "$runs"); do
+    load=$(cut -d' ' -f1 /proc/loadavg)
+    /usr/bin/time -f '%e %U %S %M' -o "$work/time.txt" \
+      "$work/flowwatch" import --quiet --data-dir "$work/imp" --log-group flow "$work/import.log"
+    read -r el us sy rss <"$work/time.txt"
+    bytes=$(du -sb "$work/imp" | cut -f1)
+    awk -v n="$EVENTS" -v el="$el" -v us="$us" -v sy="$sy" -v rss="$rss" -v b="$bytes" -v l="$load" \
+      'BEGIN { printf "%.0f %.3f %.0f %.2f %s\n", n/el, (us+sy)*1e6/n, rss/1024, b/n, l }' >>"$work/import.txt"
+    rm -rf "$work/imp"
+  done
+  rm -f "$work/import.log"
+  median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+  printf 'flowwatch import (%s records, median of %s): %s records/s wall, %s µs CPU/record, peak RSS %s MiB, %s bytes/record on disk (load avg at start: %s)\n' \
+    "$EVENTS" "$runs" "$(cut -d' ' -f1 "$work/import.txt" | median)" "$(cut -d' ' -f2 "$work/import.txt" | median)" \
+    "$(cut -d' ' -f3 "$work/import.txt" | median)" "$(cut -d' ' -f4 "$work/import.txt" | median)" "$(cut -d' ' -f5 "$work/import.txt" | tr '\n' ' ')"
+fi
 
 # --- peer comparison hook ----------------------------------------------------------
 # The ClickHouse peer (scripts/clickhouse.sh: ch_start/ch_query/ch_stop, CH_FLOW_TABLE)
