@@ -103,7 +103,7 @@ func (s *Service) PutLogEvents(ctx context.Context, in *PutLogEventsInput) (*Put
 			return nil, awsapi.InvalidParameter("Log events in a single PutLogEvents request must be in chronological order.")
 		}
 	}
-	group := key(ctx, *in.LogGroupName)
+	group := groupKey(ctx, *in.LogGroupName)
 	g, err := s.store.Group(group)
 	if err != nil {
 		return nil, storeErr(err)

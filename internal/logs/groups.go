@@ -53,7 +53,7 @@ func (s *Service) CreateLogGroup(ctx context.Context, in *CreateLogGroupInput) (
 	if in.LogGroupClass != nil {
 		meta.Class = *in.LogGroupClass
 	}
-	return nil, storeErr(s.store.CreateGroup(key(ctx, *in.LogGroupName), meta))
+	return nil, storeErr(s.store.CreateGroup(groupKey(ctx, *in.LogGroupName), meta))
 }
 
 type DeleteLogGroupInput struct {
@@ -66,7 +66,7 @@ func (s *Service) DeleteLogGroup(ctx context.Context, in *DeleteLogGroupInput) (
 	if err := c.Err(); err != nil {
 		return nil, err
 	}
-	k := key(ctx, *in.LogGroupName)
+	k := groupKey(ctx, *in.LogGroupName)
 	g, err := s.store.Group(k)
 	if err != nil {
 		return nil, storeErr(err)
@@ -223,7 +223,7 @@ func (s *Service) PutRetentionPolicy(ctx context.Context, in *PutRetentionPolicy
 	if err := c.Err(); err != nil {
 		return nil, err
 	}
-	return nil, storeErr(s.store.UpdateGroup(key(ctx, *in.LogGroupName), func(m *logstore.GroupMeta) error {
+	return nil, storeErr(s.store.UpdateGroup(groupKey(ctx, *in.LogGroupName), func(m *logstore.GroupMeta) error {
 		m.RetentionDays = int(*in.RetentionInDays)
 		return nil
 	}))
@@ -239,7 +239,7 @@ func (s *Service) DeleteRetentionPolicy(ctx context.Context, in *DeleteRetention
 	if err := c.Err(); err != nil {
 		return nil, err
 	}
-	return nil, storeErr(s.store.UpdateGroup(key(ctx, *in.LogGroupName), func(m *logstore.GroupMeta) error {
+	return nil, storeErr(s.store.UpdateGroup(groupKey(ctx, *in.LogGroupName), func(m *logstore.GroupMeta) error {
 		m.RetentionDays = 0
 		return nil
 	}))

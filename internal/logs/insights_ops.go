@@ -393,10 +393,10 @@ func (s *Service) queryGroups(ctx context.Context, in *StartQueryInput, q *insig
 	var names []string
 	switch {
 	case in.LogGroupName != nil:
-		names = []string{key(ctx, *in.LogGroupName)}
+		names = []string{groupKey(ctx, *in.LogGroupName)}
 	case in.LogGroupNames != nil:
 		for _, n := range in.LogGroupNames {
-			names = append(names, key(ctx, n))
+			names = append(names, groupKey(ctx, n))
 		}
 	default:
 		for _, id := range in.LogGroupIdentifiers {
@@ -458,7 +458,7 @@ func (s *Service) sourceGroups(ctx context.Context, src *insights.SourceCmd) ([]
 		if prefixes != nil && !slices.ContainsFunc(prefixes, func(p string) bool { return strings.HasPrefix(g.Name, p) }) {
 			continue
 		}
-		out = append(out, key(ctx, g.Name))
+		out = append(out, groupKey(ctx, g.Name))
 	}
 	if len(out) == 0 {
 		return nil, awsapi.ResourceNotFound("No log groups match the SOURCE command.")
@@ -610,7 +610,7 @@ func (s *Service) DescribeQueries(ctx context.Context, in *DescribeQueriesInput)
 	}
 	var group string
 	if in.LogGroupName != nil {
-		group = key(ctx, *in.LogGroupName)
+		group = groupKey(ctx, *in.LogGroupName)
 		if _, err := s.store.Group(group); err != nil {
 			return nil, storeErr(err)
 		}

@@ -160,8 +160,8 @@ func SplitStoreKey(key string) (region, name string) {
 	return DefaultRegion, key
 }
 
-// key is the store key of the request region's log group name.
-func key(ctx context.Context, name string) string { return StoreKey(region(ctx), name) }
+// groupKey is the store key of the request region's log group name.
+func groupKey(ctx context.Context, name string) string { return StoreKey(region(ctx), name) }
 
 // regionGroups returns the log groups of the request's region, sorted by
 // name, with their bare names.
@@ -236,13 +236,13 @@ func (s *Service) groupFromARN(arn string) (name, region string, ok bool) {
 // identifiers in the caller's region, so it is not found.
 func (s *Service) identKey(ctx context.Context, id string) (string, error) {
 	if !strings.HasPrefix(id, "arn:") {
-		return key(ctx, id), nil
+		return groupKey(ctx, id), nil
 	}
 	name, r, ok := s.groupFromARN(id)
 	if !ok || r != region(ctx) {
 		return "", errGroupNotFound
 	}
-	return key(ctx, name), nil
+	return groupKey(ctx, name), nil
 }
 
 // resolveGroup returns the store key of the group named by exactly one of
@@ -252,7 +252,7 @@ func (s *Service) resolveGroup(ctx context.Context, name, identifier *string) (s
 	case name != nil && identifier != nil:
 		return "", awsapi.InvalidParameter("LogGroupName and LogGroupIdentifier are mutually exclusive: specify only one of them.")
 	case name != nil:
-		return key(ctx, *name), nil
+		return groupKey(ctx, *name), nil
 	case identifier != nil:
 		return s.identKey(ctx, *identifier)
 	}

@@ -28,7 +28,7 @@ func (s *Service) CreateLogStream(ctx context.Context, in *CreateLogStreamInput)
 	if err := c.Err(); err != nil {
 		return nil, err
 	}
-	return nil, storeErr(s.store.CreateStream(key(ctx, *in.LogGroupName), *in.LogStreamName, s.nowMs()))
+	return nil, storeErr(s.store.CreateStream(groupKey(ctx, *in.LogGroupName), *in.LogStreamName, s.nowMs()))
 }
 
 type DeleteLogStreamInput struct {
@@ -43,7 +43,7 @@ func (s *Service) DeleteLogStream(ctx context.Context, in *DeleteLogStreamInput)
 	if err := c.Err(); err != nil {
 		return nil, err
 	}
-	return nil, storeErr(s.store.DeleteStream(key(ctx, *in.LogGroupName), *in.LogStreamName))
+	return nil, storeErr(s.store.DeleteStream(groupKey(ctx, *in.LogGroupName), *in.LogStreamName))
 }
 
 type DescribeLogStreamsInput struct {

@@ -67,7 +67,7 @@ func (s *Service) arnGroup(ctx context.Context, arn string) (string, error) {
 	if r != region(ctx) {
 		return "", awsapi.ResourceNotFound("The specified resource does not exist: %s is in region %s, and this request was signed for %s.", arn, r, region(ctx))
 	}
-	return key(ctx, g), nil
+	return groupKey(ctx, g), nil
 }
 
 func (s *Service) TagResource(ctx context.Context, in *TagResourceInput) (*NoOutput, error) {
@@ -163,7 +163,7 @@ func (s *Service) TagLogGroup(ctx context.Context, in *TagLogGroupInput) (*NoOut
 		return nil, err
 	}
 	_, resource := s.groupARN(ctx, *in.LogGroupName)
-	return nil, s.addTags(key(ctx, *in.LogGroupName), resource, in.Tags)
+	return nil, s.addTags(groupKey(ctx, *in.LogGroupName), resource, in.Tags)
 }
 
 func (s *Service) UntagLogGroup(ctx context.Context, in *UntagLogGroupInput) (*NoOutput, error) {
@@ -175,7 +175,7 @@ func (s *Service) UntagLogGroup(ctx context.Context, in *UntagLogGroupInput) (*N
 	if err := c.Err(); err != nil {
 		return nil, err
 	}
-	return nil, s.removeTags(key(ctx, *in.LogGroupName), in.Tags)
+	return nil, s.removeTags(groupKey(ctx, *in.LogGroupName), in.Tags)
 }
 
 func (s *Service) ListTagsLogGroup(ctx context.Context, in *ListTagsLogGroupInput) (*TagsOutput, error) {
@@ -184,5 +184,5 @@ func (s *Service) ListTagsLogGroup(ctx context.Context, in *ListTagsLogGroupInpu
 	if err := c.Err(); err != nil {
 		return nil, err
 	}
-	return s.listTags(key(ctx, *in.LogGroupName))
+	return s.listTags(groupKey(ctx, *in.LogGroupName))
 }
