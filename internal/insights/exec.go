@@ -59,9 +59,15 @@ type lazyCol struct {
 	// them is recorded in *err.
 	msg *logstore.Block
 	err *error
+	// ts, instead of c: the slot is @timestamp, read from the batch's
+	// timestamps (bin() reads those directly, so most rows never need it).
+	ts []int64
 }
 
 func (l *lazyCol) value(i int32) Value {
+	if l.ts != nil {
+		return Value{K: KTime, I: l.ts[i]}
+	}
 	if l.msg != nil {
 		if err := l.msg.DecodeTokens(); err != nil {
 			if *l.err == nil {
@@ -116,6 +122,16 @@ func (b *batch) bindMessage(s int, blk *logstore.Block, store []lazyCol, err *er
 	}
 	l := &store[s]
 	*l = lazyCol{msg: blk, err: err}
+	b.lazy[s] = l
+}
+
+// bindTimes makes slot s read ts (the batch's timestamps) lazily.
+func (b *batch) bindTimes(s int, ts []int64, store []lazyCol) {
+	if b.lazy == nil {
+		b.lazy = make([]*lazyCol, b.ns)
+	}
+	l := &store[s]
+	*l = lazyCol{ts: ts}
 	b.lazy[s] = l
 }
 

@@ -258,9 +258,7 @@ func (w *worker) loadBase(blk *logstore.Block, b *batch, tgt int32) {
 		s := l.slot
 		switch l.sys {
 		case sysTimestamp:
-			for i := 0; i < b.n; i++ {
-				b.vals[i*ns+s] = Value{K: KTime, I: blk.Timestamps[i]}
-			}
+			b.bindTimes(s, b.ts, w.lazyStore())
 		case sysIngestion:
 			for i := 0; i < b.n; i++ {
 				if i < len(blk.IngestionTime) {
