@@ -36,7 +36,7 @@ func hashKey(k *flowKey) uint32 {
 
 // lookup returns the entry index for k (or -1) and the slot where it is or
 // would be inserted.
-func (x *flowIndex) lookup(k *flowKey, h uint32, flows []flowEntry) (idx int32, slot uint64) {
+func (x *flowIndex) lookup(k *flowKey, h uint32, flows *flowStore) (idx int32, slot uint64) {
 	tag := uint64(h) << 32
 	for i := uint64(h) & x.mask; ; i = (i + 1) & x.mask {
 		s := x.slots[i]
@@ -45,7 +45,7 @@ func (x *flowIndex) lookup(k *flowKey, h uint32, flows []flowEntry) (idx int32, 
 		}
 		if s&^0xffffffff == tag {
 			j := int32(uint32(s)) - 1
-			if flows[j].key.eq(k) {
+			if flows.at(j).key.eq(k) {
 				return j, i
 			}
 		}

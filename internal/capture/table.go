@@ -148,6 +148,34 @@ type flowEntry struct {
 	_       [2]byte
 }
 
+// flowStore holds an interface's flows in fixed chunks rather than one
+// growing slice: adding a flow never copies the others, and a million
+// flows leave no outgrown copies behind for the GC, so the heap stays
+// near what the flows need (see BenchmarkTableMillionFlows).
+type flowStore struct {
+	chunks []*[flowChunk]flowEntry
+	n      int32
+}
+
+const flowChunk = 4096 // 256 KiB of entries
+
+func (s *flowStore) at(i int32) *flowEntry {
+	return &s.chunks[uint32(i)/flowChunk][uint32(i)%flowChunk]
+}
+
+func (s *flowStore) push(e flowEntry) int32 {
+	i := s.n
+	if int(i/flowChunk) == len(s.chunks) {
+		s.chunks = append(s.chunks, new([flowChunk]flowEntry))
+	}
+	*s.at(i) = e
+	s.n++
+	return i
+}
+
+// reset empties the store, keeping its chunks for the next window.
+func (s *flowStore) reset() { s.n = 0 }
+
 const (
 	entryDead   = 1 << iota // emitted early and removed from the index
 	entryOnLink             // egress to an address on the interface's subnet
@@ -167,8 +195,8 @@ type ifState struct {
 	// secStart (ns); a packet in the same second skips the divisions.
 	sec      uint32
 	secStart int64
-	flows    []flowEntry
-	head     int // oldest possibly-live entry, for eviction
+	flows    flowStore
+	head     int32 // oldest possibly-live entry, for eviction
 	live     int
 }
 
@@ -322,8 +350,8 @@ func (t *Table) AddBatch(ifIndex int, ts []int64, ps []Packet) {
 	}
 	for i := range ps {
 		if s := slots[i]; s != 0 {
-			if j := int(uint32(s)) - 1; j < len(st.flows) {
-				touch += st.flows[j].key.w[4]
+			if j := int32(uint32(s)) - 1; j < st.flows.n {
+				touch += st.flows.at(j).key.w[4]
 			}
 		}
 	}
@@ -401,30 +429,29 @@ func (t *Table) count(st *ifState, k *flowKey, h uint32, p *Packet, sec uint32) 
 	var idx int32 = -1
 	var slot uint64
 	// Packets come in trains: try the interface's last flow first.
-	if l := st.last; l < int32(len(st.flows)) && st.flows[l].key.eq(k) && st.flows[l].bits&entryDead == 0 {
+	if l := st.last; l < st.flows.n && st.flows.at(l).key.eq(k) && st.flows.at(l).bits&entryDead == 0 {
 		idx = l
 	} else {
-		idx, slot = st.idx.lookup(k, h, st.flows)
+		idx, slot = st.idx.lookup(k, h, &st.flows)
 	}
 	if idx < 0 {
 		if t.live >= t.cfg.MaxFlows {
 			if t.evict(st) == st {
 				// Eviction moved slots of this interface: look again.
-				_, slot = st.idx.lookup(k, h, st.flows)
+				_, slot = st.idx.lookup(k, h, &st.flows)
 			}
 		}
-		idx = int32(len(st.flows))
-		st.flows = append(st.flows, flowEntry{key: *k, first: sec, last: sec})
+		idx = st.flows.push(flowEntry{key: *k, first: sec, last: sec})
 		st.idx.insert(slot, idx, h)
 		st.live++
 		t.live++
 		if k.egress() && len(st.it.Prefixes) > 0 && st.it.onLink(p.Dst) {
-			st.flows[idx].bits |= entryOnLink
+			st.flows.at(idx).bits |= entryOnLink
 		}
 	}
 	st.last = idx
 	st.active = true
-	e := &st.flows[idx]
+	e := st.flows.at(idx)
 	if e.packets == 1<<32-1 {
 		// The counter is full: emit what it holds, as AWS's variable
 		// windows would, and count on from zero.
@@ -465,8 +492,8 @@ func (t *Table) AddReject(ifIndex int, ts int64, p *Packet, egress bool) {
 	k := makeKey(p, egress)
 	if !egress {
 		h := hashKey(&k)
-		if idx, slot := st.idx.lookup(&k, h, st.flows); idx >= 0 && st.flows[idx].packets > 0 {
-			e := &st.flows[idx]
+		if idx, slot := st.idx.lookup(&k, h, &st.flows); idx >= 0 && st.flows.at(idx).packets > 0 {
+			e := st.flows.at(idx)
 			e.packets--
 			e.bytes -= min(e.bytes, uint64(p.Length))
 			t.stats.Packets--
@@ -548,15 +575,15 @@ func (t *Table) closeWindow(st *ifState) {
 	if !st.active && !skipped {
 		t.emitNoData(st, st.window)
 	} else if st.live > 0 {
-		for i := range st.flows {
-			if e := &st.flows[i]; e.bits&entryDead == 0 {
+		for i := int32(0); i < st.flows.n; i++ {
+			if e := st.flows.at(i); e.bits&entryDead == 0 {
 				t.emitFlow(st, e)
 			}
 		}
 	}
 	t.live -= st.live
 	st.live, st.head, st.active = 0, 0, false
-	st.flows = st.flows[:0]
+	st.flows.reset()
 	st.idx.reset()
 	clear(st.debt)
 }
@@ -572,16 +599,16 @@ func (t *Table) evict(st *ifState) *ifState {
 			}
 		}
 	}
-	for victim.head < len(victim.flows) && victim.flows[victim.head].bits&entryDead != 0 {
+	for victim.head < victim.flows.n && victim.flows.at(victim.head).bits&entryDead != 0 {
 		victim.head++
 	}
-	if victim.head == len(victim.flows) {
+	if victim.head == victim.flows.n {
 		return nil
 	}
-	e := &victim.flows[victim.head]
+	e := victim.flows.at(victim.head)
 	t.emitFlow(victim, e)
 	e.bits |= entryDead
-	_, slot := victim.idx.lookup(&e.key, hashKey(&e.key), victim.flows)
+	_, slot := victim.idx.lookup(&e.key, hashKey(&e.key), &victim.flows)
 	victim.idx.remove(slot)
 	victim.live--
 	t.live--
