@@ -656,6 +656,9 @@ func (sb *statsBarrier) stream(ws []barrierWorker, emit func(*record)) error {
 	for i := range order {
 		order[i] = int32(i)
 	}
+	if k, agg, desc, ok := sb.sortTop(); ok && k < len(order) && preselectSortTop {
+		order = preselectTop(t, order, k, agg, desc)
+	}
 	// Groups come out newest time bucket first when a key is a time
 	// (bin, datefloor), then by the other keys in ascending sort order. AWS
 	// leaves this order unspecified; keying it on values rather than on
@@ -747,6 +750,91 @@ func (sb *statsBarrier) stream(ws []barrierWorker, emit func(*record)) error {
 		emit(&r)
 	}
 	return nil
+}
+
+// sortTop reports whether the rest of the query starts with `sort <item>
+// [asc|desc]` kept to k rows, nothing before it, where the item is one
+// aggregate call (agg): then only groups that can be among the k need
+// emitting (`stats sum(bytes) as b by … | sort b desc | limit 10`).
+func (sb *statsBarrier) sortTop() (k, agg int, desc, ok bool) {
+	for _, seg := range sb.pl.segs {
+		if seg.prevStats != sb.cmd {
+			continue
+		}
+		st, isSort := seg.barrier.(*SortCmd)
+		if !isSort || len(seg.ops) != 0 || seg.limit <= 0 || len(st.Keys) != 1 {
+			return 0, 0, false, false
+		}
+		fr, isField := st.Keys[0].Expr.(*FieldRef)
+		if !isField {
+			return 0, 0, false, false
+		}
+		for _, p := range sb.cmd.By {
+			if p.Name() == fr.Name {
+				return 0, 0, false, false
+			}
+		}
+		for _, p := range sb.cmd.Aggs {
+			if p.Name() != fr.Name {
+				continue
+			}
+			call, isCall := p0(p.Expr).(*CallExpr)
+			if !isCall {
+				return 0, 0, false, false
+			}
+			i, found := sb.index[call]
+			if !found {
+				return 0, 0, false, false
+			}
+			desc = st.Keys[0].Desc
+			if !st.Keys[0].Dir {
+				desc = !SortAscendingByDefault
+			}
+			return seg.limit, i, desc, true
+		}
+		return 0, 0, false, false
+	}
+	return 0, 0, false, false
+}
+
+// preselectSortTop enables preselectTop; tests compare with it off.
+var preselectSortTop = true
+
+// preselectTop keeps, in their order, the groups whose aggregate agg is
+// at least as good as the k-th best (ties included: the sort breaks them
+// by the group keys), as sortWorker.less orders its first key.
+func preselectTop(t *groupTable, order []int32, k, agg int, desc bool) []int32 {
+	a := t.aggs[agg]
+	cmp := func(x, y int32) int {
+		xv, yv := a.result(x), a.result(y)
+		switch {
+		case xv.K == KNull && yv.K == KNull:
+			return 0
+		case xv.K == KNull:
+			return 1
+		case yv.K == KNull:
+			return -1
+		}
+		c := sortCompare(xv, yv)
+		if desc {
+			c = -c
+		}
+		return c
+	}
+	best := topK(order, k, cmp)
+	worst := best[0]
+	for _, g := range best[1:] {
+		if cmp(g, worst) > 0 {
+			worst = g
+		}
+	}
+	out := order[:0]
+	for _, g := range order {
+		if cmp(g, worst) <= 0 {
+			out = append(out, g)
+		}
+	}
+	return out
 }
 
 func (sb *statsBarrier) finish(ws []barrierWorker, _ int) ([]record, error) {

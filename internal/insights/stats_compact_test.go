@@ -99,3 +99,54 @@ func TestCompactAggregationAgrees(t *testing.T) {
 		}
 	}
 }
+
+// Stats followed by `sort <aggregate> | limit k` emit only the groups that
+// can make the top k (preselectTop); with ties at the k-th value, groups
+// whose sum is absent (every input "-"), ascending and descending, the
+// rows are those of emitting every group.
+func TestPreselectSortTopAgrees(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	var evs []logstore.StoredEvent
+	for i := range 6000 {
+		ts := int64(1704067200000 + i*1000)
+		src := fmt.Sprintf("10.0.%d.%d", r.IntN(8), r.IntN(30))
+		bytes := fmt.Sprint(r.IntN(4) * 100)
+		if src < "10.0.1" {
+			bytes = "-" // these groups have no sum at all
+		}
+		msg := strings.Join([]string{"2", "123456789012", "eni-1", src, "10.1.0.1", fmt.Sprint(r.IntN(3)), "443", "6", "1", bytes,
+			fmt.Sprint(ts / 1000), fmt.Sprint(ts/1000 + 60), []string{"ACCEPT", "REJECT"}[r.IntN(2)], "OK"}, " ")
+		evs = append(evs, logstore.StoredEvent{Stream: "s", Timestamp: ts, IngestionTime: ts, Seq: uint64(i + 1), Message: msg})
+	}
+	blocks := BlocksOf(evs, 700)
+	defer func() { preselectSortTop = true }()
+	for _, qs := range []string{
+		`stats count(*) as n by srcAddr | sort n desc | limit 7`,
+		`stats count(*) as n by srcAddr | sort n asc | limit 7`,
+		`stats count(*) as n by srcAddr | sort n | limit 1`,
+		`stats sum(bytes) as b by srcAddr, srcPort | sort b desc | limit 9`,
+		`stats sum(bytes) as b by srcAddr, srcPort | sort b asc | limit 9`,
+		`stats sum(bytes) as b, count(*) as n by srcAddr | sort b desc | limit 3 | fields srcAddr, n`,
+		`stats avg(bytes) as b by srcAddr | sort b desc | limit 4`,
+		`stats sum(bytes) as b by action | sort b desc | limit 5`,
+	} {
+		var want string
+		for _, on := range []bool{false, true} {
+			preselectSortTop = on
+			res, err := (&Engine{}).Run(context.Background(), Request{Query: mustParse(t, qs),
+				Targets: []Target{{Group: "g", Source: &BlockSource{Blocks: blocks, Parallelism: 2}}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := fmtRows(res.Rows)
+			if len(res.Rows) == 0 {
+				t.Fatalf("%s: no rows", qs)
+			}
+			if !on {
+				want = got
+			} else if got != want {
+				t.Errorf("%s:\npreselected\n%sall\n%s", qs, got, want)
+			}
+		}
+	}
+}
