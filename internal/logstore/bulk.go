@@ -551,18 +551,32 @@ func (l *BulkLoad) writeDay(day int64, groups []*bulkGroup) (*part, error) {
 	buf := getRows()
 	shape := -1
 	seq := first
+	// One round of blocks encodes while the next is gathered, so the end
+	// of a load (one write, nothing else to run) keeps every CPU busy.
+	var inflight chan []blockJob
+	wait := func() {
+		if inflight == nil {
+			return
+		}
+		for _, j := range <-inflight {
+			clear(j.rows) // drop the messages
+			free = append(free, j.rows)
+		}
+		inflight = nil
+	}
 	emit := func() {
 		if len(buf) > 0 {
 			jobs = append(jobs, blockJob{rows: buf, shape: shape})
 			buf = getRows()
 		}
 		if len(jobs) >= batch {
-			pw.addBlocks(jobs)
-			for _, j := range jobs {
-				clear(j.rows) // drop the messages
-				free = append(free, j.rows)
-			}
-			jobs = jobs[:0]
+			wait()
+			ch, js := make(chan []blockJob, 1), jobs
+			go func() {
+				pw.addBlocks(js) // with fixedStats, touches no state of this loop
+				ch <- js
+			}()
+			inflight, jobs = ch, nil
 		}
 	}
 	for _, g := range groups {
@@ -592,6 +606,7 @@ func (l *BulkLoad) writeDay(day int64, groups []*bulkGroup) (*part, error) {
 		pw.stats[g.key.sid] = st
 	}
 	emit()
+	wait()
 	if len(jobs) > 0 {
 		pw.addBlocks(jobs)
 	}
