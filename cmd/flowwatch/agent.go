@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -90,21 +89,11 @@ flags:`)
 		}
 		*spoolDir = filepath.Join(base, "flowwatch", "agent-spool")
 	}
-	names := strings.Split(*ifaces, ",")
-	if *ifaces == "all" {
-		all, err := net.Interfaces()
-		if err != nil {
-			return fail(err)
-		}
-		names = names[:0]
-		for _, ifi := range all {
-			if ifi.Flags&net.FlagUp != 0 && ifi.Flags&net.FlagLoopback == 0 {
-				names = append(names, ifi.Name)
-			}
-		}
-		if len(names) == 0 {
-			return fail(fmt.Errorf("no interface is up"))
-		}
+	// "all" is left to the agent, which follows interfaces as they come
+	// and go.
+	var names []string
+	if *ifaces != "all" {
+		names = strings.Split(*ifaces, ",")
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	ready := make(chan struct{})
@@ -117,7 +106,7 @@ flags:`)
 	}
 	go func() {
 		<-ready
-		log.Info("capturing", "interfaces", strings.Join(names, ","), "endpoint", *endpoint, "log_group", *group, "spool", *spoolDir, "spooled", a.Spool().Len())
+		log.Info("capturing", "interfaces", *ifaces, "endpoint", *endpoint, "log_group", *group, "spool", *spoolDir, "spooled", a.Spool().Len())
 	}()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()

@@ -35,9 +35,11 @@ type Config struct {
 	Endpoint    string
 	Region      string // default us-east-1
 	Credentials aws.CredentialsProvider
-	Interfaces  []string
-	LogGroup    string // default "flowwatch-agent"
-	Format      *flowlog.Format
+	// Interfaces to capture on; none means every non-loopback interface
+	// that is up, rescanned as interfaces come and go.
+	Interfaces []string
+	LogGroup   string // default "flowwatch-agent"
+	Format     *flowlog.Format
 	// Interval is the aggregation window in seconds (60 or 600; tests use
 	// shorter ones).
 	Interval      int
