@@ -638,7 +638,11 @@ func (t *groupTable) key(g int32, dst []Value) []Value {
 func (sb *statsBarrier) stream(ws []barrierWorker, emit func(*record)) error {
 	var c *compiler
 	kbuf := make([]Value, len(sb.cmd.By))
-	t := mergeTables(ws)
+	var top *topFilter
+	if k, agg, desc, ok := sb.sortTop(); ok && preselectSortTop {
+		top = &topFilter{k: k, agg: agg, desc: desc}
+	}
+	t := mergeTables(ws, top)
 	if t == nil {
 		return nil
 	}
@@ -858,11 +862,11 @@ func slotOr(pl *plan, name string) int {
 // (A merge partitioned over goroutines was tried: re-inserting every
 // group into fresh partition tables costs more CPU than it saves on two
 // cores.)
-func mergeTables(ws []barrierWorker) *groupTable {
+func mergeTables(ws []barrierWorker, top *topFilter) *groupTable {
 	if len(ws) == 0 {
 		return nil
 	}
-	if t := mergeCompact(ws); t != nil {
+	if t := mergeCompact(ws, top); t != nil {
 		return t
 	}
 	t := ws[0].(*statsWorker).t

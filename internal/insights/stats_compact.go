@@ -324,7 +324,7 @@ func (w *statsWorker) dropCompact() {
 // on all cores into a general table holding exactly the groups (no hash
 // index: only stream reads it). It returns nil when some worker left the
 // compact path; their tables are then converted for mergeTables.
-func mergeCompact(ws []barrierWorker) *groupTable {
+func mergeCompact(ws []barrierWorker, top *topFilter) *groupTable {
 	var sws []*statsWorker
 	for _, bw := range ws {
 		sw := bw.(*statsWorker)
@@ -422,6 +422,22 @@ func mergeCompact(ws []barrierWorker) *groupTable {
 			total += tab.parts[p].n
 		}
 	}
+	// Only groups that can make a following sort's top k become rows.
+	keep := func([]uint64) bool { return true }
+	if top != nil && top.k < total {
+		th := top.threshold(c0, func(fn func(s []uint64)) {
+			for _, idx := range idxs {
+				tab := byIdx[idx][0].tab
+				for p := range tab.parts {
+					tab.parts[p].each(fn)
+				}
+			}
+		})
+		keep = func(s []uint64) bool { return top.atLeast(c0, s, th) }
+		if th.ok {
+			total = top.k // about: ties come on top
+		}
+	}
 	t.kI = make([]int64, 0, total*nby)
 	t.kK = make([]Kind, 0, total*nby)
 	for k, a := range t.aggs {
@@ -436,8 +452,10 @@ func mergeCompact(ws []barrierWorker) *groupTable {
 		tab := byIdx[idx][0].tab
 		for p := range tab.parts {
 			tab.parts[p].each(func(s []uint64) {
-				keyValues(idx, s[0], s[1], nby, t.intern.strs, kv)
-				c0.setStates(t, t.add(kv), s)
+				if keep(s) {
+					keyValues(idx, s[0], s[1], nby, t.intern.strs, kv)
+					c0.setStates(t, t.add(kv), s)
+				}
 			})
 			tab.parts[p] = cPart{}
 		}
@@ -454,4 +472,87 @@ func translateKey(idx int, a, b uint64, nby int, x []uint32) (uint64, uint64) {
 		}
 	}
 	return uint64(w[0])<<32 | uint64(w[1]), uint64(w[2])<<32 | uint64(w[3])
+}
+
+// topFilter is a following `sort <aggregate> | limit k` (statsBarrier.sortTop).
+type topFilter struct {
+	k, agg int
+	desc   bool
+}
+
+// slotValue is aggregate agg of a compact slot as its result would be:
+// a count, or a sum (absent when no input).
+func slotValue(c *compactAggs, s []uint64, agg int) (int64, bool) {
+	if c.isSum[agg] && s[2]&(2<<agg) == 0 {
+		return 0, false
+	}
+	return int64(s[3+agg]), true
+}
+
+// threshold is the k-th best value over the slots each visits (absent
+// values sort last both ways; ok false: fewer than k values, keep all).
+func (f *topFilter) threshold(c *compactAggs, each func(func(s []uint64))) (th compactThreshold) {
+	better := func(x, y int64) bool { return x > y == f.desc && x != y }
+	// h is a heap of the k best values so far with the worst on top.
+	h := make([]int64, 0, f.k)
+	each(func(s []uint64) {
+		v, ok := slotValue(c, s, f.agg)
+		if !ok {
+			return
+		}
+		if len(h) < f.k {
+			h = append(h, v)
+			for i := len(h) - 1; i > 0; {
+				p := (i - 1) / 2
+				if !better(h[p], h[i]) {
+					break
+				}
+				h[p], h[i] = h[i], h[p]
+				i = p
+			}
+			return
+		}
+		if !better(v, h[0]) {
+			return
+		}
+		h[0] = v
+		for i := 0; ; {
+			l, w := 2*i+1, i
+			if l < len(h) && better(h[w], h[l]) {
+				w = l
+			}
+			if r := l + 1; r < len(h) && better(h[w], h[r]) {
+				w = r
+			}
+			if w == i {
+				break
+			}
+			h[i], h[w] = h[w], h[i]
+			i = w
+		}
+	})
+	if len(h) < f.k {
+		return compactThreshold{}
+	}
+	return compactThreshold{v: h[0], ok: true}
+}
+
+type compactThreshold struct {
+	v  int64
+	ok bool
+}
+
+// atLeast: slot s is as good as the threshold or better (ties kept).
+func (f *topFilter) atLeast(c *compactAggs, s []uint64, th compactThreshold) bool {
+	if !th.ok {
+		return true
+	}
+	v, ok := slotValue(c, s, f.agg)
+	if !ok {
+		return false
+	}
+	if f.desc {
+		return v >= th.v
+	}
+	return v <= th.v
 }
