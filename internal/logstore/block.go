@@ -170,21 +170,23 @@ func ParseCanonicalInt(s string) (int64, bool) {
 	if d == "" || (d[0] == '0' && (len(d) > 1 || neg)) {
 		return 0, false
 	}
-	var v int64
+	// At most 19 digits fit a uint64: the int64 range is checked once
+	// rather than with a division per digit.
+	var u uint64
 	for i := 0; i < len(d); i++ {
-		ch := d[i]
-		if ch < '0' || ch > '9' {
+		c := d[i] - '0'
+		if c > 9 {
 			return 0, false
 		}
-		if v > (math.MaxInt64-int64(ch-'0'))/10 {
-			return 0, false // would overflow: keep the text
-		}
-		v = v*10 + int64(ch-'0')
+		u = u*10 + uint64(c)
+	}
+	if u > math.MaxInt64 {
+		return 0, false // would overflow: keep the text
 	}
 	if neg {
-		v = -v
+		return -int64(u), true
 	}
-	return v, true
+	return int64(u), true
 }
 
 // ParseCanonicalIPv4 accepts dotted quads without leading zeros.

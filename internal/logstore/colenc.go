@@ -7,7 +7,6 @@ import (
 	"math/bits"
 	"net/netip"
 	"slices"
-	"strings"
 	"sync"
 	"unsafe"
 )
@@ -121,31 +120,41 @@ func appendInts(dst []byte, v []int64, tsSec []int64) []byte {
 	if len(v) == 0 {
 		return append(dst, intRaw)
 	}
-	var sRaw, sDelta, sRel int
 	allEq := true
-	prev := int64(0)
 	first := v[0]
-	if tsSec != nil {
-		tsSec = tsSec[:len(v)]
-		for i, x := range v {
-			sRaw += uvarintLen(zigzag(x))
-			sDelta += uvarintLen(zigzag(x - prev))
-			sRel += uvarintLen(zigzag(x - tsSec[i]))
-			prev = x
-			allEq = allEq && x == first
-		}
-	} else {
-		for _, x := range v {
-			sRaw += uvarintLen(zigzag(x))
-			sDelta += uvarintLen(zigzag(x - prev))
-			prev = x
-			allEq = allEq && x == first
+	for _, x := range v {
+		if x != first {
+			allEq = false
+			break
 		}
 	}
 	if allEq {
 		dst = append(dst, intConst)
 		return binary.AppendUvarint(dst, zigzag(v[0]))
 	}
+	// The sizes that pick the encoding are estimated on every step-th row
+	// of large blocks: a block's rows are alike, only the choice matters,
+	// and the estimate cost as much as the encoding itself.
+	step := 1
+	if len(v) >= 4096 {
+		step = 4
+	}
+	var sRaw, sDelta, sRel int
+	if tsSec != nil {
+		tsSec = tsSec[:len(v)]
+	}
+	for i := 0; i < len(v); i += step {
+		x, prev := v[i], int64(0)
+		if i > 0 {
+			prev = v[i-1]
+		}
+		sRaw += uvarintLen(zigzag(x))
+		sDelta += uvarintLen(zigzag(x - prev))
+		if tsSec != nil {
+			sRel += uvarintLen(zigzag(x - tsSec[i]))
+		}
+	}
+	sRaw, sDelta, sRel = sRaw*step, sDelta*step, sRel*step
 	enc := intRaw
 	if sDelta < sRaw {
 		enc, sRaw = intDelta, sDelta
@@ -161,7 +170,7 @@ func appendInts(dst []byte, v []int64, tsSec []int64) []byte {
 			dst = binary.AppendUvarint(dst, zigzag(x))
 		}
 	case intDelta:
-		prev = 0
+		prev := int64(0)
 		for _, x := range v {
 			dst = binary.AppendUvarint(dst, zigzag(x-prev))
 			prev = x
@@ -500,21 +509,25 @@ func fillTokenCols(cols []tokenCol, rows []row) {
 	for c := range cols {
 		cols[c].reset(n)
 	}
-	// One pass per token: int columns parse while they look for the
-	// space; other columns find it with IndexByte.
+	var ends [maxTokens]int32
+	// One pass per row: its token ends in one SWAR scan, then each token
+	// classified while the message is in cache.
 	for i := range rows {
 		msg := rows[i].msg
+		switch k := tokenEnds(msg, ends[:len(cols)]); {
+		case k < len(cols):
+			panic("logstore: message has fewer tokens than its block's shape")
+		case k > len(cols):
+			panic("logstore: message has more tokens than its block's shape")
+		}
 		p := 0
 		for c := range cols {
-			if p > len(msg) {
-				panic("logstore: message has fewer tokens than its block's shape")
-			}
 			col := &cols[c]
-			var end int
+			end := int(ends[c])
+			t := msg[p:end]
+			p = end + 1
 			if col.allInt {
-				v, e, ok := scanInt(msg, p)
-				end = e
-				t := msg[p:end]
+				v, ok := ParseCanonicalInt(t)
 				switch {
 				case t == "-":
 					col.anyNull, col.null[i] = true, true
@@ -531,67 +544,56 @@ func fillTokenCols(cols []tokenCol, rows []row) {
 						col.code(i, n, t)
 					}
 				}
-			} else {
-				e := strings.IndexByte(msg[p:], ' ')
-				end = p + e
-				if e < 0 {
-					end = len(msg)
-				}
-				t := msg[p:end]
-				if col.allAddr {
-					if t == "-" {
-						col.anyNull, col.null[i] = true, true
-					} else if col.addr(i, n, t); !col.allAddr {
-						col.backfill(i, false)
-					}
-				}
-				if !col.allAddr {
-					col.code(i, n, t)
+				continue
+			}
+			if col.allAddr {
+				if t == "-" {
+					col.anyNull, col.null[i] = true, true
+				} else if col.addr(i, n, t); !col.allAddr {
+					col.backfill(i, false)
 				}
 			}
-			p = end + 1
-		}
-		if p != len(msg)+1 {
-			panic("logstore: message has more tokens than its block's shape")
+			if !col.allAddr {
+				col.code(i, n, t)
+			}
 		}
 	}
 }
 
-// scanInt parses the token starting at s[p] as ParseCanonicalInt does and
-// returns where it ends (the next space or len(s)).
-func scanInt(s string, p int) (v int64, end int, ok bool) {
-	start := p
-	neg := p < len(s) && s[p] == '-'
-	if neg {
-		p++
-	}
-	d0 := p
-	// No overflow check per digit (a division): at most 19 digits are
-	// accepted, which a uint64 holds; the int64 range is checked once.
-	var u uint64
-	for p < len(s) {
-		ch := s[p]
-		if ch == ' ' {
-			break
-		}
-		d := ch - '0'
-		if d > 9 {
-			if e := strings.IndexByte(s[p:], ' '); e >= 0 {
-				return 0, p + e, false
+// tokenEnds writes where each space-separated token of msg ends (at its
+// space, or len(msg)) into ends and returns the number of tokens, or
+// len(ends)+1 when there are more. Eight bytes at a time: this replaces a
+// search per token.
+func tokenEnds(msg string, ends []int32) int {
+	const ones, lows7 = 0x0101010101010101, 0x7f7f7f7f7f7f7f7f
+	b := unsafe.Slice(unsafe.StringData(msg), len(msg))
+	k, i := 0, 0
+	for ; i+8 <= len(b); i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:]) ^ 0x20*ones
+		z := ^((x&lows7 + lows7) | x | lows7) // 0x80 in each space byte
+		for z != 0 {
+			if k == len(ends) {
+				return k + 1
 			}
-			return 0, len(s), false
+			ends[k] = int32(i + bits.TrailingZeros64(z)>>3)
+			k++
+			z &= z - 1
 		}
-		u = u*10 + uint64(d)
-		p++
 	}
-	n := p - d0
-	if n == 0 || p-start > 19 || (s[d0] == '0' && (n > 1 || neg)) || u > math.MaxInt64 {
-		return 0, p, false
+	for ; i < len(b); i++ {
+		if b[i] == ' ' {
+			if k == len(ends) {
+				return k + 1
+			}
+			ends[k] = int32(i)
+			k++
+		}
 	}
-	if neg {
-		return -int64(u), p, true
+	if k == len(ends) {
+		return k + 1
 	}
-	return int64(u), p, true
+	ends[k] = int32(len(b))
+	return k + 1
 }
 
 // distinctEstimate estimates the number of distinct hashes by linear
