@@ -125,6 +125,8 @@ type Plan struct {
 	Preds []logstore.TokenPred
 	// TokenCols: the token columns read per block shape (ScanQuery.TokenCols).
 	TokenCols map[int][]int
+	// DictCols: those of which only the distinct values are read (ScanQuery.DictCols).
+	DictCols map[int][]int
 	// TokenParse is true when a parse reads the token columns directly.
 	TokenParse bool
 }
@@ -132,7 +134,7 @@ type Plan struct {
 // Explain returns the store-facing part of the query plan.
 func Explain(q *Query) Plan {
 	pl := newPlan(q, 0)
-	return Plan{Need: pl.need, Preds: pl.preds, TokenCols: pl.tokenCols, TokenParse: pl.tokenParse != nil}
+	return Plan{Need: pl.need, Preds: pl.preds, TokenCols: pl.tokenCols, DictCols: pl.dictCols, TokenParse: pl.tokenParse != nil}
 }
 
 // EncodePtr builds the opaque @ptr of an event: group, timestamp and Seq,

@@ -55,8 +55,16 @@ func (s *strictSource) Scan(ctx context.Context, q logstore.ScanQuery, fn func(*
 			c.Timestamps = nil
 		}
 		if cols, ok := q.TokenCols[len(c.Tokens)]; ok && q.Need&logstore.ColMessage == 0 {
+			full := c.Tokens
 			if err := c.Project(cols); err != nil {
 				return err
+			}
+			// Like the store: skipped text columns of DictCols carry
+			// their distinct values.
+			for _, k := range q.DictCols[len(c.Tokens)] {
+				if k < len(full) && c.Tokens[k].Kind == logstore.KindSkipped && full[k].Kind == logstore.KindString {
+					c.Tokens[k].Dict = full[k].Dict
+				}
 			}
 		}
 		return fn(&c)

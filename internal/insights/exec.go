@@ -512,7 +512,7 @@ func execute(ctx context.Context, env *execEnv, stats *Statistics, progress func
 // scanTarget streams a target's blocks to fn.
 func scanTarget(ctx context.Context, env *execEnv, t Target, fn func(blk *logstore.Block) error) error {
 	pl := env.pl
-	q := logstore.ScanQuery{Group: t.Group, Start: env.start, End: env.end, Need: pl.need, Preds: pl.preds, TokenCols: pl.tokenCols}
+	q := logstore.ScanQuery{Group: t.Group, Start: env.start, End: env.end, Need: pl.need, Preds: pl.preds, TokenCols: pl.tokenCols, DictCols: pl.dictCols}
 	if env.end < logstore.MaxTime {
 		q.End = env.end + 1
 	}

@@ -65,8 +65,10 @@ type plan struct {
 	msgFallback bool
 	reads       map[string]int // reads per name
 	preds       []logstore.TokenPred
-	// tokenCols: the token columns read per block shape (ScanQuery.TokenCols).
-	tokenCols map[int][]int
+	// tokenCols: the token columns read per block shape (ScanQuery.TokenCols);
+	// dictCols: those of which only the distinct values are read
+	// (ScanQuery.DictCols).
+	tokenCols, dictCols map[int][]int
 	// msgOutputOnly: only the result columns read @message; lazyMsg: so
 	// token blocks come without messages, and the engine rebuilds them
 	// for the rows it outputs (lazyCol.msg).
@@ -404,6 +406,10 @@ func (pl *plan) planScan(cmds []Command) {
 	pl.msgFallback = fallback && !explicit
 	if fallback && !explicit {
 		pl.tokenCols = pl.readTokenCols()
+		// isVPCBlock reads the interface column's distinct values only.
+		if c, ok := pl.tokenCols[vpcTokens]; ok && !slices.Contains(c, 2) {
+			pl.dictCols = map[int][]int{vpcTokens: {2}}
+		}
 	}
 
 	// Conjuncts `field op constant` of first-segment filters on token
@@ -490,8 +496,8 @@ func (pl *plan) timeColumns() logstore.Columns {
 }
 
 // readTokenCols lists the token columns the first segment reads per block
-// shape: of 14-token blocks, the interface column (isVPCBlock) and the
-// discovered flow-log fields; of blocks the token parse maps, its aliases
+// shape: of 14-token blocks the discovered flow-log fields (isVPCBlock
+// reads the interface column's dictionary, plan.dictCols); of blocks the token parse maps, its aliases
 // that something reads. Blocks whose columns are all needed (rebuilding a
 // message for a glob parse or JSON discovery) are decoded whole by
 // Block.DecodeTokens where that happens.
@@ -507,7 +513,9 @@ func (pl *plan) readTokenCols() map[int][]int {
 		case "@timestamp", "@ingestionTime", "@message", "@logStream", "@log", "@ptr":
 			continue
 		}
-		add(vpcTokens, 2)
+		if cols[vpcTokens] == nil {
+			cols[vpcTokens] = []int{}
+		}
 		if c, ok := vpcFields[n]; ok {
 			add(vpcTokens, c)
 		}

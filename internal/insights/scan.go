@@ -57,13 +57,14 @@ func newBaseLoaders(pl *plan) []baseLoader {
 
 var dashVal = strVal("-")
 
-// isVPCBlock: 14 token columns whose third is interface ids.
+// isVPCBlock: 14 token columns whose third is interface ids. A store may
+// send that column as its distinct values only (ScanQuery.DictCols).
 func isVPCBlock(blk *logstore.Block) bool {
 	if len(blk.Tokens) != vpcTokens {
 		return false
 	}
 	c := &blk.Tokens[2]
-	if c.Kind != logstore.KindString {
+	if c.Kind != logstore.KindString && (c.Kind != logstore.KindSkipped || c.Dict == nil) {
 		return false
 	}
 	for _, d := range c.Dict {

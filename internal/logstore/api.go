@@ -187,6 +187,14 @@ type ScanQuery struct {
 	// asked (NewMemory and memtable rows decode everything); it never
 	// decodes less. MessageBytes is unaffected.
 	TokenCols map[int][]int
+	// DictCols lists per block shape token columns, left out by TokenCols,
+	// of which only the distinct values are read (the engine recognises
+	// flow-log blocks by their interface ids): the store may hand a text
+	// column over as KindSkipped with Dict holding its block's distinct
+	// values (all rows', also where rows are filtered out), without
+	// decoding the rows' codes. Columns of other kinds, and stores that do
+	// not do this, leave Dict nil. DecodeTokens decodes them fully.
+	DictCols map[int][]int
 }
 
 // Columns is a bit set of block columns.
@@ -314,7 +322,8 @@ const (
 	// min/max in the index cover the IPv4 rows, the bloom filter both.
 	KindIP
 	// KindSkipped: the column was not decoded (ScanQuery.TokenCols left it
-	// out); it holds no values until Block.DecodeTokens. Never stored.
+	// out); it holds no values until Block.DecodeTokens (Dict may hold the
+	// distinct values, see ScanQuery.DictCols). Never stored.
 	KindSkipped
 )
 

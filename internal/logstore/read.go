@@ -397,7 +397,11 @@ func (db *DB) Scan(ctx context.Context, q ScanQuery, fn func(*Block) error) erro
 						// Rows are filtered: by their timestamps (and stream ids).
 						need |= ColTimestamps
 					}
-					d, err := t.p.readBlockCols(t.bi, need, projection(&q, t.bi.shape), t.noSid)
+					proj := projection(&q, t.bi.shape)
+					d, err := t.p.readBlockCols(t.bi, need, proj, t.noSid)
+					if err == nil && proj != nil && d.toks != nil {
+						err = t.p.decodeDicts(t.bi, d, q.DictCols[t.bi.shape])
+					}
 					if err == nil {
 						b, err = v.block(t.p, t.bi, d, tsLo, tsHi, q.Need)
 					}

@@ -1,6 +1,9 @@
 package logstore
 
-import "net/netip"
+import (
+	"fmt"
+	"net/netip"
+)
 
 // Token column projection (ScanQuery.TokenCols) and recorded message bytes:
 // scans decode only the token chunks a query reads, and take a block's
@@ -60,6 +63,35 @@ func (p *part) decodeTokenCols(bi *blockIndex, d *blockData, cols []int) error {
 				return err
 			}
 		}
+	}
+	return nil
+}
+
+// decodeDicts gives the skipped text columns cols of d their dictionary
+// (ScanQuery.DictCols): the chunk is decompressed, its rows' codes are
+// not decoded. Columns of other kinds stay skipped.
+func (p *part) decodeDicts(bi *blockIndex, d *blockData, cols []int) error {
+	for _, c := range cols {
+		if c < 0 || c >= len(d.toks) || d.toks[c].Kind != KindSkipped || bi.toks[c].kind != KindString {
+			continue
+		}
+		raw, err := p.readChunk(bi.chunks[chunkFirstData+c])
+		if err != nil {
+			return err
+		}
+		// encodeTokenChunk's text layout: kind, count, (length, bytes)…, codes.
+		r := reader{b: raw}
+		if TokenKind(r.byte()) != KindString {
+			return fmt.Errorf("token chunk kind: %w", errCorrupt)
+		}
+		dict := make([]string, r.count(bi.rows))
+		for i := range dict {
+			dict[i] = string(r.bytes(r.count(len(r.b))))
+		}
+		if r.err != nil || len(dict) == 0 {
+			return fmt.Errorf("token chunk dictionary: %w", errCorrupt)
+		}
+		d.toks[c].Dict = dict
 	}
 	return nil
 }

@@ -98,3 +98,63 @@ func TestScanWithoutTimestamps(t *testing.T) {
 	must(t, db.Compact())
 	run("compacted")
 }
+
+// TestScanDictCols: text columns listed in DictCols (and left out by
+// TokenCols) arrive skipped with their block's distinct values, which
+// hold every value of the rows handed over; other kinds arrive skipped
+// without; DecodeTokens decodes both.
+func TestScanDictCols(t *testing.T) {
+	msgs := projMessages()
+	db := openTestDB(t, vfs.NewMem(), nil, func(o *Options) { o.BlockRows = 300 })
+	defer db.Close()
+	must(t, db.CreateGroup("g", GroupMeta{}))
+	must(t, db.CreateStream("g", "s", 0))
+	for i, m := range msgs {
+		must(t, db.Append("g", "s", 7, []Event{{int64(i), m}}))
+	}
+	must(t, db.Flush())
+	for _, r := range []struct{ start, end int64 }{{MinTime, MaxTime}, {100, 1777}} {
+		dicts := 0 // blocks with column 2 as a dictionary
+		q := ScanQuery{Group: "g", Start: r.start, End: r.end, Need: ColTokens | ColTimestamps | ColIP,
+			TokenCols: map[int][]int{14: {9}}, DictCols: map[int][]int{14: {2, 3}}}
+		var mu sync.Mutex
+		must(t, db.Scan(context.Background(), q, func(b *Block) error {
+			mu.Lock()
+			defer mu.Unlock()
+			if len(b.Tokens) != 14 {
+				return nil
+			}
+			// A store may decode more (here: a block cut by the range,
+			// whose message bytes are counted from all its tokens).
+			c2, c3 := b.Tokens[2], b.Tokens[3]
+			if c2.Kind == KindSkipped {
+				if c2.Dict == nil {
+					t.Error("text column without its dictionary")
+				}
+				dicts++
+			}
+			if err := b.DecodeTokens(); err != nil {
+				return err
+			}
+			if c3.Kind == KindSkipped && b.Tokens[3].Kind != KindString && c3.Dict != nil {
+				t.Fatalf("a %v column came with a dictionary", b.Tokens[3].Kind)
+			}
+			for i := 0; i < b.Len; i++ {
+				toks := strings.Fields(msgs[b.Timestamps[i]])
+				for c, d := range map[int][]string{2: c2.Dict, 3: c3.Dict} {
+					v := b.Tokens[c].String(i)
+					if v != toks[c] {
+						t.Fatalf("row %d: column %d %q, want %q", i, c, v, toks[c])
+					}
+					if d != nil && !slices.Contains(d, v) {
+						t.Fatalf("row %d: %q not in the dictionary %v", i, v, d)
+					}
+				}
+			}
+			return nil
+		}))
+		if dicts == 0 && r.start == MinTime {
+			t.Fatalf("range %v: no block with a dictionary", r)
+		}
+	}
+}
