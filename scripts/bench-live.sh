@@ -17,8 +17,9 @@
 #
 # MODE=agent measures `flowwatch agent` instead: it captures the same way
 # and sends the records to a `flowwatch serve` (without capture) in
-# namespace A over loopback; the packet total then comes from the agent's
-# own count of aggregated packets, and its sent/spooled batches are shown.
+# namespace A over loopback; the packet total then comes from the records
+# the server stored (a Logs Insights query), and the agent's sent/spooled
+# batches are shown.
 #
 # Environment: DURATION (default 60), PPS (default 300000), FLOWS (default
 # 1000 concurrent flows), MODE (capture or agent), FLOWWATCH (binary; built
@@ -122,7 +123,14 @@ if [ "$MODE" = agent ]; then
 	# The agent's last line: msg=stopped frames=… packets=… kernel_drops=… skipdata=…
 	STATS=$(grep 'msg=stopped' "$WORK/capture.err" | tr ' =' '\n ' | awk 'NF == 2 { printf "%s %s ", $1, $2 }')
 	stat() { echo "$STATS" | awk -v k="${1//-/_}" '{ for (i = 1; i < NF; i++) if ($i == k) print $(i+1) }'; }
-	GOT=$(stat packets) RECS="$(stat records) records, $(stat sent) batches sent, $(stat spooled) left in the spool;"
+	# What the server stored: the generator's flows, summed by a Logs
+	# Insights query (the kernel's own IGMP reports are records too).
+	read -r GOT NREC < <(AWS_REGION=us-east-1 ip netns exec "$A" "$FLOWWATCH" query --endpoint http://127.0.0.1:4566 \
+		--log-group flowwatch-agent --format csv \
+		'parse @message "* * * * * * * * * * * * * *" as v, acct, eni, src, dst, sp, dp, proto, pk, by, st, en, act, ls
+		| filter src = "10.234.0.2" and dp = 9 and proto = 17 | stats sum(pk) as p, count(*) as n' |
+		awk -F, 'NR == 2 { gsub(/"/, ""); printf "%.0f %d\n", $1, $2 }')
+	RECS="$(stat records) records, $(stat sent) batches sent, $(stat spooled) left in the spool; the server has $NREC of the generator's flows and"
 	SKIP=$(stat skipdata)
 else
 	STATS=$(grep '^frames ' "$WORK/capture.err")

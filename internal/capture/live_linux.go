@@ -83,10 +83,11 @@ type Live struct {
 }
 
 type liveIface struct {
-	ring    *Ring
-	stop    chan struct{}
-	done    chan struct{}
-	rejects chan RejectEvent
+	ring     *Ring
+	stop     chan struct{}
+	stopOnce sync.Once // Remove may race with Close
+	done     chan struct{}
+	rejects  chan RejectEvent
 }
 
 // StartLive prepares a live capture with no interface yet; with
@@ -179,7 +180,7 @@ func (l *Live) Remove(name string) {
 	if li == nil {
 		return
 	}
-	close(li.stop)
+	li.stopOnce.Do(func() { close(li.stop) })
 	<-li.done
 	l.mu.Lock()
 	if l.ifs[name] == li {
