@@ -232,6 +232,12 @@ func RecordKey(line string, streamCol, startCol int) (stream string, ts int64, o
 	if found < need {
 		return "", 0, false
 	}
+	return KeyFromTokens(stream, startTok)
+}
+
+// KeyFromTokens is RecordKey given the stream and start tokens, for
+// callers that have split the line already.
+func KeyFromTokens(stream, startTok string) (string, int64, bool) {
 	start, ok := parseDecimal(startTok)
 	if !ok {
 		return "", 0, false

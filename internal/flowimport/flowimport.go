@@ -216,12 +216,26 @@ func (r *reader) file(path string) error {
 	}
 }
 
+// token is token i of line, whose token ends are ends.
+func token(line string, ends []int32, i int) string {
+	start := int32(0)
+	if i > 0 {
+		start = ends[i-1] + 1
+	}
+	return line[start:ends[i]]
+}
+
 // parse adds a chunk's records to a batch and commits it. It returns the
 // number of lines that are not records.
 func parse(l *logstore.BulkLoad, c chunk) (int64, error) {
 	b := c.b
 	text := unsafe.String(unsafe.SliceData(b.Text), len(b.Text))
 	skipped := int64(0)
+	var ends [64]int32
+	need := max(c.streamCol, c.timeCol) + 1
+	if need > len(ends) || c.streamCol < 0 || c.timeCol < 0 {
+		need = len(ends) + 1 // RecordKey for every line
+	}
 	for p := c.start; p < len(text); {
 		end := strings.IndexByte(text[p:], '\n')
 		if end < 0 {
@@ -238,12 +252,23 @@ func parse(l *logstore.BulkLoad, c chunk) (int64, error) {
 		if line == "" {
 			continue
 		}
-		stream, ts, ok := flowfile.RecordKey(line, c.streamCol, c.timeCol)
+		// One pass finds the shape the store files the record under and
+		// its key tokens; lines that are not single-space separated
+		// tokens take RecordKey's general path.
+		shape := logstore.Tokenize(line, ends[:min(need, len(ends))])
+		var stream string
+		var ts int64
+		var ok bool
+		if shape >= need {
+			stream, ts, ok = flowfile.KeyFromTokens(token(line, ends[:], c.streamCol), token(line, ends[:], c.timeCol))
+		} else {
+			stream, ts, ok = flowfile.RecordKey(line, c.streamCol, c.timeCol)
+		}
 		if !ok {
 			skipped++
 			continue
 		}
-		if err := b.Add(stream, ts, off, len(line)); err != nil {
+		if err := b.Add(stream, ts, off, len(line), shape); err != nil {
 			return skipped, err
 		}
 	}

@@ -144,6 +144,7 @@ type BulkBatch struct {
 	cache  map[string]uint64 // stream names seen by this batch
 	groups []bulkSeg         // after sorting: one run per key
 	keys   []bulkKey
+	tabs   []keyTable
 	refs   int // groups not yet written
 }
 
@@ -206,8 +207,8 @@ func (b *BulkBatch) Grow(n int) {
 
 // Add appends a record whose message is Text[off:off+n], in stream,
 // created with the load's ingestion time as its creation time if it does
-// not exist.
-func (b *BulkBatch) Add(stream string, ts int64, off, n int) error {
+// not exist. shape is Tokenize of the message, or -1 to have Add find it.
+func (b *BulkBatch) Add(stream string, ts int64, off, n, shape int) error {
 	sid, ok := b.cache[stream]
 	if !ok {
 		stream = strings.Clone(stream) // it may point into a buffer that is reused
@@ -217,8 +218,10 @@ func (b *BulkBatch) Add(stream string, ts int64, off, n int) error {
 		}
 		b.cache[stream] = sid
 	}
-	msg := unsafe.String(unsafe.SliceData(b.Text[off:]), n)
-	b.recs = append(b.recs, bulkRec{ts: ts, sid: sid, off: uint32(off), n: uint32(n), shape: uint8(shapeOf(msg))})
+	if shape < 0 {
+		shape = shapeOf(unsafe.String(unsafe.SliceData(b.Text[off:]), n))
+	}
+	b.recs = append(b.recs, bulkRec{ts: ts, sid: sid, off: uint32(off), n: uint32(n), shape: uint8(shape)})
 	return nil
 }
 
@@ -266,28 +269,49 @@ func (l *BulkLoad) stream(name string) (uint64, error) {
 // CPU, in parallel with other batches.
 func (b *BulkBatch) sort() {
 	n := len(b.recs)
-	idx := map[bulkKey]int32{}
 	b.keys = b.keys[:0]
 	if cap(b.gidx) < n {
 		b.gidx = make([]int32, n)
 	}
 	gidx := b.gidx[:n]
-	var last bulkKey
-	lastID := int32(-1)
+	// Keys are numbered through a table per (slice, shape), indexed by
+	// stream id (small integers), instead of hashing every record's key.
+	var tab *keyTable
+	var idx map[bulkKey]int32 // stream ids too large for a table
 	for i := range b.recs {
 		r := &b.recs[i]
-		k := bulkKey{slice: floorDiv(r.ts, bucketMs), sid: r.sid, shape: r.shape}
-		if lastID < 0 || k != last {
-			id, ok := idx[k]
-			if !ok {
+		sl := floorDiv(r.ts, bucketMs)
+		if tab == nil || tab.slice != sl || tab.shape != r.shape {
+			tab = b.table(sl, r.shape)
+		}
+		var id int32
+		if r.sid < 1<<16 {
+			if int(r.sid) >= len(tab.ids) {
+				tab.ids = append(tab.ids, make([]int32, int(r.sid)+1-len(tab.ids))...)
+			}
+			if id = tab.ids[r.sid] - 1; id < 0 {
+				id = int32(len(b.keys))
+				tab.ids[r.sid] = id + 1
+				b.keys = append(b.keys, bulkKey{slice: sl, sid: r.sid, shape: r.shape})
+			}
+		} else {
+			if idx == nil {
+				idx = map[bulkKey]int32{}
+			}
+			k := bulkKey{slice: sl, sid: r.sid, shape: r.shape}
+			var ok bool
+			if id, ok = idx[k]; !ok {
 				id = int32(len(b.keys))
 				idx[k] = id
 				b.keys = append(b.keys, k)
 			}
-			last, lastID = k, id
 		}
-		gidx[i] = lastID
+		gidx[i] = id
 	}
+	for i := range b.tabs {
+		clear(b.tabs[i].ids)
+	}
+	b.tabs = b.tabs[:0]
 	order := make([]int32, len(b.keys))
 	for i := range order {
 		order[i] = int32(i)
@@ -295,33 +319,32 @@ func (b *BulkBatch) sort() {
 	slices.SortFunc(order, func(x, y int32) int { return b.keys[x].cmp(b.keys[y]) })
 	start := make([]int32, len(b.keys))
 	counts := make([]int32, len(b.keys))
-	for _, g := range gidx {
+	tbytes := make([]int, len(b.keys))
+	for i, g := range gidx {
 		counts[g]++
+		tbytes[g] += int(b.recs[i].n)
 	}
-	pos := int32(0)
+	pos, total := int32(0), 0
 	b.groups = b.groups[:0]
 	for _, g := range order {
 		start[g] = pos
 		b.groups = append(b.groups, bulkSeg{b: b, lo: pos, hi: pos + counts[g]})
 		pos += counts[g]
+		total, tbytes[g] = total+tbytes[g], total // key g's text starts at total
 	}
+	// Records and their messages in sorted order, scattered in input
+	// order (reading the chunk sequentially, while it is in cache): a
+	// write then reads each key's messages one after the other.
 	out := b.load.recsBuf(n)[:n]
+	t := b.load.text(total)[:total]
 	for i, g := range gidx {
-		out[start[g]] = b.recs[i]
-		start[g]++
-	}
-	// Messages in sorted order too, while the chunk is in cache: a write
-	// then reads each key's messages sequentially, not one line in 64.
-	total := 0
-	for i := range out {
-		total += int(out[i].n)
-	}
-	t := b.load.text(total)
-	for i := range out {
-		r := &out[i]
-		off := len(t)
-		t = append(t, b.Text[r.off:r.off+r.n]...)
+		r := b.recs[i]
+		off := tbytes[g]
+		copy(t[off:], b.Text[r.off:r.off+r.n])
+		tbytes[g] += int(r.n)
 		r.off = uint32(off)
+		out[start[g]] = r
+		start[g]++
 	}
 	b.load.release(b.Text, b.recs)
 	b.Text, b.recs = t, out
@@ -337,6 +360,29 @@ func (b *BulkBatch) sort() {
 			slices.SortStableFunc(run, func(x, y bulkRec) int { return cmpInt(x.ts, y.ts) })
 		}
 	}
+}
+
+// keyTable numbers one (slice, shape)'s keys by stream id: ids[sid]-1.
+type keyTable struct {
+	slice int64
+	shape uint8
+	ids   []int32
+}
+
+func (b *BulkBatch) table(slice int64, shape uint8) *keyTable {
+	for i := range b.tabs {
+		if t := &b.tabs[i]; t.slice == slice && t.shape == shape {
+			return t
+		}
+	}
+	if len(b.tabs) < cap(b.tabs) {
+		b.tabs = b.tabs[:len(b.tabs)+1] // reuse its ids slice
+	} else {
+		b.tabs = append(b.tabs, keyTable{})
+	}
+	t := &b.tabs[len(b.tabs)-1]
+	t.slice, t.shape = slice, shape
+	return t
 }
 
 func (b *BulkBatch) bytes() int {

@@ -58,7 +58,11 @@ func loadBulk(t *testing.T, db *DB, ingest int64, budget int, in [][]bulkRecord)
 					b.Text = append(b.Text, "\n"...)
 					off := len(b.Text)
 					b.Text = append(b.Text, r.msg...)
-					if err := b.Add(r.stream, r.ts, off, len(r.msg)); err != nil {
+					shape := -1
+					if len(r.msg)%2 == 0 {
+						shape = Tokenize(r.msg, nil)
+					}
+					if err := b.Add(r.stream, r.ts, off, len(r.msg), shape); err != nil {
 						errs <- err
 					}
 				}
@@ -236,6 +240,39 @@ func checkPartsSorted(t *testing.T, db *DB) {
 					}
 					prev = &k
 				}
+			}
+		}
+	}
+}
+
+// TestTokenize: Tokenize agrees with shapeOf, and its token ends with
+// splitting on spaces.
+func TestTokenize(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	msgs := append([]string{}, trickyMessages...)
+	for i := 0; i < 2000; i++ {
+		msgs = append(msgs, randMessage(rng))
+		b := []byte(randFlowLine(rng, 1_700_000_000))
+		b[rng.IntN(len(b))] = " \x01\t-"[rng.IntN(4)]
+		msgs = append(msgs, string(b))
+	}
+	for _, m := range msgs {
+		for _, k := range []int{0, 3, 14, maxTokens} {
+			ends := make([]int32, k)
+			sh := Tokenize(m, ends)
+			if want := shapeOf(m); sh != want {
+				t.Fatalf("Tokenize(%q) = %d, shapeOf %d", m, sh, want)
+			}
+			if sh == 0 {
+				continue
+			}
+			p := 0
+			for c, tok := range strings.Split(m, " ")[:min(sh, k)] {
+				p += len(tok)
+				if int(ends[c]) != p {
+					t.Fatalf("Tokenize(%q): token %d ends at %d, want %d", m, c, ends[c], p)
+				}
+				p++
 			}
 		}
 	}

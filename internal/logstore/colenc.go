@@ -68,6 +68,70 @@ func shapeOf(msg string) int {
 	return n
 }
 
+// Tokenize is shapeOf(msg) that also writes where its first len(ends)
+// tokens end (at their space, or len(msg)) into ends, in the same pass:
+// a bulk load reads a record's key tokens and its shape at once.
+func Tokenize(msg string, ends []int32) (shape int) {
+	if msg == "" || msg[0] == ' ' || msg[len(msg)-1] == ' ' {
+		return 0
+	}
+	const ones, highs, lows7 = 0x0101010101010101, 0x8080808080808080, 0x7f7f7f7f7f7f7f7f
+	b := unsafe.Slice(unsafe.StringData(msg), len(msg))
+	n := 1
+	prevSpace := uint64(0)
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		w := binary.LittleEndian.Uint64(b[i:])
+		if (w-0x20*ones)&^w&highs != 0 {
+			return tokenizeSlow(msg, ends) // a byte below ' '
+		}
+		x := w ^ 0x20*ones
+		z := ^((x&lows7 + lows7) | x | lows7) // 0x80 in each space byte
+		if z&(z<<8) != 0 || prevSpace&z != 0 {
+			return 0 // two spaces in a row
+		}
+		prevSpace = z >> 63 << 7
+		for ; z != 0; z &= z - 1 {
+			if n <= len(ends) {
+				ends[n-1] = int32(i + bits.TrailingZeros64(z)>>3)
+			}
+			n++
+		}
+	}
+	for ; i < len(b); i++ {
+		switch c := b[i]; {
+		case c == ' ':
+			if prevSpace != 0 {
+				return 0
+			}
+			prevSpace = 0x80
+			if n <= len(ends) {
+				ends[n-1] = int32(i)
+			}
+			n++
+		case c < ' ':
+			return tokenizeSlow(msg, ends)
+		default:
+			prevSpace = 0
+		}
+	}
+	if n > maxTokens {
+		return 0
+	}
+	if n <= len(ends) {
+		ends[n-1] = int32(len(b))
+	}
+	return n
+}
+
+func tokenizeSlow(msg string, ends []int32) int {
+	sh := shapeOf(msg)
+	if sh > 0 {
+		tokenEnds(msg, ends[:min(sh, len(ends))])
+	}
+	return sh
+}
+
 // shapeSlow is shapeOf for messages with bytes below ' '.
 func shapeSlow(msg string) int {
 	n := 1
