@@ -35,6 +35,9 @@ type batch struct {
 	// blk: read through rowCtx.get, materialised only for rows kept.
 	lazy []*lazyCol
 	blk  *logstore.Block // the source block in the first segment (row i is block row i)
+	// tgt[:tgtN] all hold tgtVal (processBlock fills it once per target).
+	tgtN   int
+	tgtVal int32
 }
 
 func (b *batch) reset(n, ns int) {
@@ -45,6 +48,7 @@ func (b *batch) reset(n, ns int) {
 	b.vals = b.vals[:n*ns]
 	if cap(b.ts) < n {
 		b.ts, b.seq, b.tgt, b.sel = make([]int64, n), make([]uint64, n), make([]int32, n), make([]int32, n)
+		b.tgtN = 0
 	}
 	b.ts, b.seq, b.tgt, b.sel = b.ts[:n], b.seq[:n], b.tgt[:n], b.sel[:0]
 	b.tk = nil

@@ -183,16 +183,23 @@ func (w *worker) processBlock(blk *logstore.Block, tgt int32) {
 			}
 		}
 	} else {
-		clear(b.ts)
+		if env.pl.need&logstore.ColTimestamps != 0 {
+			clear(b.ts) // asked for, not given: read as 0, not stale
+		}
 		b.sel = append(b.sel, iota32(blk.Len)...)
 	}
 	if len(blk.Seq) == blk.Len {
 		copy(b.seq, blk.Seq)
-	} else {
+	} else if env.pl.need&logstore.ColSeq != 0 {
 		clear(b.seq)
 	}
-	for i := range b.tgt {
-		b.tgt[i] = tgt
+	// Nothing else writes tgt: refill it only for another target or more rows.
+	if b.tgtN < len(b.tgt) || b.tgtVal != tgt {
+		all := b.tgt[:cap(b.tgt)]
+		for i := range all {
+			all[i] = tgt
+		}
+		b.tgtN, b.tgtVal = len(all), tgt
 	}
 	w.scanned += int64(len(b.sel))
 	if w.needsAllTokens(blk, len(b.sel)) {
