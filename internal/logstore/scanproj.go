@@ -1,8 +1,12 @@
 package logstore
 
 import (
+	"errors"
 	"fmt"
+	"hash/crc32"
+	"io"
 	"net/netip"
+	"sync"
 )
 
 // Token column projection (ScanQuery.TokenCols) and recorded message bytes:
@@ -42,10 +46,11 @@ func (p *part) decodeTokenCols(bi *blockIndex, d *blockData, cols []int) error {
 		return tsSec, nil
 	}
 	one := func(c int) error {
-		raw, err := p.readChunk(bi.chunks[chunkFirstData+c])
+		raw, done, err := p.readChunkPooled(bi.chunks[chunkFirstData+c])
 		if err != nil {
 			return err
 		}
+		defer done()
 		d.toks[c], err = decodeTokenChunk(raw, bi.rows, secs)
 		return err
 	}
@@ -75,25 +80,56 @@ func (p *part) decodeDicts(bi *blockIndex, d *blockData, cols []int) error {
 		if c < 0 || c >= len(d.toks) || d.toks[c].Kind != KindSkipped || bi.toks[c].kind != KindString {
 			continue
 		}
-		raw, err := p.readChunk(bi.chunks[chunkFirstData+c])
+		raw, done, err := p.readChunkPooled(bi.chunks[chunkFirstData+c])
 		if err != nil {
 			return err
 		}
 		// encodeTokenChunk's text layout: kind, count, (length, bytes)…, codes.
 		r := reader{b: raw}
 		if TokenKind(r.byte()) != KindString {
+			done()
 			return fmt.Errorf("token chunk kind: %w", errCorrupt)
 		}
 		dict := make([]string, r.count(bi.rows))
 		for i := range dict {
 			dict[i] = string(r.bytes(r.count(len(r.b))))
 		}
+		done()
 		if r.err != nil || len(dict) == 0 {
 			return fmt.Errorf("token chunk dictionary: %w", errCorrupt)
 		}
 		d.toks[c].Dict = dict
 	}
 	return nil
+}
+
+// rawBufs recycles decompressed token chunks: decodeTokenChunk and
+// decodeDicts copy what they keep, so a scan need not allocate (and the
+// runtime zero) a buffer per column and block.
+var rawBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+// readChunkPooled is readChunk into a pooled buffer, valid until done.
+func (p *part) readChunkPooled(ref chunkRef) (raw []byte, done func(), err error) {
+	bp := chunkBufs.Get().(*[]byte)
+	defer chunkBufs.Put(bp)
+	if cap(*bp) < int(ref.n) {
+		*bp = make([]byte, ref.n)
+	}
+	buf := (*bp)[:ref.n]
+	if _, err := p.f.ReadAt(buf, int64(ref.off)); err != nil && !errors.Is(err, io.EOF) {
+		return nil, nil, err
+	}
+	if crc32.Checksum(buf, castagnoli) != ref.crc {
+		return nil, nil, fmt.Errorf("chunk checksum: %w", errCorrupt)
+	}
+	op := rawBufs.Get().(*[]byte)
+	out, err := zstdDec.DecodeAll(buf, (*op)[:0])
+	if err != nil || len(out) != int(ref.raw) {
+		rawBufs.Put(op)
+		return nil, nil, fmt.Errorf("chunk: %w", errCorrupt)
+	}
+	*op = out
+	return out, func() { rawBufs.Put(op) }, nil
 }
 
 // skippedCols lists d's token columns not decoded yet.
