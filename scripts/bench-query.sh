@@ -142,7 +142,11 @@ fw_count=$(fwq vpc 'stats count(*)' | tail -1)
 fw_distinct=$(fwq vpc 'stats count_distinct(srcaddr)' | tail -1)
 fw_top=$(fwq vpc "${FW[0]}" | sed -n 2p | awk -F, '{print $3}')
 ch_top=$(ch_query "${CH[0]}" | head -1 | cut -f3)
-echo "# check: count $fw_count / $(ch_query "${CH[4]}"), distinct srcaddr $fw_distinct / $(ch_query "${CH[5]}"), top Q1 sum $fw_top / $ch_top (flowwatch / ClickHouse)"
+fw_top2=$(fwq vpc "${FW[1]}" | sed -n 2p | awk -F, '{print $2}')
+ch_top2=$(ch_query "${CH[1]}" | head -1 | cut -f2)
+fw_top7=$(fwq kc "${FW[6]}" | sed -n 2p | awk -F, '{print $4}')
+ch_top7=$(ch_query "${CH[6]}" | head -1 | cut -f4)
+echo "# check: count $fw_count / $(ch_query "${CH[4]}"), distinct srcaddr $fw_distinct / $(ch_query "${CH[5]}"), top sums Q1 $fw_top / $ch_top, Q2 $fw_top2 / $ch_top2, Q7 $fw_top7 / $ch_top7 (flowwatch / ClickHouse)"
 
 printf '%-4s %12s %12s %8s\n' query flowwatch_s clickhouse_s ratio
 fwt=()
