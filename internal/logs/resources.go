@@ -17,8 +17,11 @@ import (
 //     grant), one per group: a StartQuery of three groups needs all three;
 //   - stream operations (CreateLogStream, DeleteLogStream, PutLogEvents,
 //     GetLogEvents) act on …:log-group:NAME:log-stream:STREAM;
-//   - tag operations act on their resourceArn, GetLogRecord on the group
-//     its pointer names;
+//   - TagResource, UntagResource and ListTagsForResource act on their
+//     resourceArn as given, without ":*" (the model's LogGroup.arn doc: "The
+//     permissions for those three actions require the ARN version that
+//     doesn't include a trailing :*"); GetLogRecord on the group its
+//     pointer names;
 //   - operations on no log group in particular (DescribeLogGroups without
 //     identifiers, a SOURCE query) on …:log-group:*;
 //   - GetQueryResults, StopQuery, DescribeQueries and TestMetricFilter,
@@ -58,7 +61,7 @@ func Resources(op string, info awsapi.RequestInfo, body []byte) []string {
 	}
 	switch {
 	case in.ResourceArn != "":
-		return []string{groupARN(in.ResourceArn)}
+		return []string{in.ResourceArn}
 	case op == "GetLogRecord":
 		if key, _, _, err := insights.DecodePtr(in.LogRecordPointer); err == nil {
 			kr, name := SplitStoreKey(key)

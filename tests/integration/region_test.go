@@ -157,6 +157,16 @@ func TestQueryAuthorizedPerGroup(t *testing.T) {
 	if qs := list(t, root.ok("logs", "describe-queries"), "queries"); len(qs) != 1 {
 		t.Fatalf("a denied query ran: %v", qs)
 	}
+
+	// Tagging is authorized on the ARN without ":*", as AWS documents.
+	root.ok("iam", "put-user-policy", "--user-name", "carol", "--policy-name", "tag-open", "--policy-document",
+		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["logs:TagResource","logs:ListTagsForResource"],"Resource":"arn:aws:logs:us-east-1:000000000000:log-group:open"}]}`)
+	carol.ok("tag-resource", "--resource-arn", "arn:aws:logs:us-east-1:000000000000:log-group:open", "--tags", "team=net")
+	if tags := carol.ok("list-tags-for-resource", "--resource-arn", "arn:aws:logs:us-east-1:000000000000:log-group:open")["tags"].(map[string]any); tags["team"] != "net" {
+		t.Fatalf("tags %v", tags)
+	}
+	carol.fails("AccessDeniedException", "logs:TagResource on resource: arn:aws:logs:us-east-1:000000000000:log-group:secret because",
+		"tag-resource", "--resource-arn", "arn:aws:logs:us-east-1:000000000000:log-group:secret", "--tags", "team=net")
 }
 
 // TestRegionsPresignBoto3: regions, PutLogEvents' entity and presigned
