@@ -2,7 +2,9 @@
 // events, retention and tags with the members, validation, errors and
 // pagination of the 2014-03-28 API. It works on logstore.Store and knows no
 // wire format: inputs and outputs carry the model's member names and
-// awsapi's protocol layer puts them on the wire.
+// awsapi's protocol layer puts them on the wire. Log groups and queries
+// are per region (the request's SigV4 scope); StoreKey maps a region's
+// group to its name in the store.
 //
 // Adding operations (e.g. insights_ops.go): declare the input and output
 // types with the model's member names as json tags (pointers for optional
