@@ -113,7 +113,7 @@ func (v *Verifier) Verify(r *http.Request, body []byte) (Identity, error) {
 		return Identity{}, incomplete("%sAuthorization=%s", missing.String(), authz)
 	}
 
-	id, secret, err := v.identify(r, credential, amzDate, r.Header.Get("X-Amz-Security-Token"))
+	id, secret, err := v.identify(credential, amzDate, r.Header.Get("X-Amz-Security-Token"))
 	if err != nil {
 		return Identity{}, err
 	}
@@ -140,7 +140,7 @@ func (v *Verifier) Verify(r *http.Request, body []byte) (Identity, error) {
 
 // identify reads the credential scope and the date of a request and
 // finds the secret of its key.
-func (v *Verifier) identify(r *http.Request, credential, amzDate, token string) (id Identity, secret string, err error) {
+func (v *Verifier) identify(credential, amzDate, token string) (id Identity, secret string, err error) {
 	scope := strings.Split(credential, "/")
 	if len(scope) != 5 {
 		return id, "", incomplete("Credential should be scoped to a valid region, not '%s'. ", credential)
@@ -241,7 +241,7 @@ func (v *Verifier) verifyPresigned(r *http.Request, body []byte, q url.Values) (
 		return Identity{}, incomplete("Unsupported AWS 'algorithm': '%s'", alg)
 	}
 	amzDate := q.Get("X-Amz-Date")
-	id, secret, err := v.identify(r, q.Get("X-Amz-Credential"), amzDate, q.Get("X-Amz-Security-Token")+r.Header.Get("X-Amz-Security-Token"))
+	id, secret, err := v.identify(q.Get("X-Amz-Credential"), amzDate, q.Get("X-Amz-Security-Token")+r.Header.Get("X-Amz-Security-Token"))
 	if err != nil {
 		return Identity{}, err
 	}
