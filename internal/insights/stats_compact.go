@@ -26,8 +26,12 @@ var compactAggregation = true
 // cPart is one radix partition of a compact table: open addressing with
 // linear probing over a flat []uint64, stride words per slot:
 //
-//	a, b (the packed key), flags (bit 0: used; bit 1+s: sum s has input),
+//	a, [b] (the packed key: b only for 128-bit keys, kw words),
+//	flags (bit 0: used; bit 1+s: sum s has input),
 //	one word per aggregate (count, or sum as int64)
+//
+// slot and each hand out a slot from its flags word on (s[0] flags,
+// s[1+k] aggregate k).
 type cPart struct {
 	slots  []uint64
 	mask   uint64
@@ -35,6 +39,7 @@ type cPart struct {
 	mul    uint64
 	n      int
 	stride int
+	kw     int
 }
 
 // compactParts is the number of radix partitions (a power of two): the
@@ -52,11 +57,10 @@ type compactTable struct {
 
 // compactAggs is a worker's compact state.
 type compactAggs struct {
-	naggs  int
-	isSum  []bool // per aggregate: sum (else count(*))
-	tabs   map[int]*compactTable
-	bound  uint64 // upper bound of any |sum| so far
-	stride int
+	naggs int
+	isSum []bool // per aggregate: sum (else count(*))
+	tabs  map[int]*compactTable
+	bound uint64 // upper bound of any |sum| so far
 }
 
 // compactEligible reports whether a stats command can start compact.
@@ -86,7 +90,6 @@ func newCompactAggs(specs []aggSpec) *compactAggs {
 	for _, sp := range specs {
 		c.isSum = append(c.isSum, sp.arg != nil)
 	}
-	c.stride = 3 + c.naggs
 	return c
 }
 
@@ -94,8 +97,13 @@ func (c *compactAggs) table(idx int) *compactTable {
 	t := c.tabs[idx]
 	if t == nil {
 		t = &compactTable{}
+		kw := 1 // 64-bit keys (idx < 1<<20) need no second word
+		if idx >= 1<<20 {
+			kw = 2
+		}
 		for p := range t.parts {
-			t.parts[p].init(64, c.stride)
+			t.parts[p].kw = kw
+			t.parts[p].init(64, kw+1+c.naggs)
 		}
 		c.tabs[idx] = t
 	}
@@ -143,20 +151,23 @@ func (c *compactAggs) partition(idx int, a, b, h uint64, hs []uint32) uint64 {
 
 // slot returns the slot of key (a, b) with hash h, inserting it.
 func (p *cPart) slot(a, b, h uint64) []uint64 {
-	st := p.stride
+	st, kw := p.stride, p.kw
 	for i := (h * p.mul) >> p.shift; ; i = (i + 1) & p.mask {
 		s := p.slots[int(i)*st : int(i)*st+st : int(i)*st+st]
-		if s[2]&1 == 0 {
+		if s[kw]&1 == 0 {
 			if (p.n+1)*4 > (len(p.slots)/st)*3 {
 				p.grow()
 				return p.slot(a, b, h)
 			}
-			s[0], s[1], s[2] = a, b, 1
+			s[0], s[kw] = a, 1
+			if kw == 2 {
+				s[1] = b
+			}
 			p.n++
-			return s
+			return s[kw:]
 		}
-		if s[0] == a && s[1] == b {
-			return s
+		if s[0] == a && (kw == 1 || s[1] == b) {
+			return s[kw:]
 		}
 	}
 }
@@ -166,19 +177,26 @@ func (p *cPart) grow() {
 	p.init(2*len(old)/st, st)
 	p.n = 0
 	for o := 0; o < len(old); o += st {
-		if old[o+2]&1 != 0 {
-			s := p.slot(old[o], old[o+1], keyHash(old[o], old[o+1]))
-			copy(s[2:], old[o+2:o+st])
+		if old[o+p.kw]&1 != 0 {
+			a, b := old[o], uint64(0)
+			if p.kw == 2 {
+				b = old[o+1]
+			}
+			copy(p.slot(a, b, keyHash(a, b)), old[o+p.kw:o+st])
 		}
 	}
 }
 
 // each calls fn for every used slot.
-func (p *cPart) each(fn func(s []uint64)) {
-	st := p.stride
+func (p *cPart) each(fn func(a, b uint64, s []uint64)) {
+	st, kw := p.stride, p.kw
 	for o := 0; o < len(p.slots); o += st {
-		if p.slots[o+2]&1 != 0 {
-			fn(p.slots[o : o+st : o+st])
+		if p.slots[o+kw]&1 != 0 {
+			var b uint64
+			if kw == 2 {
+				b = p.slots[o+1]
+			}
+			fn(p.slots[o], b, p.slots[o+kw:o+st:o+st])
 		}
 	}
 }
@@ -249,14 +267,14 @@ func (w *statsWorker) compactBatch(b *batch) bool {
 		}
 		for k, col := range args {
 			if col == nil {
-				s[3+k]++
+				s[1+k]++
 				continue
 			}
 			if col.Null != nil && col.Null[i] {
 				continue
 			}
-			s[3+k] = uint64(int64(s[3+k]) + col.Ints[i])
-			s[2] |= 2 << k
+			s[1+k] = uint64(int64(s[1+k]) + col.Ints[i])
+			s[0] |= 2 << k
 		}
 	}
 	return true
@@ -293,9 +311,9 @@ func keyValues(idx int, a, b uint64, nby int, strs []string, kv []Value) {
 func (c *compactAggs) setStates(t *groupTable, g int32, s []uint64) {
 	for k := 0; k < c.naggs; k++ {
 		if !c.isSum[k] {
-			t.aggs[k].(*countAgg).n[g] += int64(s[3+k])
-		} else if s[2]&(2<<k) != 0 {
-			t.aggs[k].add(g, Value{K: KInt, I: int64(s[3+k])}, nil)
+			t.aggs[k].(*countAgg).n[g] += int64(s[1+k])
+		} else if s[0]&(2<<k) != 0 {
+			t.aggs[k].add(g, Value{K: KInt, I: int64(s[1+k])}, nil)
 		}
 	}
 }
@@ -312,8 +330,8 @@ func (w *statsWorker) dropCompact() {
 	kv := make([]Value, nby)
 	for idx, tab := range c.tabs {
 		for p := range tab.parts {
-			tab.parts[p].each(func(s []uint64) {
-				keyValues(idx, s[0], s[1], nby, t.intern.strs, kv)
+			tab.parts[p].each(func(a, b uint64, s []uint64) {
+				keyValues(idx, a, b, nby, t.intern.strs, kv)
 				c.setStates(t, t.lookup(kv), s)
 			})
 		}
@@ -398,15 +416,14 @@ func mergeCompact(ws []barrierWorker, top *topFilter) *groupTable {
 				dst := &jb.srcs[0].tab.parts[jb.p]
 				for _, sr := range jb.srcs[1:] {
 					part := &sr.tab.parts[jb.p]
-					part.each(func(s []uint64) {
-						a, b := s[0], s[1]
+					part.each(func(a, b uint64, s []uint64) {
 						if sr.x != nil && jb.idx >= 1<<20 {
 							a, b = translateKey(jb.idx, a, b, nby, sr.x)
 						}
 						d := dst.slot(a, b, keyHash(a, b))
-						d[2] |= s[2]
+						d[0] |= s[0]
 						for k := 0; k < c0.naggs; k++ {
-							d[3+k] = uint64(int64(d[3+k]) + int64(s[3+k]))
+							d[1+k] = uint64(int64(d[1+k]) + int64(s[1+k]))
 						}
 					})
 					*part = cPart{} // free it as soon as it is merged
@@ -429,7 +446,7 @@ func mergeCompact(ws []barrierWorker, top *topFilter) *groupTable {
 			for _, idx := range idxs {
 				tab := byIdx[idx][0].tab
 				for p := range tab.parts {
-					tab.parts[p].each(fn)
+					tab.parts[p].each(func(_, _ uint64, s []uint64) { fn(s) })
 				}
 			}
 		})
@@ -451,9 +468,9 @@ func mergeCompact(ws []barrierWorker, top *topFilter) *groupTable {
 	for _, idx := range idxs {
 		tab := byIdx[idx][0].tab
 		for p := range tab.parts {
-			tab.parts[p].each(func(s []uint64) {
+			tab.parts[p].each(func(a, b uint64, s []uint64) {
 				if keep(s) {
-					keyValues(idx, s[0], s[1], nby, t.intern.strs, kv)
+					keyValues(idx, a, b, nby, t.intern.strs, kv)
 					c0.setStates(t, t.add(kv), s)
 				}
 			})
@@ -483,10 +500,10 @@ type topFilter struct {
 // slotValue is aggregate agg of a compact slot as its result would be:
 // a count, or a sum (absent when no input).
 func slotValue(c *compactAggs, s []uint64, agg int) (int64, bool) {
-	if c.isSum[agg] && s[2]&(2<<agg) == 0 {
+	if c.isSum[agg] && s[0]&(2<<agg) == 0 {
 		return 0, false
 	}
-	return int64(s[3+agg]), true
+	return int64(s[1+agg]), true
 }
 
 // threshold is the k-th best value over the slots each visits (absent
