@@ -142,6 +142,10 @@ type BulkBatch struct {
 	recs   []bulkRec
 	gidx   []int32
 	cache  map[string]uint64 // stream names seen by this batch
+	// lastName is the last record's stream and lastSid its id; it points
+	// into Text, so it is forgotten when the batch is committed.
+	lastName string
+	lastSid  uint64
 	groups []bulkSeg         // after sorting: one run per key
 	keys   []bulkKey
 	tabs   []keyTable
@@ -188,7 +192,7 @@ func (l *BulkLoad) NewBatch(no uint64) *BulkBatch {
 	if b == nil {
 		b = &BulkBatch{cache: map[string]uint64{}}
 	}
-	b.no, b.load = no, l
+	b.no, b.load, b.lastName = no, l, ""
 	b.Text = l.text(BulkChunk)
 	b.recs = l.recsBuf(0)
 	return b
@@ -209,7 +213,13 @@ func (b *BulkBatch) Grow(n int) {
 // created with the load's ingestion time as its creation time if it does
 // not exist. shape is Tokenize of the message, or -1 to have Add find it.
 func (b *BulkBatch) Add(stream string, ts int64, off, n, shape int) error {
-	sid, ok := b.cache[stream]
+	var sid uint64
+	var ok bool
+	if stream == b.lastName {
+		sid, ok = b.lastSid, true // flow records often come in runs of one interface
+	} else {
+		sid, ok = b.cache[stream]
+	}
 	if !ok {
 		stream = strings.Clone(stream) // it may point into a buffer that is reused
 		var err error
@@ -217,6 +227,9 @@ func (b *BulkBatch) Add(stream string, ts int64, off, n, shape int) error {
 			return err
 		}
 		b.cache[stream] = sid
+	}
+	if stream != b.lastName {
+		b.lastName, b.lastSid = stream, sid
 	}
 	if shape < 0 {
 		shape = shapeOf(unsafe.String(unsafe.SliceData(b.Text[off:]), n))
@@ -268,6 +281,7 @@ func (l *BulkLoad) stream(name string) (uint64, error) {
 // order among equals, and notes each key's run. It runs on the caller's
 // CPU, in parallel with other batches.
 func (b *BulkBatch) sort() {
+	b.lastName = ""
 	n := len(b.recs)
 	b.keys = b.keys[:0]
 	if cap(b.gidx) < n {
