@@ -34,19 +34,19 @@ func hashKey(k *flowKey) uint32 {
 	return uint32(h ^ h>>32)
 }
 
-// lookup returns the entry index for k (or -1) and the slot where it is or
-// would be inserted.
-func (x *flowIndex) lookup(k *flowKey, h uint32, flows *flowStore) (idx int32, slot uint64) {
+// lookup returns the entry index for k (or -1) with the entry (or nil),
+// and the slot where it is or would be inserted.
+func (x *flowIndex) lookup(k *flowKey, h uint32, flows *flowStore) (idx int32, e *flowEntry, slot uint64) {
 	tag := uint64(h) << 32
 	for i := uint64(h) & x.mask; ; i = (i + 1) & x.mask {
 		s := x.slots[i]
 		if s == 0 {
-			return -1, i
+			return -1, nil, i
 		}
 		if s&^0xffffffff == tag {
 			j := int32(uint32(s)) - 1
-			if flows.at(j).key.eq(k) {
-				return j, i
+			if f := flows.at(j); f.key.eq(k) {
+				return j, f, i
 			}
 		}
 	}

@@ -82,28 +82,39 @@ type flowKey struct {
 
 func makeKey(p *Packet, egress bool) flowKey {
 	var k flowKey
+	setKey(&k, p, egress)
+	return k
+}
+
+// setKey writes p's key into k with one 8-byte store per word: building a
+// key in a local and copying it out mixed narrow stores with wide loads,
+// which stalled on store forwarding and cost a fifth of the pcap path.
+func setKey(k *flowKey, p *Packet, egress bool) {
+	var dir uint64
+	if egress {
+		dir = 1 << 41
+	}
+	ports := uint64(p.SrcPort) | uint64(p.DstPort)<<16 | uint64(p.Proto)<<32 | dir
 	if p.Src.Is4() && p.Dst.Is4() {
 		// The words As16 would give (::ffff:a.b.c.d), without building
 		// the 16-byte arrays: most traffic is IPv4 and this is per packet.
 		s, d := p.Src.As4(), p.Dst.As4()
+		k.w[0] = 0
 		k.w[1] = 0xffff0000 | uint64(binary.LittleEndian.Uint32(s[:]))<<32
+		k.w[2] = 0
 		k.w[3] = 0xffff0000 | uint64(binary.LittleEndian.Uint32(d[:]))<<32
-		k.w[4] = uint64(p.SrcPort) | uint64(p.DstPort)<<16 | uint64(p.Proto)<<32
-	} else {
-		s, d := p.Src.As16(), p.Dst.As16()
-		k.w[0] = binary.LittleEndian.Uint64(s[0:8])
-		k.w[1] = binary.LittleEndian.Uint64(s[8:16])
-		k.w[2] = binary.LittleEndian.Uint64(d[0:8])
-		k.w[3] = binary.LittleEndian.Uint64(d[8:16])
-		k.w[4] = uint64(p.SrcPort) | uint64(p.DstPort)<<16 | uint64(p.Proto)<<32
-		if !p.Src.Is4() {
-			k.w[4] |= 1 << 40
-		}
+		k.w[4] = ports
+		return
 	}
-	if egress {
-		k.w[4] |= 1 << 41
+	s, d := p.Src.As16(), p.Dst.As16()
+	k.w[0] = binary.LittleEndian.Uint64(s[0:8])
+	k.w[1] = binary.LittleEndian.Uint64(s[8:16])
+	k.w[2] = binary.LittleEndian.Uint64(d[0:8])
+	k.w[3] = binary.LittleEndian.Uint64(d[8:16])
+	if !p.Src.Is4() {
+		ports |= 1 << 40
 	}
-	return k
+	k.w[4] = ports
 }
 
 // keyReject marks the REJECT flow of a 5-tuple and direction, counted
@@ -185,7 +196,9 @@ type ifState struct {
 	it     *Interface
 	window int64 // index of the open window, -1 before the first
 	idx    flowIndex
-	last   int32  // index of the last flow added to
+	// last is the flow added to last, nil after the window closed (its
+	// chunk is reused; the pointer would see a flow no longer held).
+	last   *flowEntry
 	drops  uint64 // packets the capture lost in the open window
 	active bool   // the open window has had traffic (its flows may all be evicted)
 	// debt counts dropped packets the firewall reported before the
@@ -315,7 +328,8 @@ func isAWSLinkLocal(a netip.Addr) bool {
 // than the interface's open window is counted as late and added to it.
 func (t *Table) Add(ifIndex int, ts int64, p *Packet) {
 	st, sec := t.enter(ifIndex, ts)
-	k := st.key(p)
+	var k flowKey
+	st.key(&k, p)
 	t.addKey(st, &k, hashKey(&k), p, sec)
 }
 
@@ -340,7 +354,7 @@ func (t *Table) AddBatch(ifIndex int, ts []int64, ps []Packet) {
 	var slots [BatchMax]uint64
 	var touch uint64
 	for i := range ps {
-		keys[i] = st.key(&ps[i])
+		st.key(&keys[i], &ps[i])
 		hs[i] = hashKey(&keys[i])
 	}
 	// Loads only, so many are in flight at once.
@@ -362,9 +376,9 @@ func (t *Table) AddBatch(ifIndex int, ts []int64, ps []Packet) {
 	}
 }
 
-// key is the flow key of p on st's interface, its direction decided as
-// Add documents.
-func (st *ifState) key(p *Packet) flowKey {
+// key sets k to the flow key of p on st's interface, its direction
+// decided as Add documents.
+func (st *ifState) key(k *flowKey, p *Packet) {
 	it := st.it
 	var egress bool
 	switch {
@@ -379,7 +393,7 @@ func (st *ifState) key(p *Packet) flowKey {
 	default:
 		egress = it.isLocal(p.Src)
 	}
-	return makeKey(p, egress)
+	setKey(k, p, egress)
 }
 
 func (t *Table) addKey(st *ifState, k *flowKey, h uint32, p *Packet, sec uint32) {
@@ -426,32 +440,32 @@ func (t *Table) enter(ifIndex int, ts int64) (*ifState, uint32) {
 
 // count adds p to the flow k of st.
 func (t *Table) count(st *ifState, k *flowKey, h uint32, p *Packet, sec uint32) {
-	var idx int32 = -1
+	var e *flowEntry
 	var slot uint64
 	// Packets come in trains: try the interface's last flow first.
-	if l := st.last; l < st.flows.n && st.flows.at(l).key.eq(k) && st.flows.at(l).bits&entryDead == 0 {
-		idx = l
+	if l := st.last; l != nil && l.key.eq(k) && l.bits&entryDead == 0 {
+		e = l
 	} else {
-		idx, slot = st.idx.lookup(k, h, &st.flows)
+		_, e, slot = st.idx.lookup(k, h, &st.flows)
 	}
-	if idx < 0 {
+	if e == nil {
 		if t.live >= t.cfg.MaxFlows {
 			if t.evict(st) == st {
 				// Eviction moved slots of this interface: look again.
-				_, slot = st.idx.lookup(k, h, &st.flows)
+				_, _, slot = st.idx.lookup(k, h, &st.flows)
 			}
 		}
-		idx = st.flows.push(flowEntry{key: *k, first: sec, last: sec})
+		idx := st.flows.push(flowEntry{key: *k, first: sec, last: sec})
 		st.idx.insert(slot, idx, h)
 		st.live++
 		t.live++
+		e = st.flows.at(idx)
 		if k.egress() && len(st.it.Prefixes) > 0 && st.it.onLink(p.Dst) {
-			st.flows.at(idx).bits |= entryOnLink
+			e.bits |= entryOnLink
 		}
 	}
-	st.last = idx
+	st.last = e
 	st.active = true
-	e := st.flows.at(idx)
 	if e.packets == 1<<32-1 {
 		// The counter is full: emit what it holds, as AWS's variable
 		// windows would, and count on from zero.
@@ -492,8 +506,7 @@ func (t *Table) AddReject(ifIndex int, ts int64, p *Packet, egress bool) {
 	k := makeKey(p, egress)
 	if !egress {
 		h := hashKey(&k)
-		if idx, slot := st.idx.lookup(&k, h, &st.flows); idx >= 0 && st.flows.at(idx).packets > 0 {
-			e := st.flows.at(idx)
+		if _, e, slot := st.idx.lookup(&k, h, &st.flows); e != nil && e.packets > 0 {
 			e.packets--
 			e.bytes -= min(e.bytes, uint64(p.Length))
 			t.stats.Packets--
@@ -584,6 +597,7 @@ func (t *Table) closeWindow(st *ifState) {
 	t.live -= st.live
 	st.live, st.head, st.active = 0, 0, false
 	st.flows.reset()
+	st.last = nil
 	st.idx.reset()
 	clear(st.debt)
 }
@@ -608,7 +622,7 @@ func (t *Table) evict(st *ifState) *ifState {
 	e := victim.flows.at(victim.head)
 	t.emitFlow(victim, e)
 	e.bits |= entryDead
-	_, slot := victim.idx.lookup(&e.key, hashKey(&e.key), &victim.flows)
+	_, _, slot := victim.idx.lookup(&e.key, hashKey(&e.key), &victim.flows)
 	victim.idx.remove(slot)
 	victim.live--
 	t.live--
