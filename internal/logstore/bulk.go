@@ -138,18 +138,18 @@ type BulkBatch struct {
 	load *BulkLoad
 	// Text holds the messages Add is given offsets into; the caller fills
 	// it (a file chunk) and keeps it unchanged after the first Add.
-	Text   []byte
-	recs   []bulkRec
-	gidx   []int32
-	cache  map[string]uint64 // stream names seen by this batch
+	Text  []byte
+	recs  []bulkRec
+	gidx  []int32
+	cache map[string]uint64 // stream names seen by this batch
 	// lastName is the last record's stream and lastSid its id; it points
 	// into Text, so it is forgotten when the batch is committed.
 	lastName string
 	lastSid  uint64
-	groups []bulkSeg         // after sorting: one run per key
-	keys   []bulkKey
-	tabs   []keyTable
-	refs   int // groups not yet written
+	groups   []bulkSeg // after sorting: one run per key
+	keys     []bulkKey
+	tabs     []keyTable
+	refs     int // groups not yet written
 }
 
 // BeginBulk starts a bulk load into an existing group. Records get
