@@ -55,7 +55,7 @@ var defaultFields = strings.Fields("version account-id interface-id srcaddr dsta
 // chunkBytes is the size of the pieces files are read and parsed in: large
 // enough that per-chunk costs vanish, small enough that every CPU gets work
 // and a batch's rows stay together in memory.
-const chunkBytes = logstore.BulkChunk
+var chunkBytes = logstore.BulkChunk // a variable for tests
 
 type chunk struct {
 	b                  *logstore.BulkBatch
@@ -158,7 +158,13 @@ func (r *reader) file(path string) error {
 		buf := append(b.Text, carry...)
 		var eof bool
 		for !eof {
-			n, err := io.ReadFull(in, buf[len(buf):cap(buf)])
+			if len(buf) == cap(buf) {
+				// A line longer than the buffer: grow it.
+				b.Text = buf
+				b.Grow(cap(buf))
+				buf = b.Text
+			}
+			n, err := io.ReadFull(in, buf[len(buf):min(cap(buf), len(buf)+chunkBytes)])
 			buf = buf[:len(buf)+n]
 			if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
 				return err
@@ -167,10 +173,6 @@ func (r *reader) file(path string) error {
 			if eof || bytes.IndexByte(buf[len(buf)-n:], '\n') >= 0 {
 				break
 			}
-			// A line longer than the buffer: grow it.
-			b.Text = buf
-			b.Grow(cap(buf))
-			buf = b.Text
 		}
 		end := len(buf)
 		carry = carry[:0]
