@@ -725,6 +725,27 @@ func encodeTokenChunk(dst []byte, col *tokenCol, rows int, tsSec []int64, scratc
 		dst = append(dst, byte(KindInt))
 		nulls()
 		vals := col.ints
+		// Hashes for the bloom filter are taken for the first half of the
+		// rows first: when those alone have too many distinct values for
+		// a filter (ports, byte counts, times), the rest are not hashed.
+		half := rows
+		if rows >= 1024 {
+			half = rows / 2
+		}
+		hashed := 0
+		hash := func(to int) {
+			for i := hashed; i < to; i++ {
+				if null != nil && null[i] {
+					continue
+				}
+				if i > 0 && vals[i] == vals[i-1] && (null == nil || !null[i-1]) {
+					hs[i] = hs[i-1]
+					continue
+				}
+				hs[i] = hashInt(vals[i])
+			}
+			hashed = to
+		}
 		for i := 0; i < rows; i++ {
 			if null != nil && null[i] {
 				v := int64(0)
@@ -735,15 +756,18 @@ func encodeTokenChunk(dst []byte, col *tokenCol, rows int, tsSec []int64, scratc
 				continue
 			}
 			v := vals[i]
-			if i > 0 && v == vals[i-1] && (null == nil || !null[i-1]) {
-				hs[i] = hs[i-1]
-				continue
-			}
 			st.min, st.max = min(st.min, v), max(st.max, v)
-			hs[i] = hashInt(v)
 		}
 		dst = appendInts(dst, vals, tsSec)
-		bloomFrom(hs)
+		hash(half)
+		var nullHalf []bool
+		if null != nil {
+			nullHalf = null[:half]
+		}
+		if half == rows || wantBloom(distinctEstimate(hs[:half], nullHalf), rows) {
+			hash(rows)
+			bloomFrom(hs)
+		}
 	case col.allAddr:
 		// Address dictionary (IPv4 values as 4 byte planes, then IPv6 as
 		// 16) and codes: peers repeat, and a dictionary with small codes
