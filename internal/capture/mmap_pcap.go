@@ -20,12 +20,9 @@ type mmapPcap struct {
 	data  []byte
 	off   int
 	freed int // pages before this offset were given back to the kernel
-	// populated is where the mapping stops being prefaulted.
-	populated  int
-	populateOK bool
-	order      binary.ByteOrder
-	nanos      bool
-	link       layers.LinkType
+	order binary.ByteOrder
+	nanos bool
+	link  layers.LinkType
 }
 
 var errNotClassicPcap = errors.New("not a classic pcap file")
@@ -42,7 +39,7 @@ func openMmapPcap(fh *os.File) (*mmapPcap, error) {
 	if _, err := fh.ReadAt(hdr[:], 0); err != nil {
 		return nil, err
 	}
-	m := &mmapPcap{off: 24, populateOK: true}
+	m := &mmapPcap{off: 24}
 	switch binary.LittleEndian.Uint32(hdr[0:4]) {
 	case 0xa1b2c3d4:
 		m.order = binary.LittleEndian
@@ -70,22 +67,6 @@ func openMmapPcap(fh *os.File) (*mmapPcap, error) {
 
 func (m *mmapPcap) close() { syscall.Munmap(m.data) }
 
-// populate maps the next few MiB of the file in one call
-// (MADV_POPULATE_READ, Linux 5.14) instead of a page fault every 16 pages,
-// which cost a tenth of the time of reading a large capture. Older kernels
-// refuse it and keep faulting.
-func (m *mmapPcap) populate() {
-	const chunk = 8 << 20
-	from := m.populated &^ (1<<16 - 1)
-	to := min(len(m.data), from+chunk)
-	if m.populateOK {
-		if err := syscall.Madvise(m.data[from:to], 22 /* MADV_POPULATE_READ */); err != nil {
-			m.populateOK = false
-		}
-	}
-	m.populated = to
-}
-
 // next returns the next packet's captured bytes and time (unix ns).
 func (m *mmapPcap) next() ([]byte, int64, error) {
 	if m.off == len(m.data) {
@@ -105,9 +86,6 @@ func (m *mmapPcap) next() ([]byte, int64, error) {
 		return nil, 0, io.ErrUnexpectedEOF
 	}
 	m.off = start + n
-	if m.off > m.populated {
-		m.populate()
-	}
 	if m.off-m.freed >= 64<<20 {
 		// Drop what has been read so a large file does not show up as
 		// resident memory; the data is never read again.
