@@ -622,3 +622,29 @@ for i in range(3):
 		t.Fatalf("records of the new interface's flow: %q", got)
 	}
 }
+
+// TestLiveLinkDownUp: an interface that goes down and comes back keeps
+// being captured (the kernel's ENETDOWN is read and cleared, not spun on).
+func TestLiveLinkDownUp(t *testing.T) {
+	l := newNetLab(t)
+	wait := l.startCapture(l.va, "FWCAP_INTERVAL=60")
+	for _, st := range []string{"down", "up"} {
+		if out, err := exec.Command("ip", "-n", l.a, "link", "set", l.va, st).CombinedOutput(); err != nil {
+			t.Fatalf("ip link set %s: %v\n%s", st, err, out)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if out, err := l.python(l.b, `
+import socket
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.bind(("10.231.0.2", 40005))
+for i in range(3):
+    u.sendto(b"d" * 20, ("10.231.0.1", 7777))
+`).CombinedOutput(); err != nil {
+		t.Fatalf("sender: %v\n%s", err, out)
+	}
+	flows, _ := sumFlows(t, wait())
+	if s := flows["10.231.0.2 10.231.0.1 40005 7777 17"]; s == nil || s.packets != 3 || s.bytes != 3*48 {
+		t.Fatalf("flow after the link came back: %+v", s)
+	}
+}
