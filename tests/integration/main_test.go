@@ -4,6 +4,7 @@ package integration
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -11,6 +12,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -56,8 +59,8 @@ type server struct {
 	cmd     *exec.Cmd
 	URL     string
 	DataDir string
-	stderr  *bytes.Buffer
-	stdout  *bytes.Buffer
+	stderr  *lockedBuffer
+	stdout  *lockedBuffer
 	done    chan struct{}
 }
 
@@ -76,46 +79,96 @@ func startServer(t testing.TB, dataDir string, env ...string) *server {
 	return startServerWith(t, dataDir, nil, env)
 }
 
-// startServerWith is startServer with extra serve flags.
+// startServerWith is startServer with extra serve flags. The free port
+// may be taken between freePort and serve's bind (tests run in parallel),
+// so a bind failure is retried on another port.
 func startServerWith(t testing.TB, dataDir string, args, env []string) *server {
-	return startServerOn(t, fmt.Sprintf("127.0.0.1:%d", freePort(t)), dataDir, args, env)
+	t.Helper()
+	for range 5 {
+		s, err := launch(t, fmt.Sprintf("127.0.0.1:%d", freePort(t)), dataDir, args, env)
+		if err == nil {
+			return s
+		}
+		if !errors.Is(err, errAddrInUse) {
+			t.Fatal(err)
+		}
+	}
+	t.Fatal("no free port for serve after 5 tries")
+	return nil
 }
 
 // startServerOn is startServerWith on addr (a restart on the address an
 // agent or client knows).
 func startServerOn(t testing.TB, addr, dataDir string, args, env []string) *server {
+	t.Helper()
+	s, err := launch(t, addr, dataDir, args, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+var errAddrInUse = errors.New("address already in use")
+
+// launch starts serve on addr and waits until it says it is serving (so
+// that a /health answer is its own, not another test's server that got the
+// port) and answers /health.
+func launch(t testing.TB, addr, dataDir string, args, env []string) (*server, error) {
 	if dataDir == "" {
 		dataDir = t.TempDir()
 	}
 	s := &server{cmd: exec.Command(binary, append([]string{"serve", "--listen", addr, "--data-dir", dataDir, "--capture=false"}, args...)...),
-		URL: "http://" + addr, DataDir: dataDir, stderr: new(bytes.Buffer), stdout: new(bytes.Buffer), done: make(chan struct{})}
+		URL: "http://" + addr, DataDir: dataDir, stderr: new(lockedBuffer), stdout: new(lockedBuffer), done: make(chan struct{})}
 	s.cmd.Env = append(os.Environ(), "FLOWWATCH_ACCESS_KEY_ID="+accessKey, "FLOWWATCH_SECRET_ACCESS_KEY="+secretKey)
 	s.cmd.Env = append(s.cmd.Env, env...)
 	s.cmd.Stderr, s.cmd.Stdout = s.stderr, s.stdout
 	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	go func() { s.cmd.Wait(); close(s.done) }()
 	t.Cleanup(func() { s.kill() })
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		resp, err := http.Get(s.URL + "/health")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return s
+		if strings.Contains(s.stderr.String(), "msg=serving") {
+			resp, err := http.Get(s.URL + "/health")
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == 200 {
+					return s, nil
+				}
 			}
 		}
 		select {
 		case <-s.done:
-			t.Fatalf("serve exited: %s", s.stderr)
+			if strings.Contains(s.stderr.String(), "address already in use") {
+				return nil, errAddrInUse
+			}
+			return nil, fmt.Errorf("serve exited: %s", s.stderr)
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("serve not healthy after 15s: %s", s.stderr)
+			return nil, fmt.Errorf("serve not healthy after 15s: %s", s.stderr)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// lockedBuffer collects a process's output while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // stop sends SIGTERM and waits for a clean exit.
