@@ -268,3 +268,25 @@ func TestVerifyPresigned(t *testing.T) {
 	r.URL.RawQuery = strings.Replace(r.URL.RawQuery, testKey, "AKIAUNKNOWN000000000", 1)
 	wantErr(t, verify(r, ""), "UnrecognizedClientException", "The security token included in the request is invalid.")
 }
+
+// BenchmarkVerifyPresigned: a presigned GET (the EKS-token shape), to
+// compare with a signed header on an empty body.
+func BenchmarkVerifyPresigned(b *testing.B) {
+	t := &testing.T{}
+	for _, c := range []struct {
+		name string
+		r    *http.Request
+	}{
+		{"query", presign(t, http.MethodGet, "http://127.0.0.1:4566/?Action=GetCallerIdentity&Version=2011-06-15", "", "", "60", "us-east-1", testNow)},
+		{"header", signed(t, "", testKey, testSecret, "us-east-1", testNow)},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			v := testVerifier()
+			for b.Loop() {
+				if _, err := v.Verify(c.r, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
