@@ -330,8 +330,8 @@ func (r *reader) ints(dst []int64, tsSec []int64) {
 			r.fail()
 			return
 		}
-		// Scans decode millions of these: one-byte varints (small codes,
-		// ports, deltas) take a branch, not a call.
+		// Scans decode millions of these: varints of up to three bytes
+		// (codes, deltas, ports, byte counts) take a branch, not a call.
 		b := r.b
 		for i := range dst {
 			var v uint64
@@ -339,6 +339,9 @@ func (r *reader) ints(dst []int64, tsSec []int64) {
 				v, b = uint64(b[0]), b[1:]
 			} else if len(b) > 1 && b[1] < 0x80 {
 				v, b = uint64(b[0]&0x7f)|uint64(b[1])<<7, b[2:]
+			} else if len(b) > 2 && b[2] < 0x80 {
+				// Ports and byte counts: up to 21 bits.
+				v, b = uint64(b[0]&0x7f)|uint64(b[1]&0x7f)<<7|uint64(b[2])<<14, b[3:]
 			} else {
 				x, n := binary.Uvarint(b)
 				if n <= 0 {
