@@ -21,6 +21,7 @@ type mmapPcap struct {
 	off   int
 	freed int // pages before this offset were given back to the kernel
 	order binary.ByteOrder
+	big   bool // order is big-endian
 	nanos bool
 	link  layers.LinkType
 }
@@ -52,6 +53,7 @@ func openMmapPcap(fh *os.File) (*mmapPcap, error) {
 	default:
 		return nil, errNotClassicPcap
 	}
+	m.big = m.order == binary.BigEndian
 	lt := m.order.Uint32(hdr[20:24]) & 0x0fffffff // upper bits carry FCS info
 	if lt > 255 {
 		return nil, fmt.Errorf("pcap: link type %d: %w", lt, ErrLinkType)
@@ -76,8 +78,17 @@ func (m *mmapPcap) next() ([]byte, int64, error) {
 		return nil, 0, io.ErrUnexpectedEOF
 	}
 	h := m.data[m.off : m.off+16]
-	sec, frac := int64(m.order.Uint32(h[0:4])), int64(m.order.Uint32(h[4:8]))
-	n := int(m.order.Uint32(h[8:12]))
+	// Not m.order.Uint32: a call through the interface per field, per
+	// packet, is not inlined.
+	var sec, frac int64
+	var n int
+	if m.big {
+		sec, frac = int64(binary.BigEndian.Uint32(h[0:4])), int64(binary.BigEndian.Uint32(h[4:8]))
+		n = int(binary.BigEndian.Uint32(h[8:12]))
+	} else {
+		sec, frac = int64(binary.LittleEndian.Uint32(h[0:4])), int64(binary.LittleEndian.Uint32(h[4:8]))
+		n = int(binary.LittleEndian.Uint32(h[8:12]))
+	}
 	if !m.nanos {
 		frac *= 1000
 	}
