@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -27,8 +28,26 @@ type server struct {
 	data string
 	addr string
 	cmd  *exec.Cmd
-	log  bytes.Buffer
+	log  lockedBuffer
 	args []string // extra serve flags
+}
+
+// lockedBuffer collects serve's output while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func (s *server) start() {
@@ -39,10 +58,16 @@ func (s *server) start() {
 	if err := s.cmd.Start(); err != nil {
 		s.t.Fatal(err)
 	}
+	// Up once this serve says it is serving: tests run in parallel, and a
+	// /health answer alone could come from another test's server that got
+	// the port first.
+	mark := strings.Count(s.log.String(), "msg=serving")
 	for i := 0; i < 200; i++ {
-		if r, err := http.Get("http://" + s.addr + "/health"); err == nil {
-			r.Body.Close()
-			return
+		if strings.Count(s.log.String(), "msg=serving") > mark {
+			if r, err := http.Get("http://" + s.addr + "/health"); err == nil {
+				r.Body.Close()
+				return
+			}
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
