@@ -46,6 +46,7 @@ func runQuery(args []string) int {
 	limit := fset.Int("limit", 0, "maximum rows (StartQuery's limit; default: the query's limit or 10,000)")
 	progress := fset.Bool("progress", false, "print a progress line on stderr even when it is not a terminal")
 	ptr := fset.Bool("ptr", false, "include the @ptr column of non-aggregated rows")
+	region := fset.String("region", "", "region of the log groups (they are per region), for a server (default: AWS_REGION or the shared config, else us-east-1)")
 	poll := fset.Duration("poll", 50*time.Millisecond, "GetQueryResults polling interval for the first 5s (then doubling up to 1s)")
 	if err := fset.Parse(reorderFlags(fset, args)); err != nil {
 		return 2
@@ -59,7 +60,7 @@ func runQuery(args []string) int {
 		fmt.Fprintf(os.Stderr, "flowwatch query: --format %q: want table, csv or json\n", *format)
 		return 2
 	}
-	o := querycli.Options{Format: *format, Progress: *progress || isTerminal(os.Stderr), Ptr: *ptr, Limit: *limit, Poll: *poll}
+	o := querycli.Options{Format: *format, Progress: *progress || isTerminal(os.Stderr), Ptr: *ptr, Limit: *limit, Poll: *poll, Region: *region}
 	var err error
 	if o.Start, o.End, err = querycli.TimeRange(*start, *end, *since, time.Now()); err != nil {
 		fmt.Fprintln(os.Stderr, "flowwatch query:", err)

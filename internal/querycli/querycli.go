@@ -40,7 +40,10 @@ type Options struct {
 	Start, End int64
 	// Poll is the GetQueryResults interval for the first 5 s, doubling up
 	// to 1 s after; 0: 50 ms.
-	Poll   time.Duration
+	Poll time.Duration
+	// Region signs the server requests for this region (log groups are
+	// per region); "": the environment's, else us-east-1.
+	Region string
 	Stderr io.Writer // os.Stderr when nil
 }
 
@@ -183,11 +186,14 @@ func malformed(text string, err error) error {
 
 // Server runs the query on the server at endpoint through StartQuery and
 // polls GetQueryResults, signed with the environment's AWS credentials and
-// region (us-east-1 when none is configured).
+// o.Region or the environment's region (us-east-1 when none is configured).
 func Server(ctx context.Context, endpoint, text string, groups []string, o Options) (*insights.Result, error) {
 	cfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if o.Region != "" {
+		cfg.Region = o.Region
 	}
 	if cfg.Region == "" {
 		cfg.Region = "us-east-1"

@@ -124,6 +124,17 @@ func TestRegionsCLI(t *testing.T) {
 		}
 	}
 
+	// flowwatch query --region reads that region's group.
+	for r, want := range map[string]string{"eu-west-1": "eu one", "us-east-1": "us only"} {
+		cmd := exec.Command(binary, "query", "--endpoint", srv.URL, "--region", r, "--log-group", "same", "--format", "csv",
+			"--since", "1h", "sort @timestamp asc | limit 1 | fields @message")
+		cmd.Env = clientEnv(t, accessKey, secretKey)
+		out, err := cmd.Output()
+		if err != nil || strings.TrimSpace(string(out)) != "@message\n"+want {
+			t.Fatalf("flowwatch query --region %s: %q %v", r, out, err)
+		}
+	}
+
 	// Deleting one region's group leaves the other's.
 	eu.ok("delete-log-group", "--log-group-name", "same")
 	if got := strings.Join(msgs(us), ","); got != "us only" {
