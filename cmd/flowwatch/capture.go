@@ -4,7 +4,7 @@ import (
 	"bufio"
 	"flag"
 	"fmt"
-	"net"
+	"log/slog"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/flowwatch/flowwatch/internal/capture"
 	"github.com/flowwatch/flowwatch/internal/capture/pcaptest"
@@ -33,7 +34,7 @@ windows are flushed at the end of a file and on SIGINT/SIGTERM.
 flags:`)
 		fs.PrintDefaults()
 	}
-	ifaces := fs.String("interface", "", "interfaces to capture on, comma-separated, or 'all' for every non-loopback interface that is up (needs CAP_NET_RAW)")
+	ifaces := fs.String("interface", "", "interfaces to capture on, comma-separated, or 'all' for every non-loopback interface that is up, followed as interfaces come and go (needs CAP_NET_RAW)")
 	pcap := fs.String("pcap", "", "read packets from a pcap or pcapng file instead")
 	interval := fs.Int("interval", 600, "aggregation interval in seconds: 60 or 600")
 	format := fs.String("format", "default", "LogFormat ('${version} ${srcaddr} …'), or 'default'")
@@ -177,29 +178,27 @@ flags:`)
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	go func() { <-sig; close(stop) }()
-	names := strings.Split(*ifaces, ",")
-	if *ifaces == "all" {
-		all, err := net.Interfaces()
-		if err != nil {
-			return fail(err)
-		}
-		names = names[:0]
-		for _, ifi := range all {
-			if ifi.Flags&net.FlagUp != 0 && ifi.Flags&net.FlagLoopback == 0 {
-				names = append(names, ifi.Name)
-			}
-		}
-		if len(names) == 0 {
-			return fail(fmt.Errorf("no interface is up"))
-		}
-	}
 	ready := make(chan struct{})
-	go func() {
-		<-ready
-		fmt.Fprintf(os.Stderr, "flowwatch capture: capturing on %s\n", strings.Join(names, ","))
-	}()
-	res, err := capture.RunLive(stop, names, capture.LiveOptions{Identity: id, Table: tcfg, WindowDone: flushOut,
-		Ready: ready, NFLOGGroup: uint16(*nflog)})
+	opt := capture.LiveOptions{Identity: id, Table: tcfg, WindowDone: flushOut, Ready: ready, NFLOGGroup: uint16(*nflog)}
+	var res capture.LiveStats
+	var err error
+	if *ifaces == "all" {
+		// Interfaces that come up later are captured too, and those that
+		// go away released: each is named on stderr as it starts.
+		opt.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+		go func() {
+			<-ready
+			fmt.Fprintln(os.Stderr, "flowwatch capture: capturing on every interface that is up")
+		}()
+		res, err = capture.RunLiveAll(stop, opt, 5*time.Second)
+	} else {
+		names := strings.Split(*ifaces, ",")
+		go func() {
+			<-ready
+			fmt.Fprintf(os.Stderr, "flowwatch capture: capturing on %s\n", strings.Join(names, ","))
+		}()
+		res, err = capture.RunLive(stop, names, opt)
+	}
 	flushOut()
 	if err != nil {
 		return fail(err)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"slices"
 	"sync"
 	"syscall"
@@ -379,4 +380,61 @@ func RunLive(stop <-chan struct{}, names []string, opt LiveOptions) (LiveStats, 
 	}
 	<-stop
 	return l.Close()
+}
+
+// RunLiveAll captures on every non-loopback interface that is up until
+// stop is closed, listing them again every rescan so that interfaces that
+// come up are captured and those that go away are released; then it
+// flushes every open window. Ready is closed after the first listing.
+func RunLiveAll(stop <-chan struct{}, opt LiveOptions, rescan time.Duration) (LiveStats, error) {
+	l, err := StartLive(opt)
+	if err != nil {
+		return LiveStats{}, err
+	}
+	relist := func() error {
+		names, err := UpInterfaces()
+		if err != nil {
+			return err
+		}
+		return l.Sync(names)
+	}
+	if err := relist(); err != nil && len(l.Names()) == 0 {
+		l.Close()
+		return LiveStats{}, err
+	} else if err != nil {
+		l.opt.Log.Warn("some interfaces could not be captured", "err", err)
+	}
+	if len(l.Names()) == 0 {
+		l.opt.Log.Warn("no interface is up yet; those that come up will be captured")
+	}
+	if opt.Ready != nil {
+		close(opt.Ready)
+	}
+	tick := time.NewTicker(rescan)
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return l.Close()
+		case <-tick.C:
+			if err := relist(); err != nil {
+				l.opt.Log.Warn("some interfaces could not be captured", "err", err)
+			}
+		}
+	}
+}
+
+// UpInterfaces lists the non-loopback interfaces that are up.
+func UpInterfaces() ([]string, error) {
+	all, err := net.Interfaces()
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, ifi := range all {
+		if ifi.Flags&net.FlagUp != 0 && ifi.Flags&net.FlagLoopback == 0 {
+			names = append(names, ifi.Name)
+		}
+	}
+	return names, nil
 }
