@@ -4,11 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
 	"os/signal"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -56,7 +56,10 @@ func liveChild(ifs []string) int {
 	var st LiveStats
 	var err error
 	if os.Getenv("FWCAP_RESCAN") != "" {
-		st, err = rescanChild(stop, opt)
+		// Every interface that is up, relisted every 100 ms; the log
+		// says when one is captured or released.
+		opt.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+		st, err = RunLiveAll(stop, opt, 100*time.Millisecond)
 	} else {
 		st, err = RunLive(stop, ifs, opt)
 	}
@@ -67,43 +70,6 @@ func liveChild(ifs []string) int {
 		return 1
 	}
 	return 0
-}
-
-// rescanChild captures on every non-loopback interface that is up,
-// listing them every 100 ms as serve does from its inventory, and prints
-// "SYNC name,name…" on stderr whenever the captured set changes.
-func rescanChild(stop <-chan struct{}, opt LiveOptions) (LiveStats, error) {
-	l, err := StartLive(opt)
-	if err != nil {
-		return LiveStats{}, err
-	}
-	prev := ""
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for first := true; ; first = false {
-		var names []string
-		all, _ := net.Interfaces()
-		for _, ifi := range all {
-			if ifi.Flags&net.FlagUp != 0 && ifi.Flags&net.FlagLoopback == 0 {
-				names = append(names, ifi.Name)
-			}
-		}
-		if err := l.Sync(names); err != nil {
-			fmt.Fprintln(os.Stderr, "sync:", err)
-		}
-		if cur := strings.Join(l.Names(), ","); cur != prev {
-			fmt.Fprintln(os.Stderr, "SYNC "+cur)
-			prev = cur
-		}
-		if first {
-			close(opt.Ready)
-		}
-		select {
-		case <-stop:
-			return l.Close()
-		case <-tick.C:
-		}
-	}
 }
 
 // netLab is two namespaces joined by a veth pair: a (10.231.0.1, fd00:231::1)
@@ -575,12 +541,12 @@ func TestLiveThroughput(t *testing.T) {
 	}
 }
 
-// TestLiveRescan: an interface created while capture runs is captured once
-// a rescan lists it, and one deleted is released (its window emitted).
+// TestLiveRescan: with RunLiveAll, an interface created while capture runs
+// is captured once a rescan lists it, and one deleted is released (its
+// window emitted).
 func TestLiveRescan(t *testing.T) {
 	l := newNetLab(t)
 	wait := l.startCapture(l.va, "FWCAP_INTERVAL=60", "FWCAP_RESCAN=1")
-	l.waitStderr("first SYNC", func(s string) bool { return strings.HasPrefix(s, "SYNC ") })
 	id := os.Getpid() % 100000
 	da, db := fmt.Sprintf("fwd%d", id), fmt.Sprintf("fwe%d", id)
 	for _, c := range [][]string{
@@ -594,8 +560,7 @@ func TestLiveRescan(t *testing.T) {
 			t.Fatalf("ip %s: %v\n%s", strings.Join(c, " "), err, out)
 		}
 	}
-	has := func(s string) bool { return slices.Contains(strings.Split(strings.TrimPrefix(s, "SYNC "), ","), da) }
-	l.waitStderr("SYNC with "+da, func(s string) bool { return strings.HasPrefix(s, "SYNC ") && has(s) })
+	l.waitStderr("capture of "+da, func(s string) bool { return strings.Contains(s, "msg=capturing interface="+da) })
 	if out, err := l.python(l.b, `
 import socket
 u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -609,7 +574,9 @@ for i in range(3):
 	if out, err := exec.Command("ip", "-n", l.a, "link", "del", da).CombinedOutput(); err != nil {
 		t.Fatalf("ip link del: %v\n%s", err, out)
 	}
-	l.waitStderr("SYNC without "+da, func(s string) bool { return strings.HasPrefix(s, "SYNC ") && !has(s) })
+	l.waitStderr(da+" released", func(s string) bool {
+		return strings.Contains(s, "interface="+da) && (strings.Contains(s, "is gone") || strings.Contains(s, "capture stopped"))
+	})
 	lines := wait()
 	var got []string
 	for _, ln := range lines {
