@@ -41,6 +41,11 @@ type BulkLoad struct {
 	err      error
 	records  int64
 	lastMin  int64 // smallest slice of the last batch taken in
+	// open is each day's part being written, one per shape (keys are
+	// ordered by shape first): a write appends to it while its keys follow
+	// the part's last, so input in time order makes one part per day and
+	// shape, which Finish installs. Used by one write at a time.
+	open map[dayShape]*openDay
 
 	// Batches and buffers whose rows were written, for reuse: a load
 	// cycles through the same few hundred MB instead of allocating (and
@@ -127,6 +132,7 @@ type bulkRec struct {
 	sid   uint64
 	off   uint32
 	n     uint32
+	idx   uint32 // place in the batch's input: its seq is the batch's seq0 + idx
 	shape uint8
 }
 
@@ -149,7 +155,8 @@ type BulkBatch struct {
 	groups   []bulkSeg // after sorting: one run per key
 	keys     []bulkKey
 	tabs     []keyTable
-	refs     int // groups not yet written
+	refs     int    // groups not yet written
+	seq0     uint64 // seq of the batch's first record
 }
 
 // BeginBulk starts a bulk load into an existing group. Records get
@@ -173,7 +180,7 @@ func (db *DB) BeginBulk(group string, ingest int64, budget int) (*BulkLoad, erro
 	}
 	l := &BulkLoad{db: db, gid: g.id, group: group, ingest: ingest, budget: budget,
 		streams: streams, waiting: map[uint64]*BulkBatch{}, pending: map[bulkKey]*bulkGroup{},
-		lastMin: math.MinInt64}
+		lastMin: math.MinInt64, open: map[dayShape]*openDay{}}
 	l.cond = sync.NewCond(&l.mu)
 	return l, nil
 }
@@ -234,7 +241,7 @@ func (b *BulkBatch) Add(stream string, ts int64, off, n, shape int) error {
 	if shape < 0 {
 		shape = shapeOf(unsafe.String(unsafe.SliceData(b.Text[off:]), n))
 	}
-	b.recs = append(b.recs, bulkRec{ts: ts, sid: sid, off: uint32(off), n: uint32(n), shape: uint8(shape)})
+	b.recs = append(b.recs, bulkRec{ts: ts, sid: sid, off: uint32(off), n: uint32(n), idx: uint32(len(b.recs)), shape: uint8(shape)})
 	return nil
 }
 
@@ -430,6 +437,10 @@ func (l *BulkLoad) Commit(b *BulkBatch) error {
 
 func (l *BulkLoad) takeLocked(b *BulkBatch) {
 	l.records += int64(len(b.recs))
+	// Seq numbers in input order (batches are taken in number order), so
+	// that a stream's records with equal timestamps keep the file's order
+	// whatever shape and part they land in.
+	b.seq0 = l.db.reserveSeq(len(b.recs))
 	b.refs = len(b.groups)
 	if b.refs == 0 {
 		l.recycle(b)
@@ -548,54 +559,99 @@ func (l *BulkLoad) Finish() (int64, error) {
 			l.cond.Wait()
 		}
 	}
+	var done []*part
+	for ds, od := range l.open {
+		delete(l.open, ds)
+		if l.err != nil {
+			od.pw.f.Close()
+			l.db.fs.Remove(l.db.partPath(od.id))
+			continue
+		}
+		p, err := l.db.finishPart(od.pw, od.id, l.gid, ds.day)
+		if err != nil {
+			l.err = err
+			continue
+		}
+		done = append(done, p)
+	}
+	if l.err != nil {
+		release(done)
+		return l.records, l.err
+	}
+	if len(done) > 0 {
+		l.err = l.db.installBulk(done)
+	}
 	return l.records, l.err
 }
 
-// write writes groups as parts, one per day, and installs them.
+type dayShape struct {
+	day   int64
+	shape uint8
+}
+
+// openDay is a day's part being written by a bulk load.
+type openDay struct {
+	pw   *partWriter
+	id   uint64
+	last bulkKey // of the last rows written
+}
+
+func release(ps []*part) {
+	for _, p := range ps {
+		p.obsolete.Store(true)
+		p.unref()
+	}
+}
+
+// write appends groups, in key order, to their day and shape's open part.
+// One whose next key does not follow its part's last (input out of time
+// order) gets a new part; the one it had is finished and installed.
 func (l *BulkLoad) write(groups []*bulkGroup) error {
 	slices.SortFunc(groups, func(a, b *bulkGroup) int { return a.key.cmp(b.key) })
-	var made []*part
-	fail := func(err error) error {
-		for _, p := range made {
-			p.obsolete.Store(true)
-			p.unref()
-		}
-		return err
-	}
+	var done []*part
 	for len(groups) > 0 {
-		day := floorDiv(groups[0].key.slice, dayMs/bucketMs)
+		ds := dayShape{floorDiv(groups[0].key.slice, dayMs/bucketMs), groups[0].key.shape}
 		n := 1
-		for n < len(groups) && floorDiv(groups[n].key.slice, dayMs/bucketMs) == day {
+		for n < len(groups) && floorDiv(groups[n].key.slice, dayMs/bucketMs) == ds.day && groups[n].key.shape == ds.shape {
 			n++
 		}
-		p, err := l.writeDay(day, groups[:n])
-		if err != nil {
-			return fail(err)
+		od := l.open[ds]
+		if od != nil && groups[0].key.cmp(od.last) <= 0 {
+			delete(l.open, ds)
+			p, err := l.db.finishPart(od.pw, od.id, l.gid, ds.day)
+			if err != nil {
+				release(done)
+				return err
+			}
+			done = append(done, p)
+			od = nil
 		}
-		made = append(made, p)
+		if od == nil {
+			pw, id, err := l.db.newPart(false)
+			if err != nil {
+				release(done)
+				return err
+			}
+			pw.fixedStats = true
+			od = &openDay{pw: pw, id: id}
+			l.open[ds] = od
+		}
+		if err := l.writeDay(od.pw, groups[:n]); err != nil {
+			release(done)
+			return err
+		}
+		od.last = groups[n-1].key
 		groups = groups[n:]
 	}
-	if err := l.db.installBulk(made); err != nil {
-		return err
+	if len(done) > 0 {
+		return l.db.installBulk(done)
 	}
 	return nil
 }
 
-// writeDay writes one day's groups, in key order, as one part.
-func (l *BulkLoad) writeDay(day int64, groups []*bulkGroup) (*part, error) {
+// writeDay appends groups of one day and shape, in key order, to a part.
+func (l *BulkLoad) writeDay(pw *partWriter, groups []*bulkGroup) error {
 	db := l.db
-	rows := 0
-	for _, g := range groups {
-		for _, s := range g.segs {
-			rows += int(s.hi - s.lo)
-		}
-	}
-	first := db.reserveSeq(rows)
-	pw, id, err := db.newPart(false)
-	if err != nil {
-		return nil, err
-	}
-	pw.fixedStats = true
 	blockRows := db.opts.BlockRows
 	batch := 2 * runtime.GOMAXPROCS(0)
 	var jobs []blockJob
@@ -610,7 +666,6 @@ func (l *BulkLoad) writeDay(day int64, groups []*bulkGroup) (*part, error) {
 	}
 	buf := getRows()
 	shape := -1
-	seq := first
 	// One round of blocks encodes while the next is gathered, so the end
 	// of a load (one write, nothing else to run) keeps every CPU busy.
 	var inflight chan []blockJob
@@ -658,8 +713,7 @@ func (l *BulkLoad) writeDay(day int64, groups []*bulkGroup) (*part, error) {
 					emit()
 				}
 				msg := unsafe.String(unsafe.SliceData(text[r.off:]), int(r.n))
-				buf = append(buf, row{ts: r.ts, seq: seq, ingest: l.ingest, sid: r.sid, msg: msg, shape: r.shape})
-				seq++
+				buf = append(buf, row{ts: r.ts, seq: s.b.seq0 + uint64(r.idx), ingest: l.ingest, sid: r.sid, msg: msg, shape: r.shape})
 				st.addRow(r.ts, l.ingest, int(r.n))
 			}
 		}
@@ -670,7 +724,7 @@ func (l *BulkLoad) writeDay(day int64, groups []*bulkGroup) (*part, error) {
 	if len(jobs) > 0 {
 		pw.addBlocks(jobs)
 	}
-	return db.finishPart(pw, id, l.gid, day)
+	return pw.err
 }
 
 // runsOrdered reports whether a key's runs, concatenated in batch order,
