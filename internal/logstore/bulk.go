@@ -126,13 +126,20 @@ type bulkSeg struct {
 	lo, hi int32
 }
 
+// batchStream is a stream's entry in a batch: its id and how many of the
+// batch's records it has.
+type batchStream struct {
+	sid uint64
+	n   uint32
+}
+
 // bulkRec is one record of a batch: its message is text[off:off+n].
 type bulkRec struct {
 	ts    int64
 	sid   uint64
 	off   uint32
 	n     uint32
-	idx   uint32 // place in the batch's input: its seq is the batch's seq0 + idx
+	rank  uint32 // among the batch's records of its stream, in input order
 	shape uint8
 }
 
@@ -147,16 +154,17 @@ type BulkBatch struct {
 	Text  []byte
 	recs  []bulkRec
 	gidx  []int32
-	cache map[string]uint64 // stream names seen by this batch
-	// lastName is the last record's stream and lastSid its id; it points
-	// into Text, so it is forgotten when the batch is committed.
+	cache map[string]*batchStream // stream names seen by this batch
+	// lastName is the last record's stream and last its entry; lastName
+	// points into Text, so it is forgotten when the batch is committed.
 	lastName string
-	lastSid  uint64
-	groups   []bulkSeg // after sorting: one run per key
+	last     *batchStream
+	touched  []*batchStream    // streams with records in this batch
+	seqBase  map[uint64]uint64 // stream id → seq of its first record here
+	groups   []bulkSeg         // after sorting: one run per key
 	keys     []bulkKey
 	tabs     []keyTable
-	refs     int    // groups not yet written
-	seq0     uint64 // seq of the batch's first record
+	refs     int // groups not yet written
 }
 
 // BeginBulk starts a bulk load into an existing group. Records get
@@ -197,7 +205,7 @@ func (l *BulkLoad) NewBatch(no uint64) *BulkBatch {
 	}
 	l.freeMu.Unlock()
 	if b == nil {
-		b = &BulkBatch{cache: map[string]uint64{}}
+		b = &BulkBatch{cache: map[string]*batchStream{}, seqBase: map[uint64]uint64{}}
 	}
 	b.no, b.load, b.lastName = no, l, ""
 	b.Text = l.text(BulkChunk)
@@ -220,28 +228,29 @@ func (b *BulkBatch) Grow(n int) {
 // created with the load's ingestion time as its creation time if it does
 // not exist. shape is Tokenize of the message, or -1 to have Add find it.
 func (b *BulkBatch) Add(stream string, ts int64, off, n, shape int) error {
-	var sid uint64
-	var ok bool
-	if stream == b.lastName {
-		sid, ok = b.lastSid, true // flow records often come in runs of one interface
-	} else {
-		sid, ok = b.cache[stream]
-	}
-	if !ok {
-		stream = strings.Clone(stream) // it may point into a buffer that is reused
-		var err error
-		if sid, err = b.load.stream(stream); err != nil {
-			return err
+	st := b.last
+	if stream != b.lastName || st == nil {
+		// Flow records often come in runs of one interface; else a lookup.
+		if st = b.cache[stream]; st == nil {
+			stream = strings.Clone(stream) // it may point into a buffer that is reused
+			sid, err := b.load.stream(stream)
+			if err != nil {
+				return err
+			}
+			st = &batchStream{sid: sid}
+			b.cache[stream] = st
 		}
-		b.cache[stream] = sid
+		b.lastName, b.last = stream, st
 	}
-	if stream != b.lastName {
-		b.lastName, b.lastSid = stream, sid
+	if st.n == 0 {
+		b.touched = append(b.touched, st)
 	}
+	rank := st.n
+	st.n++
 	if shape < 0 {
 		shape = shapeOf(unsafe.String(unsafe.SliceData(b.Text[off:]), n))
 	}
-	b.recs = append(b.recs, bulkRec{ts: ts, sid: sid, off: uint32(off), n: uint32(n), idx: uint32(len(b.recs)), shape: uint8(shape)})
+	b.recs = append(b.recs, bulkRec{ts: ts, sid: st.sid, off: uint32(off), n: uint32(n), rank: rank, shape: uint8(shape)})
 	return nil
 }
 
@@ -288,7 +297,7 @@ func (l *BulkLoad) stream(name string) (uint64, error) {
 // order among equals, and notes each key's run. It runs on the caller's
 // CPU, in parallel with other batches.
 func (b *BulkBatch) sort() {
-	b.lastName = ""
+	b.lastName, b.last = "", nil
 	n := len(b.recs)
 	b.keys = b.keys[:0]
 	if cap(b.gidx) < n {
@@ -437,10 +446,17 @@ func (l *BulkLoad) Commit(b *BulkBatch) error {
 
 func (l *BulkLoad) takeLocked(b *BulkBatch) {
 	l.records += int64(len(b.recs))
-	// Seq numbers in input order (batches are taken in number order), so
-	// that a stream's records with equal timestamps keep the file's order
-	// whatever shape and part they land in.
-	b.seq0 = l.db.reserveSeq(len(b.recs))
+	// Seq numbers in input order per stream (batches are taken in number
+	// order), so a stream's records with equal timestamps keep the file's
+	// order whatever shape and part they land in; each stream's records of
+	// a batch get consecutive numbers, which its blocks store in about a
+	// bit a row.
+	clear(b.seqBase)
+	for _, st := range b.touched {
+		b.seqBase[st.sid] = l.db.reserveSeq(int(st.n))
+		st.n = 0
+	}
+	b.touched = b.touched[:0]
 	b.refs = len(b.groups)
 	if b.refs == 0 {
 		l.recycle(b)
@@ -707,13 +723,13 @@ func (l *BulkLoad) writeDay(pw *partWriter, groups []*bulkGroup) error {
 			runs = sortedRuns(runs)
 		}
 		for _, s := range runs {
-			text := s.b.Text
+			text, base := s.b.Text, s.b.seqBase[g.key.sid]
 			for _, r := range s.b.recs[s.lo:s.hi] {
 				if len(buf) == blockRows {
 					emit()
 				}
 				msg := unsafe.String(unsafe.SliceData(text[r.off:]), int(r.n))
-				buf = append(buf, row{ts: r.ts, seq: s.b.seq0 + uint64(r.idx), ingest: l.ingest, sid: r.sid, msg: msg, shape: r.shape})
+				buf = append(buf, row{ts: r.ts, seq: base + uint64(r.rank), ingest: l.ingest, sid: r.sid, msg: msg, shape: r.shape})
 				st.addRow(r.ts, l.ingest, int(r.n))
 			}
 		}
