@@ -95,8 +95,7 @@ func (c *Collector) Flush() {
 	c.stats.Records = c.agg.Records
 }
 
-// Exporters returns the exporters records were emitted for, as inventory
-// hosts, and a counter that grows whenever one is new or has a new
+// Exporters returns the exporters flows came from, as inventory hosts, and a counter that grows whenever one is new or has a new
 // interface.
 func (c *Collector) Exporters() ([]inventory.HostInfo, uint64) {
 	c.mu.Lock()

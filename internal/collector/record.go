@@ -176,8 +176,12 @@ type Aggregator struct {
 	cfg     AggregatorConfig
 	windows map[int64]*aggWindow
 	rec     flowlog.Record
-	// seen holds the exporters' interfaces records were emitted for.
-	seen map[netip.Addr]map[uint32]bool
+	// seen holds the exporters' interfaces flows came from, so they are
+	// registered before their first window closes.
+	seen         map[netip.Addr]map[uint32]bool
+	lastExporter netip.Addr
+	lastIf       uint32
+	haveLast     bool
 	// SeenChanges counts additions to seen, so callers know when to
 	// register the exporters again.
 	SeenChanges uint64
@@ -210,6 +214,11 @@ func (a *Aggregator) Add(f *Flow) {
 	}
 	k := aggKey{exporter: f.Exporter, ifIndex: f.Interface(), egress: f.Egress, src: f.Src, dst: f.Dst,
 		srcPort: f.SrcPort, dstPort: f.DstPort, proto: f.Protocol}
+	if !a.haveLast || k.exporter != a.lastExporter || k.ifIndex != a.lastIf {
+		// Most flows of a datagram share exporter and interface.
+		a.note(k.exporter, k.ifIndex)
+		a.lastExporter, a.lastIf, a.haveLast = k.exporter, k.ifIndex, true
+	}
 	start := max(f.Start/1000, w*iv)
 	i, ok := win.index[k]
 	if !ok {
@@ -274,7 +283,6 @@ func (a *Aggregator) emit(due func(int64) bool) {
 			} else {
 				f.InIf = k.ifIndex
 			}
-			a.note(k.exporter, k.ifIndex)
 			a.cfg.Identity.Record(&a.rec, &f)
 			if a.cfg.WindowBounds {
 				a.rec.Start, a.rec.End = w*iv, (w+1)*iv
@@ -310,8 +318,8 @@ func (a *Aggregator) note(exporter netip.Addr, ifIndex uint32) {
 	a.SeenChanges++
 }
 
-// Exporters returns a host for every exporter records were emitted for,
-// with the interfaces they named, sorted by address: what `flowwatch
+// Exporters returns a host for every exporter flows came from, with the
+// interfaces they named, sorted by address: what `flowwatch
 // collect --endpoint` registers so the server's inventory lists them.
 func (a *Aggregator) Exporters() []inventory.HostInfo {
 	addrs := make([]netip.Addr, 0, len(a.seen))
