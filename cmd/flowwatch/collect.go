@@ -151,7 +151,7 @@ flags:`)
 	fmt.Fprintf(os.Stderr, "flowwatch collect: listening on %s\n", conn.LocalAddr())
 	err = c.Serve(ctx, conn)
 	if ship != nil {
-		// Serve flushed the open windows: register what they named.
+		// A last registration, for exporters seen since the last tick.
 		rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		registerOnce(rctx, c, ship)
 		cancel()
@@ -185,10 +185,11 @@ flags:`)
 
 func tick() <-chan time.Time { return time.After(time.Second) }
 
-// registerExporters registers every exporter that records were emitted
-// for with the server, as an instance with one interface per ifIndex, so
+// registerExporters registers every exporter that flows came from with
+// the server, as an instance with one interface per ifIndex, so
 // describe-network-interfaces lists the interface ids the records carry:
-// when one is new, else every five minutes; failures are retried.
+// within seconds of a new one, else every five minutes; failures are
+// retried.
 func registerExporters(ctx context.Context, c *collector.Collector, ship *agent.Shipper) {
 	var done uint64
 	var last time.Time
