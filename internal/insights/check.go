@@ -65,7 +65,9 @@ func check(q *Query) error {
 				}
 			}
 		case *DiffCmd:
-			return errAt(src, x.P, "diff compares patterns with an earlier time range, which needs a console session; it is not supported")
+			if err := checkDiff(src, q.Commands[:i], x); err != nil {
+				return err
+			}
 		}
 		// Aggregations are only valid inside stats, or after it as the name
 		// of an unaliased stats column (sort count(*) desc).

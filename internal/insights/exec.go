@@ -18,6 +18,7 @@ type execEnv struct {
 	pl      *plan
 	start   int64 // inclusive, ms
 	end     int64 // inclusive, ms
+	prev    bool  // scanning diff's comparison range
 }
 
 // batch is a block of rows in row-major slot layout with a selection
@@ -425,10 +426,15 @@ func execute(ctx context.Context, env *execEnv, stats *Statistics, progress func
 	if err != nil {
 		return nil, err
 	}
+	scans, err := env.scans()
+	if err != nil {
+		return nil, err
+	}
+	wenv := env // the range being scanned
 	newWorker := func() (*worker, error) {
 		c := &compiler{pl: pl}
-		w := &worker{env: env}
-		w.rc.env = env
+		w := &worker{env: wenv}
+		w.rc.env = wenv
 		if w.ops, err = compileOps(c, seg0.ops); err != nil {
 			return nil, err
 		}
@@ -446,8 +452,16 @@ func execute(ctx context.Context, env *execEnv, stats *Statistics, progress func
 	pool := &workerPool{newFn: newWorker, all: []*worker{first}, free: []*worker{first}}
 	var scanned, matched, bytes atomic.Int64
 	var lastProgress atomic.Int64
-	for ti, t := range env.targets {
-		err := scanTarget(ctx, env, t, func(blk *logstore.Block) error {
+	for _, sc := range scans {
+		ti, t := sc.ti, sc.t
+		if sc.env != wenv {
+			// The previous range's scan is over: its workers move on.
+			wenv = sc.env
+			for _, w := range pool.all {
+				w.env, w.rc.env = wenv, wenv
+			}
+		}
+		err := scanTarget(ctx, sc.env, t, func(blk *logstore.Block) error {
 			if err := ctx.Err(); err != nil {
 				return err
 			}

@@ -78,6 +78,9 @@ type plan struct {
 	// statsColumn maps the space-free text of unaliased stats aggregations
 	// to their column names, so that later commands may write count(*).
 	statsColumn map[string]string
+	// diff: the query ends its pattern with diff, so the first segment
+	// also scans the comparison range (diff.go).
+	diff *DiffCmd
 }
 
 func (pl *plan) slot(name string) int {
@@ -245,6 +248,12 @@ func newPlan(q *Query, apiLimit int) *plan {
 				define(n)
 			}
 			cols, defaultCols, statsOut, display = append([]string(nil), patternColumns...), false, true, nil
+		case *DiffCmd:
+			pl.diff = x
+			for _, n := range diffColumns {
+				define(n)
+			}
+			cols = append(cols, diffColumns...)
 		}
 		switch c.(type) {
 		case *StatsCmd, *SortCmd, *LimitCmd, *DedupCmd, *PatternCmd:
