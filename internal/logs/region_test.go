@@ -141,3 +141,29 @@ func TestRegions(t *testing.T) {
 		t.Fatalf("SOURCE in us-east-1: %v", got)
 	}
 }
+
+// TestRegionKeyIdentifier: a logGroupIdentifier that is not an ARN is a
+// name, and names cannot contain ':'; "eu-west-1:g" sent to us-east-1 must
+// not reach eu-west-1's group g through its store key.
+func TestRegionKeyIdentifier(t *testing.T) {
+	f := newFixture(t)
+	eu := f.ctx
+	us := awsapi.WithInfo(context.Background(), awsapi.RequestInfo{Region: "us-east-1"})
+	must(f.svc.CreateLogGroup(eu, &CreateLogGroupInput{LogGroupName: p("g")}))
+	must(f.svc.CreateLogStream(eu, &CreateLogStreamInput{LogGroupName: p("g"), LogStreamName: p("s")}))
+	must(f.svc.PutLogEvents(eu, &PutLogEventsInput{LogGroupName: p("g"), LogStreamName: p("s"), HasLogEvents: true,
+		LogEvents: []logstore.Event{{Timestamp: t0.Add(-time.Minute).UnixMilli(), Message: "secret"}}}))
+	id := "eu-west-1:g"
+	if out, err := f.svc.DescribeLogStreams(us, &DescribeLogStreamsInput{LogGroupIdentifier: &id}); err == nil {
+		t.Errorf("DescribeLogStreams of %q in us-east-1: %d streams", id, len(out.LogStreams))
+	}
+	if out, err := f.svc.GetLogEvents(us, &GetLogEventsInput{LogGroupIdentifier: &id, LogStreamName: p("s")}); err == nil {
+		t.Errorf("GetLogEvents of %q in us-east-1: %d events", id, len(out.Events))
+	}
+	if _, err := f.svc.GetLogGroupFields(us, &GetLogGroupFieldsInput{LogGroupIdentifier: &id}); err == nil {
+		t.Errorf("GetLogGroupFields of %q in us-east-1 succeeded", id)
+	}
+	if _, err := f.svc.StartQuery(us, &StartQueryInput{LogGroupIdentifiers: []string{id}, StartTime: p(int64(0)), EndTime: p(t0.Unix()), QueryString: p("fields @message")}); err == nil {
+		t.Errorf("StartQuery of %q in us-east-1 started", id)
+	}
+}

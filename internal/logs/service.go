@@ -238,6 +238,11 @@ func (s *Service) groupFromARN(arn string) (name, region string, ok bool) {
 // identifiers in the caller's region, so it is not found.
 func (s *Service) identKey(ctx context.Context, id string) (string, error) {
 	if !strings.HasPrefix(id, "arn:") {
+		// A name cannot contain ':' (the identifier pattern allows it for
+		// ARNs); "eu-west-1:g" would be another region's store key.
+		if strings.Contains(id, ":") {
+			return "", errGroupNotFound
+		}
 		return groupKey(ctx, id), nil
 	}
 	name, r, ok := s.groupFromARN(id)
