@@ -68,7 +68,7 @@ func patternTokens(s string, toks []string, kinds []ptokKind) ([]string, []ptokK
 		}
 		t := s[i:j]
 		k := tokenKind(t)
-		if n := len(toks); n > 0 && kinds[n-1] == tkTime && k == tkTime && isDate(toks[n-1]) && !isDate(t) {
+		if n := len(toks); n > 0 && kinds[n-1] == tkTime && k == tkTime && isBareDate(toks[n-1]) && !isDate(t) {
 			// A date and a time of day: one token over both.
 			toks[n-1] = s[prevStart:j]
 		} else {
@@ -115,6 +115,11 @@ func isDate(s string) bool {
 		return false
 	}
 	return len(s) == 10 || s[10] == 'T' && isTimeOfDay(s[11:])
+}
+
+// isBareDate: a date without a time of day.
+func isBareDate(s string) bool {
+	return isDate(s) && len(strings.Trim(s, `[]()<>{},;"'`)) == 10
 }
 
 // isTimeOfDay: HH:MM:SS with optional fraction and zone (Z, ±hh:mm).
@@ -291,7 +296,8 @@ func (c *pcluster) absorb(o *pcluster) {
 // worker counts events per structure (bounded by maxPatternStructures);
 // at the end structures of the same length that share their first token
 // and more than half their tokens merge, the differing positions becoming
-// dynamic tokens, and dynamic positions that never varied show their value.
+// dynamic tokens (<Token-N> where the types differ), and dynamic positions
+// that never varied show their value.
 // The result depends only on the set of events, not on block order or
 // parallelism. With diff, events of the comparison range are counted
 // apart (rowCtx.env.prev) and clustered together with the others, so a
@@ -437,8 +443,14 @@ func mergeStructures(ws []barrierWorker) ([]*ptemplate, [2]int) {
 			continue
 		}
 		for i := range into.toks {
-			if into.kinds[i] == tkStatic && into.toks[i] != c.toks[i] {
-				into.wild[i] = true
+			a, b := into.kinds[i], c.kinds[i]
+			switch {
+			case a == tkStatic && b == tkStatic:
+				into.wild[i] = into.wild[i] || into.toks[i] != c.toks[i]
+			case a == tkStatic || b == tkStatic:
+				into.wild[i] = true // text here, data there
+			case a != b:
+				into.kinds[i] = tkToken // data of different types
 			}
 		}
 		into.absorb(c)
@@ -449,13 +461,10 @@ func mergeStructures(ws []barrierWorker) ([]*ptemplate, [2]int) {
 	return out, total
 }
 
-// bucketKey: only structures of the same length, with dynamic tokens of
-// the same types at the same places and the same first token, can merge.
+// bucketKey: only structures of the same length and the same first
+// token (or both starting with data) can merge.
 func bucketKey(b []byte, c *pcluster) []byte {
 	b = strconv.AppendInt(b, int64(len(c.toks)), 10)
-	for _, k := range c.kinds {
-		b = append(b, byte('0'+k))
-	}
 	if len(c.toks) > 0 && c.kinds[0] == tkStatic {
 		b = append(b, 0)
 		b = append(b, c.toks[0]...)
@@ -463,12 +472,13 @@ func bucketKey(b []byte, c *pcluster) []byte {
 	return b
 }
 
-// similar: more than half of the positions agree (wild ones agree with
-// anything, dynamic ones by type, which the bucket guarantees).
+// similar: more than half of the positions agree: wild ones with
+// anything, data with data of any type, text with the same text.
 func (t *ptemplate) similar(c *pcluster) bool {
 	same := 0
 	for i := range t.toks {
-		if t.kinds[i] != tkStatic || t.wild[i] || t.toks[i] == c.toks[i] {
+		a, b := t.kinds[i], c.kinds[i]
+		if t.wild[i] || a != tkStatic && b != tkStatic || a == tkStatic && b == tkStatic && t.toks[i] == c.toks[i] {
 			same++
 		}
 	}
