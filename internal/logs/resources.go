@@ -1,7 +1,6 @@
 package logs
 
 import (
-	"encoding/json"
 	"strings"
 
 	"github.com/flowwatch/flowwatch/internal/awsapi"
@@ -35,18 +34,12 @@ func Resources(op string, info awsapi.RequestInfo, body []byte) []string {
 	case "GetQueryResults", "StopQuery", "DescribeQueries", "TestMetricFilter":
 		return []string{"*"}
 	}
-	var in struct {
-		LogGroupName        string   `json:"logGroupName"`
-		LogGroupNames       []string `json:"logGroupNames"`
-		LogGroupIdentifier  string   `json:"logGroupIdentifier"`
-		LogGroupIdentifiers []string `json:"logGroupIdentifiers"`
-		LogStreamName       string   `json:"logStreamName"`
-		ResourceArn         string   `json:"resourceArn"`
-		LogRecordPointer    string   `json:"logRecordPointer"`
+	in, err := resourceMembers(body)
+	if err != nil {
+		// A body that does not decode is refused by the operation itself;
+		// it is authorized against all of the region's log groups.
+		in = resourceInput{}
 	}
-	// A body that does not decode is refused by the operation itself; it
-	// is authorized against all of the region's log groups.
-	_ = json.Unmarshal(body, &in)
 	r := info.Region
 	if r == "" {
 		r = DefaultRegion
@@ -91,6 +84,113 @@ func Resources(op string, info awsapi.RequestInfo, body []byte) []string {
 		out = append(out, groupARN(g))
 	}
 	return out
+}
+
+// resourceInput holds the members that name a request's resources.
+type resourceInput struct {
+	LogGroupName        string
+	LogGroupNames       []string
+	LogGroupIdentifier  string
+	LogGroupIdentifiers []string
+	LogStreamName       string
+	ResourceArn         string
+	LogRecordPointer    string
+}
+
+// resourceMembers reads the members that name resources with the
+// operations' rules: names matched exactly (awsapi.DecodeJSON drops
+// case-folded members, PutLogEvents' decoder never matches them), the last
+// of duplicates kept, null as absent. encoding/json alone would let
+// {"logGroupName":"a","LogGroupName":"b"} be authorized on b while the
+// operation acts on a.
+func resourceMembers(body []byte) (resourceInput, error) {
+	var in resourceInput
+	d := jdec{b: body}
+	d.ws()
+	if d.i == len(d.b) {
+		return in, nil
+	}
+	if d.lit("null") {
+		return in, d.end()
+	}
+	if d.b[d.i] != '{' {
+		return in, d.typeErr("", "an object")
+	}
+	str := func(p *string, key string) error {
+		if d.lit("null") {
+			*p = ""
+			return nil
+		}
+		s, err := d.str(key)
+		*p = s
+		return err
+	}
+	list := func(p *[]string, key string) error {
+		*p = nil
+		if d.lit("null") {
+			return nil
+		}
+		if d.b[d.i] != '[' {
+			return d.typeErr(key, "a list")
+		}
+		d.i++
+		d.ws()
+		if d.i < len(d.b) && d.b[d.i] == ']' {
+			d.i++
+			*p = []string{}
+			return nil
+		}
+		for {
+			d.ws()
+			if d.i >= len(d.b) {
+				return d.eof()
+			}
+			var s string
+			if !d.lit("null") {
+				var err error
+				if s, err = d.str(key); err != nil {
+					return err
+				}
+			}
+			*p = append(*p, s)
+			d.ws()
+			if d.i >= len(d.b) {
+				return d.eof()
+			}
+			switch d.b[d.i] {
+			case ',':
+				d.i++
+			case ']':
+				d.i++
+				return nil
+			default:
+				return d.syntax("expected ',' or ']' in a list")
+			}
+		}
+	}
+	err := d.object(func(key string) error {
+		switch key {
+		case "logGroupName":
+			return str(&in.LogGroupName, key)
+		case "logGroupNames":
+			return list(&in.LogGroupNames, key)
+		case "logGroupIdentifier":
+			return str(&in.LogGroupIdentifier, key)
+		case "logGroupIdentifiers":
+			return list(&in.LogGroupIdentifiers, key)
+		case "logStreamName":
+			return str(&in.LogStreamName, key)
+		case "resourceArn":
+			return str(&in.ResourceArn, key)
+		case "logRecordPointer":
+			return str(&in.LogRecordPointer, key)
+		}
+		return d.skip()
+	})
+	if err != nil {
+		return in, err
+	}
+	return in, d.end()
 }
 
 // streamOp reports whether op acts on one log stream.

@@ -39,9 +39,43 @@ func TestResources(t *testing.T) {
 		{"StopQuery", `{"queryId":"q"}`, []string{"*"}},
 		{"DescribeQueries", `{"logGroupName":"g"}`, []string{"*"}},
 		{"CreateLogGroup", `not json`, []string{g + "*"}},
+		{"CreateLogGroup", `{"logGroupName":5}`, []string{g + "*"}},
+		{"StartQuery", `{"logGroupNames":null,"logGroupName":"a"}`, []string{g + "a:*"}},
+		{"StartQuery", `{"logGroupName":"a","logGroupName":"b"}`, []string{g + "b:*"}},
+		// Member names match exactly, as the operations read them (AWS
+		// does; awsapi.DecodeJSON and PutLogEvents' decoder too): a
+		// case-folded duplicate must not name the resource authorized
+		// while the operation acts on another.
+		{"PutLogEvents", `{"logGroupName":"secret","logStreamName":"s","LOGGROUPNAME":"open","logEvents":[]}`, []string{g + "secret:log-stream:s"}},
+		{"CreateLogGroup", `{"logGroupName":"secret","LogGroupName":"open"}`, []string{g + "secret:*"}},
+		{"StartQuery", `{"logGroupNames":["secret"],"LogGroupNames":["open"]}`, []string{g + "secret:*"}},
+		{"GetLogEvents", `{"logGroupName":"secret","logStreamName":"s","logſtreamName":"t"}`, []string{g + "secret:log-stream:s"}},
 	} {
 		if got := Resources(tc.op, info, []byte(tc.body)); !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("%s %s: got %v, want %v", tc.op, tc.body, got, tc.want)
 		}
+	}
+}
+
+// TestResourcesNameTheOperationsGroup: the group Resources authorizes is
+// the one the operation decodes, for bodies with case-folded members.
+func TestResourcesNameTheOperationsGroup(t *testing.T) {
+	info := awsapi.RequestInfo{Region: "eu-west-1", AccountID: "123456789012"}
+	body := []byte(`{"logGroupName":"secret","logStreamName":"s","LogGroupName":"open","logEvents":[{"timestamp":1,"message":"m"}]}`)
+	var in PutLogEventsInput
+	if err := awsapi.DecodeJSON(body, &in); err != nil {
+		t.Fatal(err)
+	}
+	want := "arn:aws:logs:eu-west-1:123456789012:log-group:" + *in.LogGroupName + ":log-stream:" + *in.LogStreamName
+	if got := Resources("PutLogEvents", info, body); len(got) != 1 || got[0] != want {
+		t.Fatalf("PutLogEvents writes to %q; Resources authorizes %v", *in.LogGroupName, got)
+	}
+	var cin CreateLogGroupInput
+	body = []byte(`{"LogGroupName":"open","logGroupName":"secret"}`)
+	if err := awsapi.DecodeJSON(body, &cin); err != nil {
+		t.Fatal(err)
+	}
+	if got := Resources("CreateLogGroup", info, body); len(got) != 1 || got[0] != "arn:aws:logs:eu-west-1:123456789012:log-group:"+*cin.LogGroupName+":*" {
+		t.Fatalf("CreateLogGroup creates %q; Resources authorizes %v", *cin.LogGroupName, got)
 	}
 }
