@@ -93,3 +93,47 @@ func TestRouterPanicIs500(t *testing.T) {
 		t.Fatalf("%d %s %s", rep.status, rep.typ, rep.msg)
 	}
 }
+
+// TestRouterPresignedTargetIsSigned: a presigned JSON call carries its
+// X-Amz-Target in the signed query string; an X-Amz-Target header added
+// to it (signed by nobody) must not turn the call into another operation.
+func TestRouterPresignedTargetIsSigned(t *testing.T) {
+	rt := testRouter(t)
+	deleted := false
+	rt.HandleJSON("Logs_20140328", "logs", map[string]Handler{
+		"DeleteLogGroup": Op(func(ctx context.Context, in *echoIn) (*echoOut, error) {
+			deleted = true
+			return nil, nil
+		}),
+	})
+	r := presign(t, http.MethodPost, "http://127.0.0.1:4566/", `{"name":"abc"}`, "Logs_20140328.DescribeLogGroups", "300", "eu-west-1", testNow)
+	w := httptest.NewRecorder()
+	rt.ServeHTTP(w, r)
+	if w.Code != 200 {
+		t.Fatalf("presigned call: %d %s", w.Code, w.Body)
+	}
+	r = presign(t, http.MethodPost, "http://127.0.0.1:4566/", `{"name":"abc"}`, "Logs_20140328.DescribeLogGroups", "300", "eu-west-1", testNow)
+	r.Header.Set("X-Amz-Target", "Logs_20140328.DeleteLogGroup")
+	w = httptest.NewRecorder()
+	rt.ServeHTTP(w, r)
+	if deleted || w.Code == 200 {
+		t.Fatalf("an unsigned X-Amz-Target header replaced the presigned one: %d %s, deleted %v", w.Code, w.Body, deleted)
+	}
+	// The same target sent again as a header changes nothing.
+	r = presign(t, http.MethodPost, "http://127.0.0.1:4566/", `{"name":"abc"}`, "Logs_20140328.DescribeLogGroups", "300", "eu-west-1", testNow)
+	r.Header.Set("X-Amz-Target", "Logs_20140328.DescribeLogGroups")
+	w = httptest.NewRecorder()
+	rt.ServeHTTP(w, r)
+	if w.Code != 200 {
+		t.Fatalf("presigned call with its own target as a header: %d %s", w.Code, w.Body)
+	}
+	// A presigned call whose query has no target: the header names the
+	// operation only if it was signed.
+	r = presign(t, http.MethodPost, "http://127.0.0.1:4566/", `{"name":"abc"}`, "", "300", "eu-west-1", testNow)
+	r.Header.Set("X-Amz-Target", "Logs_20140328.DeleteLogGroup")
+	w = httptest.NewRecorder()
+	rt.ServeHTTP(w, r)
+	if deleted || w.Code == 200 {
+		t.Fatalf("an unsigned X-Amz-Target header named the operation of a presigned call: %d %s, deleted %v", w.Code, w.Body, deleted)
+	}
+}
