@@ -16,8 +16,9 @@ import (
 var patternColumns = []string{"@pattern", "@ratio", "@sampleCount", "@severityLabel", "@logSamples"}
 
 const (
-	// patternMaxChars: only the start of a value is clustered (AWS's
-	// pattern analysis reads the first 1,500 characters of an event).
+	// patternMaxChars: only the start of a value is clustered (1,500
+	// characters, as a digest of AWS's anomaly detection page says of its
+	// pattern analysis; unverified in AWS's own pages).
 	patternMaxChars = 1500
 	// maxPatternStructures bounds each worker's table of token structures;
 	// an event of a new structure beyond it is counted (in @ratio's
