@@ -15,6 +15,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -131,7 +133,9 @@ func progressLine(w io.Writer, enabled bool, status func() string) (done func())
 			}
 		}
 	}()
-	return func() { close(stopc); <-finished }
+	// Idempotent: Server calls it before its summary and again deferred.
+	var once sync.Once
+	return func() { once.Do(func() { close(stopc); <-finished }) }
 }
 
 // Files runs the query on flow log files (flowfile.Expand: plain, .gz,
@@ -222,8 +226,10 @@ func Server(ctx context.Context, endpoint, text string, groups []string, o Optio
 		return nil, err
 	}
 	id := out.QueryId
-	var last *cwl.GetQueryResultsOutput
+	// The progress goroutine reads the last answer while polls replace it.
+	var lastSeen atomic.Pointer[cwl.GetQueryResultsOutput]
 	done := progressLine(o.stderr(), o.Progress, func() string {
+		last := lastSeen.Load()
 		if last == nil || last.Statistics == nil {
 			return "query scheduled"
 		}
@@ -247,7 +253,8 @@ func Server(ctx context.Context, endpoint, text string, groups []string, o Optio
 			}
 			return nil, err
 		}
-		last = r
+		last := r
+		lastSeen.Store(r)
 		switch r.Status {
 		case cwltypes.QueryStatusComplete:
 			res := &insights.Result{}
