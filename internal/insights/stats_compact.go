@@ -53,6 +53,11 @@ const (
 // groupTable.m64/m128) split into partitions.
 type compactTable struct {
 	parts [compactParts]cPart
+	// text: some key word is interned text (ids differ between workers);
+	// keepA, keepB mask the other words, fixed: there are some.
+	text, fixed  bool
+	keepA, keepB uint64
+	idx          int
 }
 
 // compactAggs is a worker's compact state.
@@ -96,10 +101,23 @@ func newCompactAggs(specs []aggSpec) *compactAggs {
 func (c *compactAggs) table(idx int) *compactTable {
 	t := c.tabs[idx]
 	if t == nil {
-		t = &compactTable{}
+		t = &compactTable{idx: idx}
 		kw := 1 // 64-bit keys (idx < 1<<20) need no second word
 		if idx >= 1<<20 {
 			kw = 2
+			masks := [4]uint64{0xffffffff << 32, 0xffffffff, 0xffffffff << 32, 0xffffffff}
+			for k := range idx >> 16 & 0xf {
+				if Kind(idx>>(4*k)&0xf) == KStr {
+					t.text = true
+					continue
+				}
+				t.fixed = true
+				if k < 2 {
+					t.keepA |= masks[k]
+				} else {
+					t.keepB |= masks[k]
+				}
+			}
 		}
 		for p := range t.parts {
 			t.parts[p].kw = kw
@@ -130,21 +148,21 @@ func keyHash(a, b uint64) uint64 {
 }
 
 // partition picks the radix partition of a key: the top bits of its hash
-// h, except that text words (whose ids differ between workers) count by
-// the hash of their text, so that a key lands in the same partition in
-// every worker and partitions merge independently.
-func (c *compactAggs) partition(idx int, a, b, h uint64, hs []uint32) uint64 {
-	if idx >= 1<<20 && idx&0xffff != 0 {
+// h, except that text words (whose ids differ between workers) do not
+// count — or, when every word is text, count by the hash of their text —
+// so that a key lands in the same partition in every worker and
+// partitions merge independently.
+func (t *compactTable) partition(a, b, h uint64, hs []uint32) uint64 {
+	switch {
+	case !t.text:
+	case t.fixed:
+		h = keyHash(a&t.keepA, b&t.keepB)
+	default:
 		w := [4]uint32{uint32(a >> 32), uint32(a), uint32(b >> 32), uint32(b)}
-		text := false
-		for k := range 4 {
-			if Kind(idx>>(4*k)&0xf) == KStr {
-				w[k], text = hs[w[k]], true
-			}
+		for k := range t.idx >> 16 & 0xf {
+			w[k] = hs[w[k]]
 		}
-		if text {
-			h = keyHash(uint64(w[0])<<32|uint64(w[1]), uint64(w[2])<<32|uint64(w[3]))
-		}
+		h = keyHash(uint64(w[0])<<32|uint64(w[1]), uint64(w[2])<<32|uint64(w[3]))
 	}
 	return h >> (64 - compactBits)
 }
@@ -262,7 +280,7 @@ func (w *statsWorker) compactBatch(b *batch) bool {
 				tab, tabIdx = c.table(int(idx)), idx
 			}
 			h := keyHash(a, bb)
-			s = tab.parts[c.partition(int(idx), a, bb, h, w.t.intern.hs)].slot(a, bb, h)
+			s = tab.parts[tab.partition(a, bb, h, w.t.intern.hs)].slot(a, bb, h)
 			prevT, prevA, prevB = idx, a, bb
 		}
 		for k, col := range args {
