@@ -93,10 +93,10 @@ func isSpaceByte(c byte) bool {
 // otherwise a token of unknown type (numbers, sizes, versions, …). Whether
 // a dynamic token really varies is decided later from the data.
 func tokenKind(t string) ptokKind {
-	if !strings.ContainsAny(t, "0123456789") {
+	if !hasDigit(t) {
 		return tkStatic
 	}
-	w := strings.Trim(t, `[]()<>{},;"'`)
+	w := trimWrap(t)
 	switch {
 	case isDate(w) || isTimeOfDay(w):
 		return tkTime
@@ -108,10 +108,38 @@ func tokenKind(t string) ptokKind {
 	return tkToken
 }
 
+func hasDigit(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i]-'0' < 10 {
+			return true
+		}
+	}
+	return false
+}
+
+// trimWrap drops the brackets, quotes and separators around a token.
+func trimWrap(s string) string {
+	for len(s) > 0 && isWrap(s[0]) {
+		s = s[1:]
+	}
+	for len(s) > 0 && isWrap(s[len(s)-1]) {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+func isWrap(c byte) bool {
+	switch c {
+	case '[', ']', '(', ')', '<', '>', '{', '}', ',', ';', '"', '\'':
+		return true
+	}
+	return false
+}
+
 // isDate: YYYY-MM-DD or YYYY/MM/DD, optionally followed by T and a time
 // (ISO 8601).
 func isDate(s string) bool {
-	s = strings.Trim(s, `[]()<>{},;"'`)
+	s = trimWrap(s)
 	if len(s) < 10 || !allDigits(s[:4]) || (s[4] != '-' && s[4] != '/') || !allDigits(s[5:7]) || s[7] != s[4] || !allDigits(s[8:10]) {
 		return false
 	}
@@ -120,7 +148,7 @@ func isDate(s string) bool {
 
 // isBareDate: a date without a time of day.
 func isBareDate(s string) bool {
-	return isDate(s) && len(strings.Trim(s, `[]()<>{},;"'`)) == 10
+	return isDate(s) && len(trimWrap(s)) == 10
 }
 
 // isTimeOfDay: HH:MM:SS with optional fraction and zone (Z, ±hh:mm).
@@ -156,14 +184,14 @@ func allDigits(s string) bool {
 }
 
 func isIPToken(s string) bool {
-	if ap, err := netip.ParseAddrPort(s); err == nil && ap.IsValid() {
-		return true
-	}
-	if strings.Count(s, ":") == 0 && strings.Count(s, ".") != 3 {
+	if strings.IndexByte(s, '.') < 0 && strings.IndexByte(s, ':') < 0 {
 		return false
 	}
-	a, err := netip.ParseAddr(s)
-	return err == nil && a.IsValid()
+	if a, err := netip.ParseAddr(s); err == nil && a.IsValid() {
+		return true
+	}
+	ap, err := netip.ParseAddrPort(s) // 10.0.0.1:443, [2001:db8::1]:443
+	return err == nil && ap.IsValid()
 }
 
 func isIDToken(s string) bool {

@@ -195,3 +195,9 @@ func TestFormatRatio(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkPattern: `pattern @message` over default-format flow logs
+// (FLOWWATCH_BENCH_RECORDS, as the Q benchmarks).
+func BenchmarkPattern(b *testing.B) {
+	runBench(b, false, `pattern @message`)
+}
