@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/flowwatch/flowwatch/internal/flowlog"
 	"github.com/flowwatch/flowwatch/internal/inventory"
@@ -62,5 +63,35 @@ func TestExportersInInventory(t *testing.T) {
 	a.Flush()
 	if a.SeenChanges != 3 {
 		t.Errorf("changes %d after a known interface", a.SeenChanges)
+	}
+}
+
+// TestExportersBoundCheap: once maxSeenInterfaces exporter interfaces are
+// noted, each flow from yet another (spoofed) exporter must cost O(1), not
+// a walk over every exporter seen: a flood of datagrams from new source
+// addresses would otherwise cost thousands of map steps per flow.
+func TestExportersBoundCheap(t *testing.T) {
+	a := NewAggregator(AggregatorConfig{Interval: 60})
+	addr := func(i int) netip.Addr {
+		return netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
+	}
+	for i := 0; i < maxSeenInterfaces; i++ {
+		a.note(addr(i), 1)
+	}
+	if a.SeenChanges != maxSeenInterfaces {
+		t.Fatalf("changes %d", a.SeenChanges)
+	}
+	// 200,000 notes: ~10 ms when each is O(1); a walk over the 4096
+	// exporters per note takes 800M map steps (several seconds).
+	start := time.Now()
+	for i := maxSeenInterfaces; i < maxSeenInterfaces+200_000; i++ {
+		a.note(addr(i), 1)
+	}
+	took := time.Since(start)
+	if a.SeenChanges != maxSeenInterfaces || len(a.seen) != maxSeenInterfaces {
+		t.Fatalf("past the bound: changes %d, exporters %d", a.SeenChanges, len(a.seen))
+	}
+	if took > time.Second {
+		t.Fatalf("200,000 notes past the bound took %v", took)
 	}
 }

@@ -182,6 +182,7 @@ type Aggregator struct {
 	lastExporter netip.Addr
 	lastIf       uint32
 	haveLast     bool
+	seenN        int // interfaces in seen: counted, not summed per flow
 	// SeenChanges counts additions to seen, so callers know when to
 	// register the exporters again.
 	SeenChanges uint64
@@ -300,14 +301,7 @@ const maxSeenInterfaces = 4096
 
 func (a *Aggregator) note(exporter netip.Addr, ifIndex uint32) {
 	m := a.seen[exporter]
-	if m[ifIndex] {
-		return
-	}
-	n := 0
-	for _, x := range a.seen {
-		n += len(x)
-	}
-	if n >= maxSeenInterfaces {
+	if m[ifIndex] || a.seenN >= maxSeenInterfaces {
 		return
 	}
 	if m == nil {
@@ -315,6 +309,7 @@ func (a *Aggregator) note(exporter netip.Addr, ifIndex uint32) {
 		a.seen[exporter] = m
 	}
 	m[ifIndex] = true
+	a.seenN++
 	a.SeenChanges++
 }
 
