@@ -167,3 +167,23 @@ func TestRegionKeyIdentifier(t *testing.T) {
 		t.Errorf("StartQuery of %q in us-east-1 started", id)
 	}
 }
+
+// TestARNPartition: only the "aws" partition's ARNs name this account's
+// groups. IAM matches ARNs as strings, so a Deny on
+// arn:aws:logs:…:log-group:g:* must not be sidestepped by naming the group
+// as arn:aws-cn:logs:…:log-group:g.
+func TestARNPartition(t *testing.T) {
+	f := newFixture(t)
+	must(f.svc.CreateLogGroup(f.ctx, &CreateLogGroupInput{LogGroupName: p("g")}))
+	for _, arn := range []string{"arn:aws-cn:logs:eu-west-1:123456789012:log-group:g", "arn::logs:eu-west-1:123456789012:log-group:g"} {
+		if out, err := f.svc.DescribeLogStreams(f.ctx, &DescribeLogStreamsInput{LogGroupIdentifier: p(arn)}); err == nil {
+			t.Errorf("DescribeLogStreams of %s: %+v", arn, out)
+		}
+		if _, err := f.svc.TagResource(f.ctx, &TagResourceInput{ResourceArn: p(arn), Tags: map[string]string{"k": "v"}}); err == nil {
+			t.Errorf("TagResource of %s succeeded", arn)
+		}
+		if n := len(must(f.svc.DescribeLogGroups(f.ctx, &DescribeLogGroupsInput{LogGroupIdentifiers: []string{arn}})).LogGroups); n != 0 {
+			t.Errorf("DescribeLogGroups of %s: %d groups", arn, n)
+		}
+	}
+}

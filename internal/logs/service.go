@@ -222,7 +222,9 @@ func (s *Service) groupARN(ctx context.Context, name string) (iamForm, resource 
 // names, or ok=false when it is not a log group ARN of this account.
 func (s *Service) groupFromARN(arn string) (name, region string, ok bool) {
 	parts := strings.SplitN(arn, ":", 7)
-	if len(parts) != 7 || parts[0] != "arn" || parts[2] != "logs" || parts[4] != s.account || parts[3] == "" {
+	// The partition too: IAM compares ARNs as strings, so an aws-cn ARN
+	// resolving here would sidestep statements on arn:aws:logs:….
+	if len(parts) != 7 || parts[0] != "arn" || parts[1] != "aws" || parts[2] != "logs" || parts[4] != s.account || parts[3] == "" {
 		return "", "", false
 	}
 	name, ok = strings.CutPrefix(parts[5]+":"+parts[6], "log-group:")
