@@ -2,6 +2,7 @@ package insights
 
 import (
 	"encoding/json"
+	"maps"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -14,6 +15,17 @@ import (
 // real exported results carry beside them (a JSON list of
 // {"logEvent": text}), here the newest events of the pattern.
 var patternColumns = []string{"@pattern", "@ratio", "@sampleCount", "@severityLabel", "@logSamples"}
+
+// patternExtraColumns are pattern fields shown only when a later command
+// names them: @tokens, the pattern's tokens in the shape of the API's
+// PatternToken (dynamicTokenPosition, isDynamic, tokenString,
+// inferredTokenName, enumerations: the values of a dynamic token in the
+// query's range and their counts, given when there are at most
+// maxTokenValues of them).
+var patternExtraColumns = []string{"@tokens"}
+
+// maxTokenValues bounds the values counted per dynamic token.
+const maxTokenValues = 10
 
 const (
 	// patternMaxChars: only the start of a value is clustered (1,500
@@ -298,6 +310,32 @@ type pcluster struct {
 	n       [2]int // events in the query's range and in diff's comparison range
 	sev     int
 	samples [2][]psample
+	// enums counts the values at each position in the query's range (for
+	// @tokens only); nil at a position with more than maxTokenValues.
+	enums []map[string]int
+}
+
+// countValue counts value v at position k; past maxTokenValues distinct
+// values the position has no enumeration (enumsOver).
+func (c *pcluster) countValue(k int, v string, n int) {
+	m := c.enums[k]
+	if m == nil {
+		return
+	}
+	if _, ok := m[v]; !ok && len(m) == maxTokenValues {
+		c.enums[k] = nil
+		return
+	}
+	m[v] += n
+}
+
+// newEnums starts value counting at every position.
+func newEnums(n int) []map[string]int {
+	e := make([]map[string]int, n)
+	for i := range e {
+		e[i] = map[string]int{}
+	}
+	return e
 }
 
 func (c *pcluster) total() int { return c.n[0] + c.n[1] }
@@ -307,6 +345,20 @@ func (c *pcluster) absorb(o *pcluster) {
 	for i := range c.toks {
 		if c.toks[i] != o.toks[i] || o.varied[i] {
 			c.varied[i] = true
+		}
+	}
+	if c.enums != nil {
+		for i, m := range c.enums {
+			if m == nil {
+				continue
+			}
+			if o.enums[i] == nil {
+				c.enums[i] = nil
+				continue
+			}
+			for v, n := range o.enums[i] {
+				c.countValue(i, v, n)
+			}
 		}
 	}
 	c.n[0] += o.n[0]
@@ -339,6 +391,7 @@ type patternBarrier struct {
 
 type patternWorker struct {
 	src     evalFn
+	values  bool // count token values (@tokens is read)
 	m       map[string]*pcluster
 	total   [2]int
 	toks    []string
@@ -348,7 +401,8 @@ type patternWorker struct {
 }
 
 func (p *patternBarrier) newWorker(c *compiler) (barrierWorker, error) {
-	return &patternWorker{src: c.field(p.cmd.Field), m: map[string]*pcluster{}}, nil
+	_, values := p.pl.slotOf["@tokens"]
+	return &patternWorker{src: c.field(p.cmd.Field), m: map[string]*pcluster{}, values: values}, nil
 }
 
 // structureKey appends the key of a token structure: static text as is,
@@ -393,6 +447,9 @@ func (w *patternWorker) consume(b *batch, rc *rowCtx) {
 			for k, t := range w.toks {
 				c.toks[k] = strings.Clone(t)
 			}
+			if w.values {
+				c.enums = newEnums(len(w.toks))
+			}
 			w.m[c.key] = c
 		} else {
 			for k, t := range w.toks {
@@ -402,6 +459,17 @@ func (w *patternWorker) consume(b *batch, rc *rowCtx) {
 			}
 		}
 		c.n[r]++
+		if c.enums != nil && r == 0 {
+			for k, t := range w.toks {
+				if c.kinds[k] != tkStatic && c.enums[k] != nil {
+					if _, ok := c.enums[k][t]; ok {
+						c.enums[k][t]++
+					} else {
+						c.countValue(k, strings.Clone(t), 1)
+					}
+				}
+			}
+		}
 		if sev := severityOf(text); sev > c.sev {
 			c.sev = sev
 		}
@@ -467,6 +535,7 @@ func mergeStructures(ws []barrierWorker) ([]*ptemplate, [2]int) {
 			for r := range t.samples {
 				t.samples[r] = slices.Clone(c.samples[r])
 			}
+			t.enums = cloneEnums(c)
 			buckets[string(bk)] = append(buckets[string(bk)], t)
 			out = append(out, t)
 			continue
@@ -482,12 +551,34 @@ func mergeStructures(ws []barrierWorker) ([]*ptemplate, [2]int) {
 				into.kinds[i] = tkToken // data of different types
 			}
 		}
+		if into.enums != nil {
+			// absorb merges the counts; static text counts as a value.
+			c.enums = cloneEnums(c)
+		}
 		into.absorb(c)
 	}
 	for _, t := range out {
 		t.text = t.render()
 	}
 	return out, total
+}
+
+// cloneEnums copies c's value counts, counting the text of static
+// positions as their one value (they may become dynamic in a template).
+func cloneEnums(c *pcluster) []map[string]int {
+	if c.enums == nil {
+		return nil
+	}
+	e := make([]map[string]int, len(c.enums))
+	for i, m := range c.enums {
+		switch {
+		case c.kinds[i] == tkStatic:
+			e[i] = map[string]int{c.toks[i]: c.n[0]}
+		case m != nil:
+			e[i] = maps.Clone(m)
+		}
+	}
+	return e
 }
 
 // bucketKey: only structures of the same length and the same first
@@ -540,6 +631,46 @@ func (t *ptemplate) render() string {
 	return sb.String()
 }
 
+// patternToken is one element of @tokens, shaped as the API's PatternToken.
+type patternToken struct {
+	DynamicTokenPosition int            `json:"dynamicTokenPosition,omitempty"`
+	IsDynamic            bool           `json:"isDynamic"`
+	TokenString          string         `json:"tokenString"`
+	InferredTokenName    string         `json:"inferredTokenName,omitempty"`
+	Enumerations         map[string]int `json:"enumerations,omitempty"`
+}
+
+// tokensJSON renders @tokens: the same tokens as render.
+func (t *ptemplate) tokensJSON() string {
+	out := make([]patternToken, len(t.toks))
+	n := 0
+	for i, tok := range t.toks {
+		kind := t.kinds[i]
+		if t.wild[i] {
+			kind = tkToken
+		} else if kind == tkStatic || !t.varied[i] {
+			out[i] = patternToken{TokenString: tok}
+			continue
+		}
+		n++
+		out[i] = patternToken{DynamicTokenPosition: n, IsDynamic: true, TokenString: "<*>",
+			InferredTokenName: ptokKindNames[kind] + "-" + strconv.Itoa(n)}
+		if t.enums != nil && t.enums[i] != nil {
+			out[i].Enumerations = t.enums[i]
+		}
+	}
+	return marshalText(out)
+}
+
+// marshalText renders v as compact JSON without escaping <, > and &.
+func marshalText(v any) string {
+	var sb strings.Builder
+	e := json.NewEncoder(&sb)
+	e.SetEscapeHTML(false)
+	_ = e.Encode(v) // slices and maps of strings and ints always encode
+	return strings.TrimSuffix(sb.String(), "\n")
+}
+
 // samplesJSON renders @logSamples.
 func samplesJSON(l []psample) string {
 	type logSample struct {
@@ -549,8 +680,7 @@ func samplesJSON(l []psample) string {
 	for i, s := range l {
 		out[i].LogEvent = s.text
 	}
-	b, _ := json.Marshal(out)
-	return string(b)
+	return marshalText(out)
 }
 
 // formatRatio renders @ratio with two decimals, as AWS's documentation
@@ -595,7 +725,12 @@ func (p *patternBarrier) finish(ws []barrierWorker, _ int) ([]record, error) {
 		if len(samples) == 0 {
 			samples = t.samples[1]
 		}
-		set("@logSamples", Value{K: KJSON, S: samplesJSON(samples)})
+		if _, ok := pl.slotOf["@logSamples"]; ok {
+			set("@logSamples", Value{K: KJSON, S: samplesJSON(samples)})
+		}
+		if _, ok := pl.slotOf["@tokens"]; ok {
+			set("@tokens", Value{K: KJSON, S: t.tokensJSON()})
+		}
 		if diff {
 			setDiffFields(set, t.n[0], t.n[1])
 		}

@@ -113,11 +113,25 @@ func TestPatternDeterministic(t *testing.T) {
 		}
 		msgs = append(msgs, m)
 	}
-	query := "pattern @message | display @pattern, @sampleCount, @severityLabel, @ratio, @logSamples"
+	query := "pattern @message | display @pattern, @sampleCount, @severityLabel, @ratio, @logSamples, @tokens"
 	want := runPattern(t, query, msgs, 1000, 1)
 	for _, c := range []struct{ size, par int }{{7, 2}, {64, 4}, {3000, 1}, {1, 3}} {
 		if got := runPattern(t, query, msgs, c.size, c.par); got != want {
 			t.Fatalf("blocks of %d, %d workers:\n%s\nwant:\n%s", c.size, c.par, got, want)
+		}
+	}
+	// Up to maxTokenValues values a dynamic token lists them (the user
+	// names), beyond it none (the request times).
+	for _, line := range strings.Split(want, "\n") {
+		switch {
+		case strings.HasPrefix(line, "@pattern=user "):
+			if !strings.Contains(line, `"inferredTokenName":"Token-1","enumerations":{"alpha":`) {
+				t.Errorf("no user names in %s", line)
+			}
+		case strings.HasPrefix(line, "@pattern=[INFO] Request time:"):
+			if strings.Contains(line, "enumerations") {
+				t.Errorf("request times enumerated in %s", line)
+			}
 		}
 	}
 	if strings.Count(want, "@pattern=<Time-1> ERROR job") != 1 {

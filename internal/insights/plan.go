@@ -247,6 +247,9 @@ func newPlan(q *Query, apiLimit int) *plan {
 			for _, n := range patternColumns {
 				define(n)
 			}
+			for _, n := range patternExtraColumns {
+				define(n)
+			}
 			cols, defaultCols, statsOut, display = append([]string(nil), patternColumns...), false, true, nil
 		case *DiffCmd:
 			pl.diff = x
