@@ -127,3 +127,84 @@ func TestDiffScansBothRanges(t *testing.T) {
 		}
 	}
 }
+
+// TestPatternDiffThroughStores: pattern and diff through the real stores
+// (in memory, the durable DB before and after a flush) give what in-memory
+// blocks of the same events give; the stores are asked for each range.
+func TestPatternDiffThroughStores(t *testing.T) {
+	evs := mixedVPCEvents()
+	lo, hi := evs[0].Timestamp, evs[0].Timestamp
+	for _, e := range evs {
+		lo, hi = min(lo, e.Timestamp), max(hi, e.Timestamp)
+	}
+	// The query range (mid, end] and its previous period [lo, mid] of the
+	// same length cover every event.
+	mid := lo + (hi-lo)/2
+	end := 2*mid - lo + 1
+	queries := []string{
+		`pattern @message | diff | display @pattern, @sampleCount, @previousSampleCount, @changeType, @changePercentage, @ratio, @severityLabel`,
+		`filter action = "REJECT" | pattern @message | diff | display @pattern, @sampleCount, @previousSampleCount, @changeType`,
+		`parse @message "* * * * * * * * * * * * * *" as v, acct, eni, src, dst, sp, dp, proto, pk, byt, st, en, act, status | pattern act | diff`,
+		`pattern @message | display @pattern, @sampleCount, @tokens`,
+	}
+	run := func(t *testing.T, src Source, qs string) (string, Statistics) {
+		res, err := (&Engine{}).Run(context.Background(), Request{Query: mustParse(t, qs), Start: mid + 1, End: end,
+			Targets: []Target{{Group: "vpc", Source: src}}})
+		if err != nil {
+			t.Fatalf("%s: %v", qs, err)
+		}
+		if len(res.Rows) == 0 {
+			t.Fatalf("%s: no rows", qs)
+		}
+		return fmt.Sprint(res.Rows), res.Statistics
+	}
+	ref := &BlockSource{Blocks: BlocksOf(evs, 64)}
+	want := map[string]string{}
+	for _, qs := range queries {
+		want[qs], _ = run(t, ref, qs)
+	}
+	check := func(t *testing.T, src Source) {
+		for _, qs := range queries {
+			got, st := run(t, src, qs)
+			if got != want[qs] {
+				t.Errorf("%s:\ngot  %s\nwant %s", qs, got, want[qs])
+			}
+			if strings.Contains(qs, "diff") && !strings.Contains(qs, "filter") && st.RecordsScanned != float64(len(evs)) {
+				t.Errorf("%s: scanned %v of %d", qs, st.RecordsScanned, len(evs))
+			}
+		}
+	}
+	load := func(t *testing.T, st logstore.Store) {
+		if err := st.CreateGroup("vpc", logstore.GroupMeta{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.CreateStream("vpc", "eni-all", 0); err != nil {
+			t.Fatal(err)
+		}
+		var batch []logstore.Event
+		for _, e := range evs {
+			batch = append(batch, logstore.Event{Timestamp: e.Timestamp, Message: e.Message})
+		}
+		if err := st.Append("vpc", "eni-all", evs[0].IngestionTime, batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Run("memory", func(t *testing.T) {
+		st := logstore.NewMemory()
+		load(t, st)
+		check(t, st)
+	})
+	t.Run("db", func(t *testing.T) {
+		db, err := logstore.Open(logstore.Options{Dir: t.TempDir(), BlockRows: 128, NoSync: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		load(t, db)
+		check(t, db)
+		if err := db.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		check(t, db)
+	})
+}
