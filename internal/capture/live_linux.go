@@ -84,6 +84,7 @@ type Live struct {
 }
 
 type liveIface struct {
+	name     string // as Add was given it: the key in Live.ifs
 	ring     *Ring
 	stop     chan struct{}
 	stopOnce sync.Once // Remove may race with Close
@@ -156,7 +157,7 @@ func (l *Live) Add(name string) error {
 	if err != nil {
 		return err
 	}
-	li := &liveIface{ring: r, stop: make(chan struct{}), done: make(chan struct{}), rejects: make(chan RejectEvent, 4096)}
+	li := &liveIface{name: name, ring: r, stop: make(chan struct{}), done: make(chan struct{}), rejects: make(chan RejectEvent, 4096)}
 	l.ifs[name] = li
 	l.byIndex[r.Iface.Index] = li
 	go l.run(li)
@@ -265,6 +266,12 @@ func (l *Live) run(li *liveIface) {
 		}
 		if l.byIndex[r.Iface.Index] == li {
 			delete(l.byIndex, r.Iface.Index)
+		}
+		// An interface whose capture ended by itself (deleted) is let go
+		// of here: Sync only removes the ones still running, and a host
+		// whose containers come and go would keep every one it saw.
+		if l.ifs[li.name] == li {
+			delete(l.ifs, li.name)
 		}
 		l.mu.Unlock()
 		switch {

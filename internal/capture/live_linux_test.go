@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -27,6 +28,9 @@ func TestMain(m *testing.M) {
 	}
 	if d := os.Getenv("FWCAP_FLOOD"); d != "" {
 		os.Exit(flood(d))
+	}
+	if os.Getenv("FWCAP_GONE") != "" {
+		os.Exit(goneChild())
 	}
 	os.Exit(m.Run())
 }
@@ -616,5 +620,69 @@ for i in range(3):
 	flows, _ := sumFlows(t, wait())
 	if s := flows["10.231.0.2 10.231.0.1 40005 7777 17"]; s == nil || s.packets != 3 || s.bytes != 3*48 {
 		t.Fatalf("flow after the link came back: %+v", s)
+	}
+}
+
+// goneChild captures on interfaces it creates and deletes, as containers
+// come and go, and reports how many the Live still holds.
+func goneChild() int {
+	l, err := StartLive(LiveOptions{MachineID: "live-test"})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	for i := 0; i < 3; i++ {
+		name := fmt.Sprintf("fwgone%d", i)
+		for _, c := range [][]string{{"link", "add", name, "type", "veth", "peer", "name", name + "p"}, {"link", "set", name, "up"}} {
+			if out, err := exec.Command("ip", c...).CombinedOutput(); err != nil {
+				fmt.Fprintf(os.Stderr, "ip %v: %v %s\n", c, err, out)
+				return 1
+			}
+		}
+		if err := l.Add(name); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		if out, err := exec.Command("ip", "link", "del", name).CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "ip link del: %v %s\n", err, out)
+			return 1
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for slices.Contains(l.Names(), name) {
+			if time.Now().After(deadline) {
+				fmt.Fprintf(os.Stderr, "capture of %s did not end\n", name)
+				return 1
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		// As RunLiveAll does after every listing.
+		if err := l.Sync(nil); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+	}
+	l.mu.Lock()
+	held := len(l.ifs)
+	l.mu.Unlock()
+	if _, err := l.Close(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	fmt.Printf("HELD %d\n", held)
+	return 0
+}
+
+// TestLiveGoneReleased: an interface deleted under the capture is let go
+// of entirely (its ring, and its state with a 4096-event reject queue), not
+// kept as an ended entry for as long as the Live runs; a host whose
+// containers come and go would otherwise grow without bound.
+func TestLiveGoneReleased(t *testing.T) {
+	l := newNetLab(t)
+	out, err := exec.Command("ip", "netns", "exec", l.a, "env", "FWCAP_GONE=1", os.Args[0], "-test.run=^$").CombinedOutput()
+	if err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "HELD 0\n") {
+		t.Fatalf("deleted interfaces still held:\n%s", out)
 	}
 }
