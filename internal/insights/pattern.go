@@ -60,8 +60,10 @@ var ptokKindNames = [...]string{tkTime: "Time", tkIP: "IPAddress", tkID: "ID", t
 // (`2023-01-01 19:00:01 [INFO] …` → `<Time-1> [INFO] …`).
 func patternTokens(s string, toks []string, kinds []ptokKind) ([]string, []ptokKind) {
 	if len(s) > patternMaxChars {
+		// Cut before a character, but never more than one character back
+		// (invalid text may hold long runs of continuation bytes).
 		cut := patternMaxChars
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
+		for k := 1; k < utf8.UTFMax && !utf8.RuneStart(s[cut]); k++ {
 			cut--
 		}
 		s = s[:cut]

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/flowwatch/flowwatch/internal/logstore"
 )
@@ -214,4 +215,42 @@ func TestFormatRatio(t *testing.T) {
 // (FLOWWATCH_BENCH_RECORDS, as the Q benchmarks).
 func BenchmarkPattern(b *testing.B) {
 	runBench(b, false, `pattern @message`)
+}
+
+// FuzzPatternTokens: tokenising never panics, keeps every non-space byte
+// of the value's first patternMaxChars bytes in order, and renders a
+// pattern that clusters back to itself.
+func FuzzPatternTokens(f *testing.F) {
+	for _, s := range []string{"2023-01-01 19:00:01 [INFO] id 12342342k124-12345", "a  b\t\n2024-05-01 [::1]:80 10.0.0.1",
+		"2024-05-01 2024-05-02 12:00:00", strings.Repeat("x ", 800) + "é"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		toks, kinds := patternTokens(s, nil, nil)
+		if len(toks) != len(kinds) {
+			t.Fatalf("%d tokens, %d kinds", len(toks), len(kinds))
+		}
+		cut := s
+		if len(cut) > patternMaxChars {
+			cut = cut[:patternMaxChars]
+		}
+		squash := func(s string) string {
+			b := make([]byte, 0, len(s))
+			for i := 0; i < len(s); i++ {
+				if !isSpaceByte(s[i]) {
+					b = append(b, s[i])
+				}
+			}
+			return string(b)
+		}
+		got := squash(strings.Join(toks, ""))
+		if want := squash(cut); !strings.HasPrefix(want, got) || len(want)-len(got) > utf8.UTFMax {
+			t.Fatalf("tokens %q of %q", toks, s)
+		}
+		for i, tok := range toks {
+			if tok == "" || kinds[i] == tkStatic && hasDigit(tok) {
+				t.Fatalf("token %d %q kind %d", i, tok, kinds[i])
+			}
+		}
+	})
 }
