@@ -36,8 +36,10 @@ const (
 	// an event of a new structure beyond it is counted (in @ratio's
 	// denominator) but joins no pattern, so memory stays bounded.
 	maxPatternStructures = 10000
-	// patternSamples is how many events @logSamples shows.
+	// patternSamples is how many events @logSamples shows, each cut
+	// after maxSampleBytes (events may be up to 1 MB).
 	patternSamples = 3
+	maxSampleBytes = 8192
 )
 
 // ptokKind types a token: static text, or a dynamic token of an inferred
@@ -285,6 +287,18 @@ func (a psample) newer(b psample) bool {
 	return a.text < b.text
 }
 
+// cutSample bounds the text a sample keeps.
+func cutSample(s string) string {
+	if len(s) <= maxSampleBytes {
+		return s
+	}
+	cut := maxSampleBytes
+	for k := 1; k < utf8.UTFMax && !utf8.RuneStart(s[cut]); k++ {
+		cut--
+	}
+	return s[:cut]
+}
+
 func addSample(l []psample, s psample) []psample {
 	i := len(l)
 	for i > 0 && s.newer(l[i-1]) {
@@ -331,11 +345,14 @@ func (c *pcluster) countValue(k int, v string, n int) {
 	m[v] += n
 }
 
-// newEnums starts value counting at every position.
-func newEnums(n int) []map[string]int {
-	e := make([]map[string]int, n)
-	for i := range e {
-		e[i] = map[string]int{}
+// newEnums starts value counting at the dynamic positions (cloneEnums
+// gives static ones their text).
+func newEnums(kinds []ptokKind) []map[string]int {
+	e := make([]map[string]int, len(kinds))
+	for i, k := range kinds {
+		if k != tkStatic {
+			e[i] = map[string]int{}
+		}
 	}
 	return e
 }
@@ -450,7 +467,7 @@ func (w *patternWorker) consume(b *batch, rc *rowCtx) {
 				c.toks[k] = strings.Clone(t)
 			}
 			if w.values {
-				c.enums = newEnums(len(w.toks))
+				c.enums = newEnums(c.kinds)
 			}
 			w.m[c.key] = c
 		} else {
@@ -472,12 +489,14 @@ func (w *patternWorker) consume(b *batch, rc *rowCtx) {
 				}
 			}
 		}
-		if sev := severityOf(text); sev > c.sev {
-			c.sev = sev
+		if c.sev < len(severityLabels)-1 {
+			if sev := severityOf(text); sev > c.sev {
+				c.sev = sev
+			}
 		}
-		s := psample{ts: rc.ts, seq: rc.seq, text: text}
+		s := psample{ts: rc.ts, seq: rc.seq, text: cutSample(text)}
 		if l := c.samples[r]; len(l) < patternSamples || s.newer(l[len(l)-1]) {
-			s.text = strings.Clone(text)
+			s.text = strings.Clone(s.text)
 			c.samples[r] = addSample(l, s)
 		}
 	}

@@ -200,6 +200,16 @@ func TestAddSample(t *testing.T) {
 	}
 }
 
+func TestCutSample(t *testing.T) {
+	if s := strings.Repeat("a", maxSampleBytes); cutSample(s) != s {
+		t.Error("a short sample was cut")
+	}
+	long := "a" + strings.Repeat("é", maxSampleBytes) // é is 2 bytes: byte maxSampleBytes starts one
+	if got := cutSample(long); len(got) != maxSampleBytes-1 || !strings.HasPrefix(long, got) {
+		t.Errorf("cut to %d bytes", len(got))
+	}
+}
+
 func TestFormatRatio(t *testing.T) {
 	for _, c := range []struct {
 		n, total int
