@@ -619,9 +619,9 @@ func release(ps []*part) {
 	}
 }
 
-// write appends groups, in key order, to their day and shape's open part.
-// One whose next key does not follow its part's last (input out of time
-// order) gets a new part; the one it had is finished and installed.
+// write appends groups, in key order, to their day and shape's open part;
+// groups whose keys do not follow the part's last (input out of time order)
+// are written as a part of their own and installed.
 func (l *BulkLoad) write(groups []*bulkGroup) error {
 	slices.SortFunc(groups, func(a, b *bulkGroup) int { return a.key.cmp(b.key) })
 	var done []*part
@@ -633,14 +633,23 @@ func (l *BulkLoad) write(groups []*bulkGroup) error {
 		}
 		od := l.open[ds]
 		if od != nil && groups[0].key.cmp(od.last) <= 0 {
-			delete(l.open, ds)
-			p, err := l.db.finishPart(od.pw, od.id, l.gid, ds.day)
+			// Late records (keys the open part has passed, e.g. flow
+			// records a few minutes behind): a part of their own, so the
+			// open part goes on; Compact merges the blocks they overlap.
+			late := 0
+			for late < n && groups[late].key.cmp(od.last) <= 0 {
+				late++
+			}
+			p, err := l.writePart(ds.day, groups[:late])
 			if err != nil {
 				release(done)
 				return err
 			}
 			done = append(done, p)
-			od = nil
+			groups, n = groups[late:], n-late
+			if n == 0 {
+				continue
+			}
 		}
 		if od == nil {
 			pw, id, err := l.db.newPart(false)
@@ -663,6 +672,21 @@ func (l *BulkLoad) write(groups []*bulkGroup) error {
 		return l.db.installBulk(done)
 	}
 	return nil
+}
+
+// writePart writes groups of one day and shape as a part of their own.
+func (l *BulkLoad) writePart(day int64, groups []*bulkGroup) (*part, error) {
+	pw, id, err := l.db.newPart(false)
+	if err != nil {
+		return nil, err
+	}
+	pw.fixedStats = true
+	if err := l.writeDay(pw, groups); err != nil {
+		pw.f.Close()
+		l.db.fs.Remove(l.db.partPath(id))
+		return nil, err
+	}
+	return l.db.finishPart(pw, id, l.gid, day)
 }
 
 // writeDay appends groups of one day and shape, in key order, to a part.
