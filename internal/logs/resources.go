@@ -2,6 +2,7 @@ package logs
 
 import (
 	"strings"
+	"unsafe"
 
 	"github.com/flowwatch/flowwatch/internal/awsapi"
 	"github.com/flowwatch/flowwatch/internal/insights"
@@ -54,7 +55,7 @@ func Resources(op string, info awsapi.RequestInfo, body []byte) []string {
 	}
 	switch {
 	case in.ResourceArn != "":
-		return []string{in.ResourceArn}
+		return []string{strings.Clone(in.ResourceArn)}
 	case op == "GetLogRecord":
 		if key, _, _, err := insights.DecodePtr(in.LogRecordPointer); err == nil {
 			kr, name := SplitStoreKey(key)
@@ -106,6 +107,11 @@ type resourceInput struct {
 func resourceMembers(body []byte) (resourceInput, error) {
 	var in resourceInput
 	d := jdec{b: body}
+	if len(body) > 0 {
+		// Skipped strings (every event's message) alias the body instead
+		// of being copied; what Resources returns is built anew (or cloned).
+		d.s = unsafe.String(&body[0], len(body))
+	}
 	d.ws()
 	if d.i == len(d.b) {
 		return in, nil

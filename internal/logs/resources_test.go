@@ -1,7 +1,9 @@
 package logs
 
 import (
+	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/flowwatch/flowwatch/internal/awsapi"
@@ -77,5 +79,28 @@ func TestResourcesNameTheOperationsGroup(t *testing.T) {
 	}
 	if got := Resources("CreateLogGroup", info, body); len(got) != 1 || got[0] != "arn:aws:logs:eu-west-1:123456789012:log-group:"+*cin.LogGroupName+":*" {
 		t.Fatalf("CreateLogGroup creates %q; Resources authorizes %v", *cin.LogGroupName, got)
+	}
+}
+
+// BenchmarkResourcesPutLogEvents: naming the stream of a 10,000-event
+// PutLogEvents (what every batch of a restricted key costs before it runs).
+func BenchmarkResourcesPutLogEvents(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString(`{"logGroupName":"g","logStreamName":"s","logEvents":[`)
+	for i := 0; i < 10000; i++ {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		fmt.Fprintf(&sb, `{"timestamp":%d,"message":"2 123456789012 eni-0123456789abcdef0 10.0.0.%d 10.0.1.9 443 49152 6 10 840 1700000000 1700000060 ACCEPT OK"}`, 1700000000000+i, i%250)
+	}
+	sb.WriteString(`]}`)
+	body := []byte(sb.String())
+	info := awsapi.RequestInfo{Region: "eu-west-1", AccountID: "123456789012"}
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if r := Resources("PutLogEvents", info, body); len(r) != 1 {
+			b.Fatal(r)
+		}
 	}
 }
