@@ -135,7 +135,25 @@ func (v *Verifier) Verify(r *http.Request, body []byte) (Identity, error) {
 	if wantSH != signedHeaders || subtle.ConstantTimeCompare([]byte(want), []byte(signature)) != 1 {
 		return Identity{}, badSignature(signatureMismatch)
 	}
+	// X-Amz-Target chooses the operation, so a signature that leaves it out
+	// would let anyone holding the request replay it as another operation.
+	// Every SDK signs it; the words are S3's for unsigned x-amz-* headers.
+	if r.Header.Get("X-Amz-Target") != "" && !listHas(signedHeaders, "x-amz-target") {
+		return Identity{}, badSignature("There were headers present in the request which were not signed: x-amz-target")
+	}
 	return id, nil
+}
+
+// listHas reports whether the ';'-separated list holds name.
+func listHas(list, name string) bool {
+	for list != "" {
+		var h string
+		h, list, _ = strings.Cut(list, ";")
+		if h == name {
+			return true
+		}
+	}
+	return false
 }
 
 // identify reads the credential scope and the date of a request and

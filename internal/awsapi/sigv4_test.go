@@ -47,7 +47,9 @@ func sign(t *testing.T, body, target, key, secret, region string, at time.Time) 
 	t.Helper()
 	r := httptest.NewRequest(http.MethodPost, "http://127.0.0.1:4566/", bytes.NewReader([]byte(body)))
 	r.Header.Set("Content-Type", "application/x-amz-json-1.1")
-	r.Header.Set("X-Amz-Target", target)
+	if target != "" {
+		r.Header.Set("X-Amz-Target", target)
+	}
 	r.Header.Set("User-Agent", "test")
 	sum := sha256.Sum256([]byte(body))
 	err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: key, SecretAccessKey: secret},
@@ -134,6 +136,13 @@ func TestVerifyTampered(t *testing.T) {
 	if _, err := v.Verify(r, []byte(`{}`)); err != nil {
 		t.Fatalf("unsigned header change: %v", err)
 	}
+
+	// A target added after signing would choose another operation under a
+	// valid signature: it must be signed.
+	r = sign(t, `{}`, "", testKey, testSecret, "us-east-1", testNow)
+	r.Header.Set("X-Amz-Target", "Logs_20140328.DeleteLogGroup")
+	_, err = v.Verify(r, []byte(`{}`))
+	wantErr(t, err, "InvalidSignatureException", "not signed: x-amz-target")
 
 	// Dropping a header from SignedHeaders changes what was signed.
 	r = signed(t, `{}`, testKey, testSecret, "us-east-1", testNow)
