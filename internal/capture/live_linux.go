@@ -80,7 +80,7 @@ type Live struct {
 	closed  bool
 
 	nflogStop, nflogDone chan struct{}
-	rejectsLost          uint64 // written by the NFLOG goroutine only
+	rejectsLost          uint64 // under mu: NFLOG queue full, or queued after an interface's last drain
 }
 
 type liveIface struct {
@@ -122,14 +122,17 @@ func (l *Live) readNFLOG(nl *NFLOG) {
 			return
 		default:
 		}
-		nl.Read(100*time.Millisecond, func(ev *RejectEvent) {
+		err := nl.Read(100*time.Millisecond, func(ev *RejectEvent) {
 			idx := ev.InIndex
 			if idx == 0 {
 				idx = ev.OutIndex
 			}
+			// The send happens under l.mu so that an interface's capture,
+			// which leaves byIndex under l.mu, never misses one queued after
+			// its last drain without counting it (see run).
 			l.mu.Lock()
+			defer l.mu.Unlock()
 			li := l.byIndex[idx]
-			l.mu.Unlock()
 			if li == nil {
 				return
 			}
@@ -139,6 +142,15 @@ func (l *Live) readNFLOG(nl *NFLOG) {
 				l.rejectsLost++
 			}
 		})
+		if err != nil {
+			// A socket that keeps failing would otherwise spin this loop;
+			// captures go on, recording everything as ACCEPT.
+			l.opt.Log.Warn("NFLOG reader stopped: REJECT records end here", "err", err)
+			l.mu.Lock()
+			l.errs = append(l.errs, fmt.Errorf("capture: NFLOG: %w", err))
+			l.mu.Unlock()
+			return
+		}
 	}
 }
 
@@ -235,13 +247,15 @@ func (l *Live) Close() (LiveStats, error) {
 		names = append(names, n)
 	}
 	l.mu.Unlock()
-	for _, n := range names {
-		l.Remove(n)
-	}
+	// NFLOG stops first, so every reject it read is queued before the
+	// interfaces' final drains.
 	if l.nflogStop != nil {
 		close(l.nflogStop)
 		<-l.nflogDone
 		l.nflogStop = nil
+	}
+	for _, n := range names {
+		l.Remove(n)
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -267,6 +281,8 @@ func (l *Live) run(li *liveIface) {
 		if l.byIndex[r.Iface.Index] == li {
 			delete(l.byIndex, r.Iface.Index)
 		}
+		// Rejects queued after the last drain are recorded nowhere now.
+		l.rejectsLost += uint64(len(li.rejects))
 		// An interface whose capture ended by itself (deleted) is let go
 		// of here: Sync only removes the ones still running, and a host
 		// whose containers come and go would keep every one it saw.
