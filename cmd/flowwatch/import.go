@@ -10,7 +10,9 @@ import (
 	"runtime/pprof"
 	"time"
 
+	"github.com/flowwatch/flowwatch/internal/awsapi"
 	"github.com/flowwatch/flowwatch/internal/flowimport"
+	"github.com/flowwatch/flowwatch/internal/logs"
 	"github.com/flowwatch/flowwatch/internal/logstore"
 )
 
@@ -31,6 +33,7 @@ func runImport(args []string) int {
 	}
 	dataDir := fset.String("data-dir", defaultDataDir(), "directory of the embedded store")
 	group := fset.String("log-group", "", "log group to load into (created if missing)")
+	region := fset.String("region", logs.DefaultRegion, "region of the log group (log groups are per region)")
 	streamFrom := fset.String("log-stream-from", "interface-id", "field whose value names each record's log stream")
 	compact := fset.Bool("compact", true, "merge every partition down to one part at the end")
 	quiet := fset.Bool("quiet", false, "print nothing but errors")
@@ -42,6 +45,16 @@ func runImport(args []string) int {
 		fset.Usage()
 		return 2
 	}
+	if err := logs.CheckGroupName(*group); err != nil {
+		fmt.Fprintln(os.Stderr, "flowwatch import: --log-group:", awsapi.AsError(err).Message)
+		return 2
+	}
+	if !awsapi.ValidRegion(*region) {
+		fmt.Fprintf(os.Stderr, "flowwatch import: --region %q is not a region name (like us-east-1)\n", *region)
+		return 2
+	}
+	name := *group
+	*group = logs.StoreKey(*region, name)
 	if *dataDir == "" {
 		fmt.Fprintln(os.Stderr, "flowwatch import: no --data-dir and no home directory to default to")
 		return 2
@@ -102,7 +115,7 @@ func runImport(args []string) int {
 	if !*quiet {
 		el := time.Since(start)
 		fmt.Printf("imported %d records into %s (%d streams) from %d files in %.2fs (%.0f records/s); skipped %d lines\n",
-			st.Records, *group, streams, len(files), el.Seconds(), float64(st.Records)/el.Seconds(), st.Skipped)
+			st.Records, name, streams, len(files), el.Seconds(), float64(st.Records)/el.Seconds(), st.Skipped)
 	}
 	return 0
 }

@@ -61,7 +61,6 @@ func TestImport(t *testing.T) {
 	}
 	db, err := logstore.Open(logstore.Options{Dir: data})
 	importMust(t, err)
-	defer db.Close()
 	streams, err := db.Streams("flows")
 	importMust(t, err)
 	var names []string
@@ -91,16 +90,43 @@ func TestImport(t *testing.T) {
 	if len(ev) != 1 || ev[0].Timestamp != 1700000000000 {
 		t.Fatalf("custom format events %v", ev)
 	}
+	importMust(t, db.Close()) // import takes the data dir's lock
 
 	// Importing into an existing group adds to it.
 	if code := runImport([]string{"--data-dir", data + "2", "--log-group", "g", "--quiet", plain}); code != 0 {
 		t.Fatal("second import failed")
+	}
+	// Log groups are per region: another region's group is its own store key
+	// (logs.StoreKey), and a name the API refuses (':' would read as a
+	// region prefix) is refused here too, before anything is written.
+	if code := runImport([]string{"--data-dir", data, "--log-group", "flows", "--region", "eu-west-1", "--quiet", plain}); code != 0 {
+		t.Fatal("import into eu-west-1 failed")
+	}
+	for _, bad := range [][]string{{"--log-group", "eu-west-1:flows"}, {"--log-group", "flows", "--region", "EU/1"}} {
+		if code := runImport(append([]string{"--data-dir", data, "--quiet"}, append(bad, plain)...)); code != 2 {
+			t.Fatalf("%v: exit %d, want 2", bad, code)
+		}
 	}
 	if code := runImport([]string{"--data-dir", data, "--log-group", "flows"}); code != 2 {
 		t.Fatalf("no files: exit %d", code)
 	}
 	if code := runImport([]string{"--data-dir", data, "--log-group", "flows", filepath.Join(dir, "missing")}); code != 1 {
 		t.Fatalf("missing file: exit %d", code)
+	}
+	db, err = logstore.Open(logstore.Options{Dir: data})
+	importMust(t, err)
+	defer db.Close()
+	var groups []string
+	for _, g := range db.Groups() {
+		groups = append(groups, g.Name)
+	}
+	if fmt.Sprint(groups) != "[eu-west-1:flows flows]" {
+		t.Fatalf("groups %v, want the us-east-1 group and eu-west-1's", groups)
+	}
+	ev, _, err = db.Events(context.Background(), logstore.EventQuery{Group: "eu-west-1:flows", Start: logstore.MinTime, End: logstore.MaxTime})
+	importMust(t, err)
+	if len(ev) != 2 {
+		t.Fatalf("eu-west-1 events %v, want the 2 of plain.log", ev)
 	}
 }
 

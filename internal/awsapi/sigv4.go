@@ -167,7 +167,7 @@ func (v *Verifier) identify(credential, amzDate, token string) (id Identity, sec
 	if scope[4] != "aws4_request" {
 		return id, "", incomplete("Credential should be scoped with a valid terminator: 'aws4_request', not '%s'. ", scope[4])
 	}
-	if !validRegion(id.Region) {
+	if !ValidRegion(id.Region) {
 		return id, "", incomplete("Credential should be scoped to a valid region, not '%s'. ", id.Region)
 	}
 	t, err := time.Parse(amzDateFormat, amzDate)
@@ -329,10 +329,10 @@ func signedHeader(signedHeaders, h string) bool {
 	return false
 }
 
-// validRegion reports whether r can be a region name (us-east-1,
+// ValidRegion reports whether r can be a region name (us-east-1,
 // eu-central-2, us-gov-west-1, ...): resources are named and stored per
 // region, so a region must not carry ':' or '/' into ARNs and store keys.
-func validRegion(r string) bool {
+func ValidRegion(r string) bool {
 	if r == "" || len(r) > 64 {
 		return false
 	}

@@ -35,6 +35,15 @@ func (c *checker) groupName(path string, p *string, required bool) {
 	c.String(path, *p, 1, 512, groupNamePattern)
 }
 
+// CheckGroupName returns the API's InvalidParameterException for a log
+// group name the API would refuse, for commands that write the store
+// directly (import): a name with ':' would read as another region's key.
+func CheckGroupName(name string) error {
+	var c checker
+	c.groupName("logGroupName", &name, true)
+	return c.Err()
+}
+
 func (c *checker) streamName(path string, p *string, required bool) {
 	if p == nil {
 		if required {
