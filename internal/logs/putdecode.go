@@ -17,24 +17,10 @@ import (
 // for the same struct (unknown members skipped, null as absent) except that
 // member names are matched case-sensitively, as AWS does.
 func (in *PutLogEventsInput) DecodeAWSJSON(body []byte) error {
-	d := jdec{b: body}
-	if len(body) > 0 {
-		// Messages alias the body instead of being copied one by one (see
-		// awsapi.RawDecoder: the body is never written again), which saves
-		// an allocation per event and most of the GC work of a batch.
-		d.s = unsafe.String(&body[0], len(body))
-	}
-	d.ws()
-	if d.i == len(d.b) {
-		return nil
-	}
-	if d.lit("null") {
-		return d.end()
-	}
-	if d.b[d.i] != '{' {
-		return d.typeErr("", "an object")
-	}
-	err := d.object(func(key string) error {
+	// Messages alias the body instead of being copied one by one, which
+	// saves an allocation per event and most of the GC work of a batch.
+	d := bodyDec(body)
+	return d.top(func(key string) error {
 		switch key {
 		case "logGroupName":
 			return d.optString(&in.LogGroupName, key)
@@ -57,10 +43,6 @@ func (in *PutLogEventsInput) DecodeAWSJSON(body []byte) error {
 		}
 		return d.skip()
 	})
-	if err != nil {
-		return err
-	}
-	return d.end()
 }
 
 // entity reads PutLogEvents' entity: two maps of strings, other members
@@ -108,25 +90,14 @@ func (d *jdec) events(in *PutLogEventsInput) error {
 	if d.i >= len(d.b) || d.b[d.i] != '[' {
 		return d.typeErr("logEvents", "a list")
 	}
-	d.i++
 	// The number of "message" keys bounds the number of events: one scan
 	// instead of growing the slice a dozen times.
 	in.LogEvents = make([]logstore.Event, 0, bytes.Count(d.b[d.i:], []byte(`"message"`)))
-	d.ws()
-	if d.i < len(d.b) && d.b[d.i] == ']' {
-		d.i++
-		return nil
-	}
-	for {
-		d.ws()
-		if d.i >= len(d.b) {
-			return d.eof()
-		}
+	return d.array("logEvents", func() error {
 		idx := len(in.LogEvents)
 		var e logstore.Event
 		var hasTs, hasMsg bool
 		if !d.lit("null") { // a null event lacks both required members
-
 			if d.b[d.i] != '{' {
 				return d.typeErr("logEvents", "a list of objects")
 			}
@@ -160,27 +131,47 @@ func (d *jdec) events(in *PutLogEventsInput) error {
 			in.absent = append(in.absent, idx<<1|1)
 		}
 		in.LogEvents = append(in.LogEvents, e)
-		d.ws()
-		if d.i >= len(d.b) {
-			return d.eof()
-		}
-		switch d.b[d.i] {
-		case ',':
-			d.i++
-		case ']':
-			d.i++
-			return nil
-		default:
-			return d.syntax("expected ',' or ']' in logEvents")
-		}
-	}
+		return nil
+	})
 }
 
-// jdec is a minimal JSON reader for the one hot request shape.
+// jdec is a minimal JSON reader for the hot request shapes: PutLogEvents'
+// body and the members Resources reads from every body.
 type jdec struct {
 	b []byte
 	s string // b as a string, when strings may alias it
 	i int
+}
+
+// bodyDec reads a request body whose strings alias it (the body is never
+// written again: see awsapi.RawDecoder), so what outlives the request must
+// be copied.
+func bodyDec(body []byte) jdec {
+	d := jdec{b: body}
+	if len(body) > 0 {
+		d.s = unsafe.String(&body[0], len(body))
+	}
+	return d
+}
+
+// top reads the whole body as one object, calling member as object does.
+// An empty body and null are an object without members, as encoding/json
+// leaves its value untouched for them.
+func (d *jdec) top(member func(key string) error) error {
+	d.ws()
+	if d.i == len(d.b) {
+		return nil
+	}
+	if d.lit("null") {
+		return d.end()
+	}
+	if d.b[d.i] != '{' {
+		return d.typeErr("", "an object")
+	}
+	if err := d.object(member); err != nil {
+		return err
+	}
+	return d.end()
 }
 
 func (d *jdec) ws() {
@@ -288,6 +279,40 @@ func (d *jdec) object(member func(key string) error) error {
 			return nil
 		default:
 			return d.syntax("expected ',' or '}' in an object")
+		}
+	}
+}
+
+// array reads an array whose first byte is '[', calling elem for each
+// element with the reader positioned at it; what names the array in a
+// syntax error.
+func (d *jdec) array(what string, elem func() error) error {
+	d.i++ // '['
+	d.ws()
+	if d.i < len(d.b) && d.b[d.i] == ']' {
+		d.i++
+		return nil
+	}
+	for {
+		d.ws()
+		if d.i >= len(d.b) {
+			return d.eof()
+		}
+		if err := elem(); err != nil {
+			return err
+		}
+		d.ws()
+		if d.i >= len(d.b) {
+			return d.eof()
+		}
+		switch d.b[d.i] {
+		case ',':
+			d.i++
+		case ']':
+			d.i++
+			return nil
+		default:
+			return d.syntax("expected ',' or ']' in " + what)
 		}
 	}
 }
@@ -438,30 +463,7 @@ func (d *jdec) skip() error {
 	case c == '{':
 		return d.object(func(string) error { return d.skip() })
 	case c == '[':
-		d.i++
-		d.ws()
-		if d.i < len(d.b) && d.b[d.i] == ']' {
-			d.i++
-			return nil
-		}
-		for {
-			d.ws()
-			if err := d.skip(); err != nil {
-				return err
-			}
-			d.ws()
-			if d.i >= len(d.b) {
-				return d.eof()
-			}
-			if d.b[d.i] == ']' {
-				d.i++
-				return nil
-			}
-			if d.b[d.i] != ',' {
-				return d.syntax("expected ',' or ']' in an array")
-			}
-			d.i++
-		}
+		return d.array("an array", d.skip)
 	case d.lit("true"), d.lit("false"), d.lit("null"):
 		return nil
 	case c == '-' || (c >= '0' && c <= '9'):

@@ -2,7 +2,6 @@ package logs
 
 import (
 	"strings"
-	"unsafe"
 
 	"github.com/flowwatch/flowwatch/internal/awsapi"
 	"github.com/flowwatch/flowwatch/internal/insights"
@@ -106,22 +105,9 @@ type resourceInput struct {
 // operation acts on a.
 func resourceMembers(body []byte) (resourceInput, error) {
 	var in resourceInput
-	d := jdec{b: body}
-	if len(body) > 0 {
-		// Skipped strings (every event's message) alias the body instead
-		// of being copied; what Resources returns is built anew (or cloned).
-		d.s = unsafe.String(&body[0], len(body))
-	}
-	d.ws()
-	if d.i == len(d.b) {
-		return in, nil
-	}
-	if d.lit("null") {
-		return in, d.end()
-	}
-	if d.b[d.i] != '{' {
-		return in, d.typeErr("", "an object")
-	}
+	// Skipped strings (every event's message) alias the body instead of
+	// being copied; what Resources returns is built anew (or cloned).
+	d := bodyDec(body)
 	str := func(p *string, key string) error {
 		if d.lit("null") {
 			*p = ""
@@ -139,18 +125,8 @@ func resourceMembers(body []byte) (resourceInput, error) {
 		if d.b[d.i] != '[' {
 			return d.typeErr(key, "a list")
 		}
-		d.i++
-		d.ws()
-		if d.i < len(d.b) && d.b[d.i] == ']' {
-			d.i++
-			*p = []string{}
-			return nil
-		}
-		for {
-			d.ws()
-			if d.i >= len(d.b) {
-				return d.eof()
-			}
+		*p = []string{}
+		return d.array("a list", func() error {
 			var s string
 			if !d.lit("null") {
 				var err error
@@ -159,22 +135,10 @@ func resourceMembers(body []byte) (resourceInput, error) {
 				}
 			}
 			*p = append(*p, s)
-			d.ws()
-			if d.i >= len(d.b) {
-				return d.eof()
-			}
-			switch d.b[d.i] {
-			case ',':
-				d.i++
-			case ']':
-				d.i++
-				return nil
-			default:
-				return d.syntax("expected ',' or ']' in a list")
-			}
-		}
+			return nil
+		})
 	}
-	err := d.object(func(key string) error {
+	err := d.top(func(key string) error {
 		switch key {
 		case "logGroupName":
 			return str(&in.LogGroupName, key)
@@ -193,10 +157,7 @@ func resourceMembers(body []byte) (resourceInput, error) {
 		}
 		return d.skip()
 	})
-	if err != nil {
-		return in, err
-	}
-	return in, d.end()
+	return in, err
 }
 
 // streamOp reports whether op acts on one log stream.
