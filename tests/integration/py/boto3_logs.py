@@ -2,42 +2,11 @@
 
 Usage: boto3_logs.py ENDPOINT ACCESS_KEY SECRET_KEY  (run by cli_test.go)
 """
-import sys
 import time
 
-import boto3
-from botocore.config import Config
-from botocore.exceptions import ClientError
+from harness import check, client, fails, passed
 
-endpoint, key, secret = sys.argv[1:4]
-cfg = Config(retries={"max_attempts": 1, "mode": "standard"})
-
-
-def client(k=key, s=secret):
-    return boto3.client("logs", endpoint_url=endpoint, region_name="us-east-1",
-                        aws_access_key_id=k, aws_secret_access_key=s, config=cfg)
-
-
-logs = client()
-checks = 0
-
-
-def check(cond, what):
-    global checks
-    if not cond:
-        raise AssertionError(what)
-    checks += 1
-
-
-def fails(code, msg, fn, **kw):
-    try:
-        fn(**kw)
-    except ClientError as e:
-        err = e.response["Error"]
-        check(err["Code"] == code and msg in err["Message"], "%s: got %s %r" % (code, err["Code"], err["Message"]))
-        return
-    raise AssertionError("expected %s" % code)
-
+logs = client("logs")
 
 g, s = "/boto3/group", "stream-1"
 logs.create_log_group(logGroupName=g, tags={"owner": "boto3"})
@@ -109,6 +78,6 @@ fails("ResourceNotFoundException", "The specified log stream does not exist.", l
 logs.delete_log_group(logGroupName=g)
 fails("ResourceNotFoundException", "The specified log group does not exist.", logs.describe_log_streams, logGroupName=g)
 
-fails("InvalidSignatureException", "does not match", client(s="wrong").describe_log_groups)
-fails("UnrecognizedClientException", "The security token included in the request is invalid.", client(k="AKIAUNKNOWN000000000").describe_log_groups)
-print("boto3: all checks passed (%d)" % checks)
+fails("InvalidSignatureException", "does not match", client("logs", s="wrong").describe_log_groups)
+fails("UnrecognizedClientException", "The security token included in the request is invalid.", client("logs", k="AKIAUNKNOWN000000000").describe_log_groups)
+passed("boto3")

@@ -5,33 +5,11 @@ Usage: ec2_flowlogs.py ENDPOINT ACCESS_KEY SECRET_KEY VPC_ID INSTANCE_ID  (run b
 import json
 import sys
 
-import boto3
-from botocore.config import Config
-from botocore.exceptions import ClientError
+from harness import check, client, fails, passed
 
-endpoint, key, secret, vpc_id, instance_id = sys.argv[1:6]
-cfg = Config(retries={"max_attempts": 1, "mode": "standard"})
-ec2 = boto3.client("ec2", endpoint_url=endpoint, region_name="us-east-1",
-                   aws_access_key_id=key, aws_secret_access_key=secret, config=cfg)
+vpc_id, instance_id = sys.argv[4:6]
+ec2 = client("ec2")
 ROLE = "arn:aws:iam::000000000000:role/flowlogsRole"
-checks = 0
-
-
-def check(cond, what):
-    global checks
-    if not cond:
-        raise AssertionError(what)
-    checks += 1
-
-
-def fails(code, msg, fn, **kw):
-    try:
-        fn(**kw)
-    except ClientError as e:
-        err = e.response["Error"]
-        check(err["Code"] == code and msg in err["Message"], "%s: got %s %r" % (code, err["Code"], err["Message"]))
-        return e.response
-    raise AssertionError("expected %s" % code)
 
 
 # Inventory.
@@ -115,18 +93,16 @@ check(ec2.describe_flow_logs()["FlowLogs"] == [], "all deleted")
 
 # An IAM user's keys: EC2 actions and iam:PassRole are authorized by the
 # user's policies, and refusals are EC2's UnauthorizedOperation (HTTP 403).
-iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1",
-                   aws_access_key_id=key, aws_secret_access_key=secret, config=cfg)
+iam = client("iam")
 iam.create_user(UserName="ec2-bob")
 ak = iam.create_access_key(UserName="ec2-bob")["AccessKey"]
 iam.put_user_policy(UserName="ec2-bob", PolicyName="ec2", PolicyDocument=json.dumps({
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Action": ["ec2:Describe*", "ec2:CreateFlowLogs"], "Resource": "*"}]}))
-bob = boto3.client("ec2", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id=ak["AccessKeyId"],
-                   aws_secret_access_key=ak["SecretAccessKey"], config=cfg)
+bob = client("ec2", k=ak["AccessKeyId"], s=ak["SecretAccessKey"])
 check(bob.describe_vpcs()["Vpcs"][0]["VpcId"] == vpc_id, "bob describes")
 r = fails("UnauthorizedOperation", "iam:PassRole", bob.create_flow_logs, ResourceType="VPC", ResourceIds=[vpc_id],
-          TrafficType="ALL", LogGroupName="/bob", DeliverLogsPermissionArn=ROLE)
+          TrafficType="ALL", LogGroupName="/bob", DeliverLogsPermissionArn=ROLE).response
 check(r["ResponseMetadata"]["HTTPStatusCode"] == 403, "403 %r" % r["ResponseMetadata"])
 fails("UnauthorizedOperation", "ec2:DeleteFlowLogs", bob.delete_flow_logs, FlowLogIds=["fl-00000000000000000"])
 check(ec2.describe_flow_logs()["FlowLogs"] == [], "refused create changed nothing")
@@ -137,4 +113,4 @@ out = bob.create_flow_logs(ResourceType="VPC", ResourceIds=[vpc_id], TrafficType
                            DeliverLogsPermissionArn=ROLE)
 check(len(out["FlowLogIds"]) == 1, "bob creates with PassRole %r" % out)
 
-print("boto3 ec2: all checks passed (%d)" % checks)
+passed("boto3 ec2")

@@ -4,44 +4,11 @@ IAM user's requests to CloudWatch Logs.
 Usage: iam_boto3.py ENDPOINT ACCESS_KEY SECRET_KEY  (run by iam_test.go)
 """
 import json
-import sys
 import time
 
-import boto3
-from botocore.config import Config
-from botocore.exceptions import ClientError
-
-endpoint, key, secret = sys.argv[1:4]
-cfg = Config(retries={"max_attempts": 1, "mode": "standard"})
-
-
-def client(service, k=key, s=secret):
-    return boto3.client(service, endpoint_url=endpoint, region_name="us-east-1",
-                        aws_access_key_id=k, aws_secret_access_key=s, config=cfg)
-
+from harness import check, client, fails, passed
 
 iam, sts, logs = client("iam"), client("sts"), client("logs")
-checks = 0
-
-
-def check(cond, what):
-    global checks
-    if not cond:
-        raise AssertionError(what)
-    checks += 1
-
-
-def fails(code, msg, fn, status=None, **kw):
-    try:
-        fn(**kw)
-    except ClientError as e:
-        err = e.response["Error"]
-        check(err["Code"] == code and msg in err["Message"], "%s: got %s %r" % (code, err["Code"], err["Message"]))
-        if status is not None:
-            got = e.response["ResponseMetadata"]["HTTPStatusCode"]
-            check(got == status, "%s: HTTP %s, want %s" % (code, got, status))
-        return e
-    raise AssertionError("expected %s" % code)
 
 
 trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
@@ -110,12 +77,12 @@ check([x["UserName"] for x in iam.list_users()["Users"]] == ["bob"], "list_users
 ak = iam.create_access_key(UserName="bob")["AccessKey"]
 check(ak["AccessKeyId"].startswith("AKIA") and len(ak["SecretAccessKey"]) == 40, ak)
 check(sts.get_caller_identity()["Arn"] == "arn:aws:iam::000000000000:root", "root identity")
-bob_sts = client("sts", ak["AccessKeyId"], ak["SecretAccessKey"])
+bob_sts = client("sts", k=ak["AccessKeyId"], s=ak["SecretAccessKey"])
 ident = bob_sts.get_caller_identity()
 check(ident["Arn"] == u["Arn"] and ident["UserId"] == u["UserId"] and ident["Account"] == "000000000000", ident)
 
-bob_logs = client("logs", ak["AccessKeyId"], ak["SecretAccessKey"])
-bob_iam = client("iam", ak["AccessKeyId"], ak["SecretAccessKey"])
+bob_logs = client("logs", k=ak["AccessKeyId"], s=ak["SecretAccessKey"])
+bob_iam = client("iam", k=ak["AccessKeyId"], s=ak["SecretAccessKey"])
 fails("AccessDeniedException", "User: arn:aws:iam::000000000000:user/bob is not authorized to perform: logs:DescribeLogGroups",
       bob_logs.describe_log_groups)
 iam.put_user_policy(UserName="bob", PolicyName="logs", PolicyDocument=json.dumps(
@@ -152,4 +119,4 @@ fails("NoSuchEntity", "The user with name bob cannot be found.", iam.get_user, U
 iam.delete_role_policy(RoleName="flowlogsRole", PolicyName="deliver")
 iam.delete_role(RoleName="flowlogsRole")
 
-print("boto3 iam: all checks passed (%d)" % checks)
+passed("boto3 iam")

@@ -2,32 +2,11 @@
 
 Usage: regions_presign.py ENDPOINT ACCESS_KEY SECRET_KEY  (run by region_test.go)
 """
-import sys
 import time
 import urllib.error
 import urllib.request
 
-import boto3
-from botocore.config import Config
-from botocore.exceptions import ClientError
-
-endpoint, key, secret = sys.argv[1:4]
-cfg = Config(retries={"max_attempts": 1, "mode": "standard"})
-
-
-def client(service, region="us-east-1"):
-    return boto3.client(service, endpoint_url=endpoint, region_name=region,
-                        aws_access_key_id=key, aws_secret_access_key=secret, config=cfg)
-
-
-checks = 0
-
-
-def check(cond, what):
-    global checks
-    if not cond:
-        raise AssertionError(what)
-    checks += 1
+from harness import check, client, key, passed
 
 
 def fetch(url):
@@ -87,4 +66,4 @@ check(status in (400, 403) and "Signature expired" in body and "- 1 sec.)" in bo
 status, body = fetch(url.replace(key, "AKIAUNKNOWN000000000"))
 check(status in (400, 401, 403) and "AuthFailure" in body, "unknown key: %d %s" % (status, body))
 
-print("boto3 regions/presign: all checks passed (%d)" % checks)
+passed("boto3 regions/presign")
