@@ -1,7 +1,6 @@
 package querycli
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net/http"
@@ -10,26 +9,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/flowwatch/flowwatch/internal/testserve"
 )
-
-// syncBuffer is a bytes.Buffer the progress goroutine and the test can
-// share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestServerProgress: a server query with the progress line on (as on a
 // terminal) runs to its result while the line is redrawn, then prints
@@ -63,7 +45,7 @@ func TestServerProgress(t *testing.T) {
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
 	t.Setenv("AWS_CONFIG_FILE", "/dev/null")
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-	var stderr syncBuffer
+	var stderr testserve.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	res, err := Server(ctx, srv.URL, "fields n", []string{"g"}, Options{Progress: true, Poll: 100 * time.Millisecond, Stderr: &stderr})

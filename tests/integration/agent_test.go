@@ -26,6 +26,7 @@ import (
 	"github.com/flowwatch/flowwatch/internal/capture"
 	"github.com/flowwatch/flowwatch/internal/capture/pcaptest"
 	"github.com/flowwatch/flowwatch/internal/inventory"
+	"github.com/flowwatch/flowwatch/internal/testserve"
 )
 
 // TestAgentSpoolsWhileServerAway runs `flowwatch agent` on one end of a
@@ -81,7 +82,7 @@ func TestAgentSpoolsWhileServerAway(t *testing.T) {
 	srv := startServer(t, dataDir)
 	addr := strings.TrimPrefix(srv.URL, "http://")
 	spool := t.TempDir()
-	var agentErr lockedBuffer
+	var agentErr testserve.Buffer
 	ag := exec.Command(binary, "agent", "--endpoint", srv.URL, "--interface", vethA, "--log-group", group,
 		"--spool-dir", spool, "--interval", "2", "--instance-id", instance)
 	ag.Env = append(os.Environ(), "FLOWWATCH_TEST_INTERVALS=1", "AWS_ACCESS_KEY_ID="+accessKey, "AWS_SECRET_ACCESS_KEY="+secretKey,
@@ -307,7 +308,7 @@ func TestCollectSoftflowd(t *testing.T) {
 	}
 	for _, v := range []string{"9", "10"} {
 		t.Run("v"+v, func(t *testing.T) {
-			var out, errb lockedBuffer
+			var out, errb testserve.Buffer
 			col := exec.Command("ip", "netns", "exec", ns, binary, "collect", "--listen", "127.0.0.1:2055", "--interval", "60", "--stats")
 			col.Stdout, col.Stderr = &out, &errb
 			if err := col.Start(); err != nil {

@@ -3,20 +3,19 @@
 package integration
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/flowwatch/flowwatch/internal/testserve"
 )
 
 const (
@@ -59,8 +58,8 @@ type server struct {
 	cmd     *exec.Cmd
 	URL     string
 	DataDir string
-	stderr  *lockedBuffer
-	stdout  *lockedBuffer
+	stderr  *testserve.Buffer
+	stdout  *testserve.Buffer
 	done    chan struct{}
 }
 
@@ -118,7 +117,7 @@ func launch(t testing.TB, addr, dataDir string, args, env []string) (*server, er
 		dataDir = t.TempDir()
 	}
 	s := &server{cmd: exec.Command(binary, append([]string{"serve", "--listen", addr, "--data-dir", dataDir, "--capture=false"}, args...)...),
-		URL: "http://" + addr, DataDir: dataDir, stderr: new(lockedBuffer), stdout: new(lockedBuffer), done: make(chan struct{})}
+		URL: "http://" + addr, DataDir: dataDir, stderr: new(testserve.Buffer), stdout: new(testserve.Buffer), done: make(chan struct{})}
 	s.cmd.Env = append(os.Environ(), "FLOWWATCH_ACCESS_KEY_ID="+accessKey, "FLOWWATCH_SECRET_ACCESS_KEY="+secretKey)
 	s.cmd.Env = append(s.cmd.Env, env...)
 	s.cmd.Stderr, s.cmd.Stdout = s.stderr, s.stdout
@@ -127,48 +126,13 @@ func launch(t testing.TB, addr, dataDir string, args, env []string) (*server, er
 	}
 	go func() { s.cmd.Wait(); close(s.done) }()
 	t.Cleanup(func() { s.kill() })
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		if strings.Contains(s.stderr.String(), "msg=serving") {
-			resp, err := http.Get(s.URL + "/health")
-			if err == nil {
-				resp.Body.Close()
-				if resp.StatusCode == 200 {
-					return s, nil
-				}
-			}
+	if err := testserve.WaitServing(s.stderr, 0, s.URL, s.done, 15*time.Second); err != nil {
+		if errors.Is(err, testserve.ErrExited) && strings.Contains(s.stderr.String(), "address already in use") {
+			return nil, errAddrInUse
 		}
-		select {
-		case <-s.done:
-			if strings.Contains(s.stderr.String(), "address already in use") {
-				return nil, errAddrInUse
-			}
-			return nil, fmt.Errorf("serve exited: %s", s.stderr)
-		default:
-		}
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("serve not healthy after 15s: %s", s.stderr)
-		}
-		time.Sleep(20 * time.Millisecond)
+		return nil, err
 	}
-}
-
-// lockedBuffer collects a process's output while the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	return s, nil
 }
 
 // stop sends SIGTERM and waits for a clean exit.
