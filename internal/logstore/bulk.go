@@ -62,25 +62,25 @@ const BulkChunk = 4 << 20
 func (l *BulkLoad) text(n int) []byte {
 	l.freeMu.Lock()
 	defer l.freeMu.Unlock()
-	for i := len(l.freeTexts) - 1; i >= 0; i-- {
-		if t := l.freeTexts[i]; cap(t) >= n {
-			l.freeTexts = slices.Delete(l.freeTexts, i, i+1)
-			return t[:0]
-		}
-	}
-	return make([]byte, 0, max(n, BulkChunk))
+	return reuse(&l.freeTexts, n, BulkChunk)
 }
 
 func (l *BulkLoad) recsBuf(n int) []bulkRec {
 	l.freeMu.Lock()
 	defer l.freeMu.Unlock()
-	for i := len(l.freeRecs) - 1; i >= 0; i-- {
-		if r := l.freeRecs[i]; cap(r) >= n {
-			l.freeRecs = slices.Delete(l.freeRecs, i, i+1)
-			return r[:0]
+	return reuse(&l.freeRecs, n, BulkChunk/64)
+}
+
+// reuse takes from free the last buffer that holds n, emptied, or makes
+// one for max(n, least).
+func reuse[T any](free *[][]T, n, least int) []T {
+	for i := len(*free) - 1; i >= 0; i-- {
+		if b := (*free)[i]; cap(b) >= n {
+			*free = slices.Delete(*free, i, i+1)
+			return b[:0]
 		}
 	}
-	return make([]bulkRec, 0, max(n, BulkChunk/64))
+	return make([]T, 0, max(n, least))
 }
 
 func (l *BulkLoad) release(t []byte, r []bulkRec) {
