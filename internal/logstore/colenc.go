@@ -166,7 +166,18 @@ const (
 	intDelta = 1 // zigzag varints of the difference to the previous row
 	intRelTs = 2 // zigzag varints of value - timestamp/1000 (flow log start/end)
 	intConst = 3 // one zigzag varint for every row
+	intFixed = 4 // zigzag varint base, one byte w (1–8), then each row's value − base in w bytes, little endian
 )
+
+// fixedSlack: a fixed-width column is chosen while it is at most this
+// fraction larger (before compression) than the smallest varint encoding —
+// scans decode it without a branch per row, and zstd narrows the gap.
+const fixedSlack = 4 // best + best/fixedSlack
+
+// fixedWidth is the bytes a row takes in intFixed for values in [lo, hi].
+func fixedWidth(lo, hi int64) int {
+	return max(1, (bits.Len64(uint64(hi)-uint64(lo))+7)/8)
+}
 
 // floorSec is ts/1000 rounded down, the seconds a flow log's start token
 // holds when the event timestamp is start×1000.
@@ -184,15 +195,11 @@ func appendInts(dst []byte, v []int64, tsSec []int64) []byte {
 	if len(v) == 0 {
 		return append(dst, intRaw)
 	}
-	allEq := true
-	first := v[0]
+	lo, hi := v[0], v[0]
 	for _, x := range v {
-		if x != first {
-			allEq = false
-			break
-		}
+		lo, hi = min(lo, x), max(hi, x)
 	}
-	if allEq {
+	if lo == hi {
 		dst = append(dst, intConst)
 		return binary.AppendUvarint(dst, zigzag(v[0]))
 	}
@@ -226,6 +233,10 @@ func appendInts(dst []byte, v []int64, tsSec []int64) []byte {
 	if tsSec != nil && sRel < sRaw {
 		enc, sRaw = intRelTs, sRel
 	}
+	w := fixedWidth(lo, hi)
+	if sFixed := 2 + uvarintLen(zigzag(lo)) + w*len(v); sFixed <= sRaw+sRaw/fixedSlack {
+		return appendFixed(dst, v, lo, w)
+	}
 	dst = append(dst, byte(enc))
 	dst = slices.Grow(dst, sRaw)
 	switch enc {
@@ -245,6 +256,63 @@ func appendInts(dst []byte, v []int64, tsSec []int64) []byte {
 		}
 	}
 	return dst
+}
+
+// appendFixed writes v as intFixed: base lo, width w.
+func appendFixed(dst []byte, v []int64, lo int64, w int) []byte {
+	dst = append(dst, intFixed)
+	dst = binary.AppendUvarint(dst, zigzag(lo))
+	dst = append(dst, byte(w))
+	dst = slices.Grow(dst, w*len(v))
+	for _, x := range v {
+		d := uint64(x) - uint64(lo)
+		for k := 0; k < w; k++ {
+			dst = append(dst, byte(d>>(8*k)))
+		}
+	}
+	return dst
+}
+
+// fixedInts decodes n = len(dst) rows of intFixed's width w from b
+// (len(b) == w*n): one load per row, no branch on the data.
+func fixedInts(dst []int64, b []byte, base int64, w int) {
+	ub := uint64(base)
+	switch w {
+	case 1:
+		b = b[:len(dst)]
+		for i := range dst {
+			dst[i] = int64(ub + uint64(b[i]))
+		}
+	case 2:
+		for i := range dst {
+			c := b[2*i : 2*i+2 : 2*i+2]
+			dst[i] = int64(ub + uint64(binary.LittleEndian.Uint16(c)))
+		}
+	case 3:
+		for i := range dst {
+			c := b[3*i : 3*i+3 : 3*i+3]
+			dst[i] = int64(ub + (uint64(c[0]) | uint64(c[1])<<8 | uint64(c[2])<<16))
+		}
+	case 4:
+		for i := range dst {
+			c := b[4*i : 4*i+4 : 4*i+4]
+			dst[i] = int64(ub + uint64(binary.LittleEndian.Uint32(c)))
+		}
+	case 8:
+		for i := range dst {
+			c := b[8*i : 8*i+8 : 8*i+8]
+			dst[i] = int64(ub + binary.LittleEndian.Uint64(c))
+		}
+	default:
+		for i := range dst {
+			c := b[w*i : w*i+w : w*i+w]
+			var x uint64
+			for k := w - 1; k >= 0; k-- {
+				x = x<<8 | uint64(c[k])
+			}
+			dst[i] = int64(ub + x)
+		}
+	}
 }
 
 // reader is a bounds-checked cursor over encoded bytes; the first error
@@ -325,6 +393,19 @@ func (r *reader) ints(dst []int64, tsSec []int64) {
 		for i := range dst {
 			dst[i] = x
 		}
+	case intFixed:
+		base := r.varint()
+		w := int(r.byte())
+		if r.err != nil || w < 1 || w > 8 {
+			r.fail()
+			return
+		}
+		b := r.bytes(w * len(dst))
+		if b == nil && len(dst) > 0 {
+			r.fail()
+			return
+		}
+		fixedInts(dst, b, base, w)
 	case intRaw, intDelta, intRelTs:
 		if enc == intRelTs && len(tsSec) < len(dst) {
 			r.fail()
@@ -870,18 +951,15 @@ func decodeTokenChunk(b []byte, rows int, tsSec func() ([]int64, error)) (TokenC
 	r := reader{b: b}
 	var col TokenColumn
 	col.Kind = TokenKind(r.byte())
+	var bm []byte // the null bitmap, when there is one
 	readNulls := func() {
 		if r.byte() == 0 {
 			return
 		}
-		bm := r.bytes((rows + 7) / 8)
-		if bm == nil {
+		if bm = r.bytes((rows + 7) / 8); bm == nil {
 			return
 		}
-		col.Null = make([]bool, rows)
-		for i := range col.Null {
-			col.Null[i] = bm[i>>3]&(1<<(i&7)) != 0
-		}
+		col.Null = expandBits(bm, rows)
 	}
 	switch col.Kind {
 	case KindInt:
@@ -895,9 +973,9 @@ func decodeTokenChunk(b []byte, rows int, tsSec func() ([]int64, error)) (TokenC
 			}
 		}
 		r.ints(col.Ints, secs)
-		if col.Null != nil {
-			for i, n := range col.Null {
-				if n {
+		for j, x := range bm {
+			for ; x != 0; x &= x - 1 {
+				if i := j*8 + bits.TrailingZeros8(x); i < rows {
 					col.Ints[i] = 0
 				}
 			}
@@ -976,6 +1054,31 @@ func decodeTokenChunk(b []byte, rows int, tsSec func() ([]int64, error)) (TokenC
 		r.fail()
 	}
 	return col, r.err
+}
+
+// bitBytes[x] has byte k set to bit k of x: one bitmap byte as 8 bools.
+var bitBytes = func() (t [256]uint64) {
+	for x := range t {
+		for k := 0; k < 8; k++ {
+			t[x] |= uint64(x>>k&1) << (8 * k)
+		}
+	}
+	return t
+}()
+
+// expandBits turns the first rows bits of bm (len(bm) ≥ (rows+7)/8) into
+// bools, eight at a time.
+func expandBits(bm []byte, rows int) []bool {
+	out := make([]bool, rows)
+	b := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(out))), rows)
+	i := 0
+	for ; i+8 <= rows; i += 8 {
+		binary.LittleEndian.PutUint64(b[i:i+8], bitBytes[bm[i>>3]])
+	}
+	for ; i < rows; i++ {
+		out[i] = bm[i>>3]&(1<<(i&7)) != 0
+	}
+	return out
 }
 
 // appendToken appends row i's token text to dst.
