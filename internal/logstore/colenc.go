@@ -1162,6 +1162,7 @@ func joinTokens(cols []TokenColumn, rows int) []string {
 
 // encScratch keeps per-goroutine buffers across blocks.
 type encScratch struct {
+	s2   []byte // appendChunk's S2 output
 	iv   []int64
 	hs   []uint64
 	d    map[string]uint32

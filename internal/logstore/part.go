@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 
 	"github.com/flowwatch/flowwatch/internal/logstore/vfs"
+	"github.com/klauspost/compress/s2"
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -138,6 +139,63 @@ var (
 	zstdDec, _   = zstd.NewReader(nil, zstd.WithDecoderConcurrency(runtime.GOMAXPROCS(0)), zstd.WithDecoderMaxMemory(1<<30))
 )
 
+// Chunk codecs. A chunk is a zstd frame (every chunk of parts written
+// before the others existed: it starts with zstd's magic, 28 B5 2F FD) or
+// a tag byte and the payload: chunkS2, an S2 block (klauspost/compress/s2,
+// Snappy's format extended), which decompresses 2–5× faster than zstd at
+// 10–30% more bytes on the columns zstd cannot shrink much (addresses,
+// ports, byte counts); chunkStored, the raw bytes.
+const (
+	chunkStored = 0
+	chunkS2     = 1
+)
+
+// appendChunk compresses raw onto dst: zstd, or S2 when S2's output is
+// within a quarter of zstd's or costs at most one byte per 16 raw bytes
+// more (small columns such as action codes, where zstd's fixed costs per
+// frame dominate), or stored when neither shrinks it.
+func appendChunk(dst, raw []byte, enc *zstd.Encoder, sc *encScratch) []byte {
+	off := len(dst)
+	dst = enc.EncodeAll(raw, dst)
+	if len(raw) < 64 {
+		return dst
+	}
+	zn := len(dst) - off
+	sc.s2 = s2.EncodeBetter(sc.s2[:cap(sc.s2)], raw)
+	sn := 1 + len(sc.s2)
+	switch {
+	case sn <= zn+zn/4 || sn <= zn+len(raw)/16:
+		if len(sc.s2) >= len(raw) {
+			dst = append(append(dst[:off], chunkStored), raw...)
+		} else {
+			dst = append(append(dst[:off], chunkS2), sc.s2...)
+		}
+	case zn > len(raw)+1:
+		dst = append(append(dst[:off], chunkStored), raw...)
+	}
+	return dst
+}
+
+// decompressChunk appends the raw bytes of chunk buf (rawLen of them) to
+// dst[:0]: a zstd frame, or a tagged S2 block or stored payload.
+func decompressChunk(buf, dst []byte, rawLen int) ([]byte, error) {
+	if len(buf) > 0 {
+		switch buf[0] {
+		case chunkStored:
+			return append(dst[:0], buf[1:]...), nil
+		case chunkS2:
+			if n, err := s2.DecodedLen(buf[1:]); err != nil || n != rawLen {
+				return nil, errCorrupt
+			}
+			if cap(dst) < rawLen {
+				dst = make([]byte, rawLen)
+			}
+			return s2.Decode(dst[:rawLen], buf[1:])
+		}
+	}
+	return zstdDec.DecodeAll(buf, dst[:0])
+}
+
 // partWriter writes one part file sequentially.
 type partWriter struct {
 	f       vfs.File
@@ -203,7 +261,7 @@ func encodeBlock(rows []row, shape int, src []srcRef, enc *zstd.Encoder, sc *enc
 	var raw []byte
 	chunk := func(raw []byte) {
 		off := len(eb.data)
-		eb.data = enc.EncodeAll(raw, eb.data)
+		eb.data = appendChunk(eb.data, raw, enc, sc)
 		c := eb.data[off:]
 		bi.chunks = append(bi.chunks, chunkRef{off: uint64(off), n: uint32(len(c)), raw: uint32(len(raw)), crc: crc32.Checksum(c, castagnoli)})
 	}
@@ -676,7 +734,7 @@ func decodeChunk(buf []byte, ref chunkRef) ([]byte, error) {
 	if crc32.Checksum(buf, castagnoli) != ref.crc {
 		return nil, fmt.Errorf("chunk checksum: %w", errCorrupt)
 	}
-	out, err := zstdDec.DecodeAll(buf, make([]byte, 0, ref.raw))
+	out, err := decompressChunk(buf, make([]byte, 0, ref.raw), int(ref.raw))
 	if err != nil || len(out) != int(ref.raw) {
 		return nil, fmt.Errorf("chunk: %w", errCorrupt)
 	}

@@ -123,7 +123,7 @@ func (p *part) readChunkPooled(ref chunkRef) (raw []byte, done func(), err error
 		return nil, nil, fmt.Errorf("chunk checksum: %w", errCorrupt)
 	}
 	op := rawBufs.Get().(*[]byte)
-	out, err := zstdDec.DecodeAll(buf, (*op)[:0])
+	out, err := decompressChunk(buf, *op, int(ref.raw))
 	if err != nil || len(out) != int(ref.raw) {
 		rawBufs.Put(op)
 		return nil, nil, fmt.Errorf("chunk: %w", errCorrupt)
