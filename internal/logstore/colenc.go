@@ -414,8 +414,35 @@ func (r *reader) ints(dst []int64, tsSec []int64) {
 		// Scans decode millions of these: varints of up to three bytes
 		// (codes, deltas, ports, byte counts) take a branch, not a call.
 		b := r.b
-		for i := range dst {
+		i := 0
+		if len(b) == len(dst) {
+			// As many bytes as rows: one-byte varints (timestamp deltas,
+			// small codes), unless corrupt, which the loop below finds.
+			var or byte
+			for j, c := range b {
+				or |= c
+				dst[j] = int64(c>>1) ^ -int64(c&1)
+			}
+			if or < 0x80 {
+				i, b = len(dst), nil
+			}
+		}
+		for ; i < len(dst); i++ {
 			var v uint64
+			if len(b) >= 8 {
+				// Branch-free for varints of up to four bytes (the
+				// common lengths mix unpredictably: byte counts, codes):
+				// the first byte without its high bit ends the value.
+				w := binary.LittleEndian.Uint64(b)
+				if m := ^w & 0x80808080; m != 0 {
+					k := bits.TrailingZeros64(m) + 1 // 8 × the varint's length
+					w &= 1<<k - 1
+					v = w&0x7f | w>>1&0x3f80 | w>>2&0x1fc000 | w>>3&0xfe00000
+					dst[i] = int64(v>>1) ^ -int64(v&1)
+					b = b[k>>3:]
+					continue
+				}
+			}
 			if len(b) > 0 && b[0] < 0x80 {
 				v, b = uint64(b[0]), b[1:]
 			} else if len(b) > 1 && b[1] < 0x80 {
