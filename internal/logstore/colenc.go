@@ -427,9 +427,12 @@ func (r *reader) ints(dst []int64, tsSec []int64) {
 				i, b = len(dst), nil
 			}
 		}
+		// Mostly one-byte varints (≥ 7 in 8: timestamp deltas) take the
+		// predicted branch below; the branch-free path is for mixes.
+		swar := len(b)-8 > len(dst)+len(dst)/8
 		for ; i < len(dst); i++ {
 			var v uint64
-			if len(b) >= 8 {
+			if swar && len(b) >= 8 {
 				// Branch-free for varints of up to four bytes (the
 				// common lengths mix unpredictably: byte counts, codes):
 				// the first byte without its high bit ends the value.

@@ -124,11 +124,17 @@ func TestExpandBits(t *testing.T) {
 // right up to the end of the input.
 func TestVarintsMixedLengths(t *testing.T) {
 	r := rand.New(rand.NewPCG(17, 18))
-	for _, n := range []int{1, 3, 9, 100, 5000} {
+	for _, n := range []int{1, 3, 9, 100, 5000, 20000} {
+		// Rows of mostly one-byte values (n = 20000) take the
+		// byte-at-a-time loop, the others the branch-free one.
+		small := n == 20000
 		v := make([]int64, n)
 		enc := []byte{intRaw}
 		for i := range v {
 			v[i] = int64(r.Uint64() >> r.IntN(64))
+			if small && r.IntN(40) > 0 {
+				v[i] = int64(r.IntN(60))
+			}
 			if r.IntN(2) == 0 {
 				v[i] = -v[i]
 			}
