@@ -314,19 +314,40 @@ func (w *statsWorker) binGroupIDs(b *batch, gids []int32, per int64) {
 
 // sumInts adds an int token column into sum for the selected rows; "-"
 // rows are not numbers and add nothing, as in sumAgg.add.
+//
+// A run of rows of one group (bin(1m): thousands) adds in a register, cg's
+// state written back when the group changes: the same additions in the same
+// order as sumAgg.add, so an overflow turns the sum to float at the same row.
 func sumInts(x *sumAgg, gids []int32, c *logstore.TokenColumn, sel []int32) {
+	cg := int32(-1) // the group whose int sum is held in cur, has
+	var cur int64
+	var has bool
 	for j, g := range gids {
 		i := sel[j]
 		if c.Null != nil && c.Null[i] {
 			continue
 		}
 		v := c.Ints[i]
-		if s := &x.s[g]; !s.flt {
-			if r := s.i + v; (r > s.i) == (v > 0) {
-				s.i, s.has = r, true
-				continue
+		if g != cg {
+			if cg >= 0 {
+				x.s[cg].i, x.s[cg].has = cur, has
+				cg = -1
+			}
+			if s := &x.s[g]; !s.flt {
+				cg, cur, has = g, s.i, s.has
 			}
 		}
+		if cg >= 0 {
+			if r := cur + v; (r > cur) == (v > 0) {
+				cur, has = r, true
+				continue
+			}
+			x.s[cg].i, x.s[cg].has = cur, has
+			cg = -1
+		}
 		x.add(g, Value{K: KInt, I: v}, nil)
+	}
+	if cg >= 0 {
+		x.s[cg].i, x.s[cg].has = cur, has
 	}
 }
