@@ -2,6 +2,7 @@ package insights
 
 import (
 	"encoding/json"
+	"math"
 	"math/bits"
 	"regexp"
 	"strings"
@@ -177,9 +178,18 @@ func (w *worker) processBlock(blk *logstore.Block, tgt int32) {
 	// them (plan.need); its rows are then all in range.
 	if len(blk.Timestamps) == blk.Len {
 		copy(b.ts, blk.Timestamps)
-		for i, t := range blk.Timestamps {
-			if t >= env.start && t <= env.end {
-				b.sel = append(b.sel, int32(i))
+		// Blocks wholly in range (nearly all) select every row at once.
+		lo, hi := int64(math.MaxInt64), int64(math.MinInt64)
+		for _, t := range blk.Timestamps {
+			lo, hi = min(lo, t), max(hi, t)
+		}
+		if lo >= env.start && hi <= env.end {
+			b.sel = append(b.sel, iota32(blk.Len)...)
+		} else {
+			for i, t := range blk.Timestamps {
+				if t >= env.start && t <= env.end {
+					b.sel = append(b.sel, int32(i))
+				}
 			}
 		}
 	} else {
