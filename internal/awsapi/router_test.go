@@ -106,34 +106,31 @@ func TestRouterPresignedTargetIsSigned(t *testing.T) {
 			return nil, nil
 		}),
 	})
-	r := presign(t, http.MethodPost, "http://127.0.0.1:4566/", `{"name":"abc"}`, "Logs_20140328.DescribeLogGroups", "300", "eu-west-1", testNow)
-	w := httptest.NewRecorder()
-	rt.ServeHTTP(w, r)
-	if w.Code != 200 {
-		t.Fatalf("presigned call: %d %s", w.Code, w.Body)
-	}
-	r = presign(t, http.MethodPost, "http://127.0.0.1:4566/", `{"name":"abc"}`, "Logs_20140328.DescribeLogGroups", "300", "eu-west-1", testNow)
-	r.Header.Set("X-Amz-Target", "Logs_20140328.DeleteLogGroup")
-	w = httptest.NewRecorder()
-	rt.ServeHTTP(w, r)
-	if deleted || w.Code == 200 {
-		t.Fatalf("an unsigned X-Amz-Target header replaced the presigned one: %d %s, deleted %v", w.Code, w.Body, deleted)
-	}
-	// The same target sent again as a header changes nothing.
-	r = presign(t, http.MethodPost, "http://127.0.0.1:4566/", `{"name":"abc"}`, "Logs_20140328.DescribeLogGroups", "300", "eu-west-1", testNow)
-	r.Header.Set("X-Amz-Target", "Logs_20140328.DescribeLogGroups")
-	w = httptest.NewRecorder()
-	rt.ServeHTTP(w, r)
-	if w.Code != 200 {
-		t.Fatalf("presigned call with its own target as a header: %d %s", w.Code, w.Body)
-	}
-	// A presigned call whose query has no target: the header names the
-	// operation only if it was signed.
-	r = presign(t, http.MethodPost, "http://127.0.0.1:4566/", `{"name":"abc"}`, "", "300", "eu-west-1", testNow)
-	r.Header.Set("X-Amz-Target", "Logs_20140328.DeleteLogGroup")
-	w = httptest.NewRecorder()
-	rt.ServeHTTP(w, r)
-	if deleted || w.Code == 200 {
-		t.Fatalf("an unsigned X-Amz-Target header named the operation of a presigned call: %d %s, deleted %v", w.Code, w.Body, deleted)
+	for _, c := range []struct {
+		what   string
+		target string // in the presigned query
+		header string // X-Amz-Target added unsigned
+		ok     bool   // the signed DescribeLogGroups runs; else refused
+	}{
+		{"presigned call", "Logs_20140328.DescribeLogGroups", "", true},
+		{"an unsigned X-Amz-Target header replaced the presigned one", "Logs_20140328.DescribeLogGroups", "Logs_20140328.DeleteLogGroup", false},
+		// The same target sent again as a header changes nothing.
+		{"presigned call with its own target as a header", "Logs_20140328.DescribeLogGroups", "Logs_20140328.DescribeLogGroups", true},
+		// A presigned call whose query has no target: the header names
+		// the operation only if it was signed.
+		{"an unsigned X-Amz-Target header named the operation of a presigned call", "", "Logs_20140328.DeleteLogGroup", false},
+	} {
+		r := presign(t, http.MethodPost, "http://127.0.0.1:4566/", `{"name":"abc"}`, c.target, "300", "eu-west-1", testNow)
+		if c.header != "" {
+			r.Header.Set("X-Amz-Target", c.header)
+		}
+		w := httptest.NewRecorder()
+		rt.ServeHTTP(w, r)
+		if c.ok && w.Code != 200 {
+			t.Fatalf("%s: %d %s", c.what, w.Code, w.Body)
+		}
+		if !c.ok && (deleted || w.Code == 200) {
+			t.Fatalf("%s: %d %s, deleted %v", c.what, w.Code, w.Body, deleted)
+		}
 	}
 }
