@@ -201,6 +201,21 @@ func (l *netLab) python(ns, script string) *exec.Cmd {
 	return exec.Command("ip", "netns", "exec", ns, "python3", "-c", script)
 }
 
+// sendUDP3 sends, from namespace b, three datagrams of 20 fill bytes from
+// src:sport to dst:7777.
+func (l *netLab) sendUDP3(src string, sport int, dst, fill string) {
+	l.t.Helper()
+	if out, err := l.python(l.b, fmt.Sprintf(`
+import socket
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.bind((%q, %d))
+for i in range(3):
+    u.sendto(b%q * 20, (%q, 7777))
+`, src, sport, fill, dst)).CombinedOutput(); err != nil {
+		l.t.Fatalf("sender: %v\n%s", err, out)
+	}
+}
+
 const serverPy = `
 import socket, threading
 t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -568,15 +583,7 @@ func TestLiveRescan(t *testing.T) {
 		}
 	}
 	l.waitStderr("capture of "+da, func(s string) bool { return strings.Contains(s, "msg=capturing interface="+da) })
-	if out, err := l.python(l.b, `
-import socket
-u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-u.bind(("10.236.0.2", 40003))
-for i in range(3):
-    u.sendto(b"r" * 20, ("10.236.0.1", 7777))
-`).CombinedOutput(); err != nil {
-		t.Fatalf("sender: %v\n%s", err, out)
-	}
+	l.sendUDP3("10.236.0.2", 40003, "10.236.0.1", "r")
 	time.Sleep(300 * time.Millisecond) // the ring's block timeout
 	if out, err := exec.Command("ip", "-n", l.a, "link", "del", da).CombinedOutput(); err != nil {
 		t.Fatalf("ip link del: %v\n%s", err, out)
@@ -608,15 +615,7 @@ func TestLiveLinkDownUp(t *testing.T) {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	if out, err := l.python(l.b, `
-import socket
-u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-u.bind(("10.231.0.2", 40005))
-for i in range(3):
-    u.sendto(b"d" * 20, ("10.231.0.1", 7777))
-`).CombinedOutput(); err != nil {
-		t.Fatalf("sender: %v\n%s", err, out)
-	}
+	l.sendUDP3("10.231.0.2", 40005, "10.231.0.1", "d")
 	flows, _ := sumFlows(t, wait())
 	if s := flows["10.231.0.2 10.231.0.1 40005 7777 17"]; s == nil || s.packets != 3 || s.bytes != 3*48 {
 		t.Fatalf("flow after the link came back: %+v", s)
