@@ -315,6 +315,37 @@ func fixedInts(dst []int64, b []byte, base int64, w int) {
 	}
 }
 
+// byteCodes decodes dictionary codes stored as intFixed of width 1 (fewer
+// than 256 distinct codes in a block: actions, statuses, interfaces)
+// straight into dst, checking each is below n; false, reading nothing,
+// for any other encoding.
+func (r *reader) byteCodes(dst []uint32, n int) bool {
+	b := r.b
+	if len(b) < 3 || b[0] != intFixed || len(dst) == 0 {
+		return false
+	}
+	u, k := binary.Uvarint(b[1:])
+	if k <= 0 || len(b) < 1+k+1+len(dst) || b[1+k] != 1 {
+		return false
+	}
+	base := unzigzag(u)
+	if base < 0 || base >= int64(n) {
+		return false
+	}
+	b = b[1+k+1 : 1+k+1+len(dst)]
+	var hi byte
+	for i, c := range b {
+		hi = max(hi, c)
+		dst[i] = uint32(base) + uint32(c)
+	}
+	if base+int64(hi) >= int64(n) {
+		r.fail()
+		return true
+	}
+	r.b = r.b[1+k+1+len(dst):]
+	return true
+}
+
 // reader is a bounds-checked cursor over encoded bytes; the first error
 // sticks and later reads return zero values, so decoders of untrusted bytes
 // check once at the end.
@@ -1063,16 +1094,18 @@ func decodeTokenChunk(b []byte, rows int, tsSec func() ([]int64, error)) (TokenC
 		for i := range col.Dict {
 			col.Dict[i] = string(r.bytes(r.count(len(r.b))))
 		}
-		codes := codeScratch(rows)
-		defer codeBufs.Put(&codes)
-		r.ints(codes, nil)
 		col.Codes = make([]uint32, rows)
-		for i, c := range codes {
-			if c < 0 || c >= int64(len(col.Dict)) {
-				r.fail()
-				break
+		if !r.byteCodes(col.Codes, len(col.Dict)) {
+			codes := codeScratch(rows)
+			defer codeBufs.Put(&codes)
+			r.ints(codes, nil)
+			for i, c := range codes {
+				if c < 0 || c >= int64(len(col.Dict)) {
+					r.fail()
+					break
+				}
+				col.Codes[i] = uint32(c)
 			}
-			col.Codes[i] = uint32(c)
 		}
 		if rows > 0 && len(col.Dict) == 0 {
 			r.fail()

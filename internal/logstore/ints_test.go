@@ -153,3 +153,49 @@ func TestVarintsMixedLengths(t *testing.T) {
 		}
 	}
 }
+
+// TestByteCodesAgree: dictionary codes read straight from a one-byte
+// fixed-width column equal what reader.ints reads, and a code at or past
+// the dictionary's size is rejected.
+func TestByteCodesAgree(t *testing.T) {
+	r := rand.New(rand.NewPCG(23, 24))
+	taken := 0
+	for iter := 0; iter < 300; iter++ {
+		rows := 1 + r.IntN(500)
+		n := 1 + r.IntN(300)
+		lo := r.IntN(n)
+		v := make([]int64, rows)
+		for i := range v {
+			v[i] = int64(lo + r.IntN(min(n-lo, 256)))
+		}
+		enc := appendFixed(nil, v, slices.Min(v), fixedWidth(slices.Min(v), slices.Max(v)))
+		want := make([]int64, rows)
+		rd := reader{b: enc}
+		rd.ints(want, nil)
+		got := make([]uint32, rows)
+		rd = reader{b: enc}
+		wide := slices.Max(v)-slices.Min(v) > 255
+		if ok := rd.byteCodes(got, n); ok && wide {
+			t.Fatalf("iter %d: byteCodes took a two-byte column", iter)
+		} else if ok {
+			taken++
+			if rd.err != nil || len(rd.b) != 0 {
+				t.Fatalf("iter %d: err %v, %d left", iter, rd.err, len(rd.b))
+			}
+			for i := range got {
+				if int64(got[i]) != want[i] {
+					t.Fatalf("iter %d row %d: %d, want %d", iter, i, got[i], want[i])
+				}
+			}
+			// A dictionary one entry short: rejected here, or left to
+			// reader.ints (false) when even the base is out of range.
+			rd = reader{b: enc}
+			if ok := rd.byteCodes(got, int(slices.Max(v))); ok && rd.err == nil {
+				t.Fatalf("iter %d: code %d accepted with %d entries", iter, slices.Max(v), slices.Max(v))
+			}
+		}
+	}
+	if taken < 100 {
+		t.Fatalf("byteCodes decoded only %d of 300 columns", taken)
+	}
+}
