@@ -191,23 +191,28 @@ func (t *u128Table) put(a, b uint64, v int32) {
 
 // interner gives strings small ids. Strings of one block's dictionary
 // share their bytes, so a direct-mapped cache on the data pointer answers
-// most lookups without hashing the text; the cache is reset per block
-// because a later block may reuse the memory for other text.
+// most lookups without hashing the text. The cache holds the strings it
+// was asked about, not bare addresses: a string the caller dropped (an
+// IPv6 address formatted per row, a computed value) could otherwise be
+// collected and its memory reused for other text of the same length,
+// which would then get the first text's id (two texts in one group). It
+// is reset per block, and before other tables' text is interned, so that
+// it does not keep a finished block's dictionary alive.
 type interner struct {
-	ptr  [256]uintptr
-	ln   [256]int
+	str  [256]string
 	id   [256]uint32
 	m    map[string]uint32
 	strs []string
 	hs   []uint32 // per id: a hash of the text, the same in every interner
 }
 
-func (c *interner) reset() { clear(c.ptr[:]) }
+func (c *interner) reset() { clear(c.str[:]) }
 
 func (c *interner) get(s string) uint32 {
-	p := uintptr(unsafe.Pointer(unsafe.StringData(s)))
-	h := (p>>4 ^ p>>12 ^ uintptr(len(s))) & 255
-	if p != 0 && c.ptr[h] == p && c.ln[h] == len(s) {
+	p := unsafe.StringData(s)
+	u := uintptr(unsafe.Pointer(p))
+	h := (u>>4 ^ u>>12 ^ uintptr(len(s))) & 255
+	if p != nil && unsafe.StringData(c.str[h]) == p && len(c.str[h]) == len(s) {
 		return c.id[h]
 	}
 	id, ok := c.m[s]
@@ -216,15 +221,17 @@ func (c *interner) get(s string) uint32 {
 			c.m = map[string]uint32{}
 		}
 		id = uint32(len(c.strs))
-		s = strings.Clone(s)
-		c.m[s] = id
-		c.strs = append(c.strs, s)
+		k := strings.Clone(s)
+		c.m[k] = id
+		c.strs = append(c.strs, k)
 		h := uint32(2166136261) // FNV-1a
-		for i := 0; i < len(s); i++ {
-			h = (h ^ uint32(s[i])) * 16777619
+		for i := 0; i < len(k); i++ {
+			h = (h ^ uint32(k[i])) * 16777619
 		}
 		c.hs = append(c.hs, h)
 	}
-	c.ptr[h], c.ln[h], c.id[h] = p, len(s), id
+	// Keeping s (not just its address) keeps its memory from being reused
+	// for other text while the entry is in the cache.
+	c.str[h], c.id[h] = s, id
 	return id
 }

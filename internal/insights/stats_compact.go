@@ -382,6 +382,8 @@ func mergeCompact(ws []barrierWorker, top *topFilter) *groupTable {
 	// One interner for the result: the other workers' text ids are
 	// translated into w0's before merging (interning is not concurrent).
 	xl := make([][]uint32, len(sws))
+	// w0's cache still holds its last block's text: let it go.
+	t.intern.reset()
 	for i, sw := range sws[1:] {
 		strs := sw.t.intern.strs
 		x := make([]uint32, len(strs))
@@ -405,6 +407,16 @@ func mergeCompact(ws []barrierWorker, top *topFilter) *groupTable {
 			byIdx[idx] = append(byIdx[idx], src{tab, xl[i]})
 		}
 		sw.ct = nil
+	}
+	// Each table merges into its first source, whose keys must hold w0's
+	// text ids: when w0 has no table of this kind the first source is
+	// another worker's, with ids of its own interner, so an empty table of
+	// w0's goes first instead (else its ids would be read as w0's, naming
+	// the wrong text, and other workers' translated keys would meet them).
+	for _, idx := range idxs {
+		if srcs := byIdx[idx]; srcs[0].x != nil && srcs[0].tab.text {
+			byIdx[idx] = append([]src{{c0.table(idx), nil}}, srcs...)
+		}
 	}
 	// Partition jobs: (table, partition); each merges its sources into
 	// the first one's partition, then the results are appended to t.
