@@ -25,8 +25,11 @@ func TestFlowLogsInTheHostsRegion(t *testing.T) {
 		"--log-group-name", "region-logs", "--deliver-logs-permission-arn", role, "--query", "[length(FlowLogIds), Unsuccessful[0].Error.Code]"); !strings.Contains(out, "0") || !strings.Contains(out, "NotFound") {
 		t.Fatalf("us-east-1 created a flow log on an eu-west-1 interface: %s", out)
 	}
-	eu("ec2", "create-flow-logs", "--resource-type", "NetworkInterface", "--resource-ids", eni, "--traffic-type", "ALL",
-		"--log-group-name", "region-logs", "--deliver-logs-permission-arn", role, "--max-aggregation-interval", "60")
+	if out := eu("ec2", "create-flow-logs", "--resource-type", "NetworkInterface", "--resource-ids", eni, "--traffic-type", "ALL",
+		"--log-group-name", "region-logs", "--deliver-logs-permission-arn", role, "--max-aggregation-interval", "60",
+		"--query", "Unsuccessful[0].Error.Message"); out != "None" {
+		t.Fatalf("eu-west-1 flow log on %s not created: %s", eni, out)
+	}
 	// The same name in us-east-1 exists beforehand and must stay empty.
 	s.aws("logs", "create-log-group", "--log-group-name", "region-logs")
 

@@ -99,7 +99,14 @@ func (s *server) awsTry(args ...string) (string, error) {
 // has none with an address.
 func (s *server) interfaceID(flags ...string) string {
 	s.t.Helper()
-	eni := s.aws(append(flags, "ec2", "describe-network-interfaces", "--query", "NetworkInterfaces[0].NetworkInterfaceId")...)
+	// The default route's interface outlives the test; NetworkInterfaces[0]
+	// can be a veth another package's test is about to delete (CI runs
+	// packages in parallel), and a flow log on it would never be created.
+	query := "NetworkInterfaces[0].NetworkInterfaceId"
+	if name := defaultRouteInterface(); name != "" {
+		query = fmt.Sprintf("NetworkInterfaces[?Description=='%s' || starts_with(Description, '%s on ')].NetworkInterfaceId | [0]", name, name)
+	}
+	eni := s.aws(append(flags, "ec2", "describe-network-interfaces", "--query", query)...)
 	if !strings.HasPrefix(eni, "eni-") {
 		s.t.Skipf("e2e: this host has no interface with an address (%q)", eni)
 	}
@@ -144,4 +151,20 @@ func (s *server) events(region, group, stream string) int {
 	}
 	n, _ := strconv.Atoi(out)
 	return n
+}
+
+// defaultRouteInterface names the interface of the IPv4 default route
+// ("" when there is none).
+func defaultRouteInterface() string {
+	b, err := os.ReadFile("/proc/net/route")
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(b), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) > 1 && f[1] == "00000000" {
+			return f[0]
+		}
+	}
+	return ""
 }
