@@ -431,10 +431,12 @@ func execute(ctx context.Context, env *execEnv, stats *Statistics, progress func
 		return nil, err
 	}
 	wenv := env // the range being scanned
+	// newWorker runs on scan goroutines: its err is its own, not execute's.
 	newWorker := func() (*worker, error) {
 		c := &compiler{pl: pl}
 		w := &worker{env: wenv}
 		w.rc.env = wenv
+		var err error
 		if w.ops, err = compileOps(c, seg0.ops); err != nil {
 			return nil, err
 		}
