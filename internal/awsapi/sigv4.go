@@ -311,22 +311,11 @@ func (v *Verifier) verifyPresigned(r *http.Request, body []byte, q url.Values) (
 	// the query's: a header nobody signed would let whoever holds the URL
 	// run another operation on the same body (DescribeLogStreams's
 	// {"logGroupName":"g"} as DeleteLogGroup).
-	if h := r.Header.Values("X-Amz-Target"); len(h) > 0 && !signedHeader(signedHeaders, "x-amz-target") &&
+	if h := r.Header.Values("X-Amz-Target"); len(h) > 0 && !listHas(signedHeaders, "x-amz-target") &&
 		(len(h) != 1 || h[0] != q.Get("X-Amz-Target")) {
 		return Identity{}, badSignature("There were headers present in the request which were not signed: x-amz-target. Sign X-Amz-Target or leave it in the presigned query string only.")
 	}
 	return id, nil
-}
-
-// signedHeader reports whether the ';'-separated list signedHeaders names
-// the lower-case header h.
-func signedHeader(signedHeaders, h string) bool {
-	for _, s := range strings.Split(signedHeaders, ";") {
-		if s == h {
-			return true
-		}
-	}
-	return false
 }
 
 // ValidRegion reports whether r can be a region name (us-east-1,
