@@ -174,37 +174,5 @@ func TestPatternDiffThroughStores(t *testing.T) {
 			}
 		}
 	}
-	load := func(t *testing.T, st logstore.Store) {
-		if err := st.CreateGroup("vpc", logstore.GroupMeta{}); err != nil {
-			t.Fatal(err)
-		}
-		if err := st.CreateStream("vpc", "eni-all", 0); err != nil {
-			t.Fatal(err)
-		}
-		var batch []logstore.Event
-		for _, e := range evs {
-			batch = append(batch, logstore.Event{Timestamp: e.Timestamp, Message: e.Message})
-		}
-		if err := st.Append("vpc", "eni-all", evs[0].IngestionTime, batch); err != nil {
-			t.Fatal(err)
-		}
-	}
-	t.Run("memory", func(t *testing.T) {
-		st := logstore.NewMemory()
-		load(t, st)
-		check(t, st)
-	})
-	t.Run("db", func(t *testing.T) {
-		db, err := logstore.Open(logstore.Options{Dir: t.TempDir(), BlockRows: 128, NoSync: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
-		load(t, db)
-		check(t, db)
-		if err := db.Flush(); err != nil {
-			t.Fatal(err)
-		}
-		check(t, db)
-	})
+	onStores(t, evs, len(evs), check)
 }

@@ -29,23 +29,6 @@ func TestAgainstStores(t *testing.T) {
 			t.Fatalf("%s: no rows", qs)
 		}
 	}
-	load := func(t *testing.T, st logstore.Store) {
-		if err := st.CreateGroup("vpc", logstore.GroupMeta{}); err != nil {
-			t.Fatal(err)
-		}
-		if err := st.CreateStream("vpc", "eni-all", 0); err != nil {
-			t.Fatal(err)
-		}
-		for off := 0; off < len(evs); off += 100 {
-			var batch []logstore.Event
-			for _, e := range evs[off : off+100] {
-				batch = append(batch, logstore.Event{Timestamp: e.Timestamp, Message: e.Message})
-			}
-			if err := st.Append("vpc", "eni-all", evs[off].IngestionTime, batch); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
 	check := func(t *testing.T, src Source) {
 		for _, qs := range queries {
 			res, err := (&Engine{}).Run(context.Background(), Request{Query: mustParse(t, qs), Targets: []Target{{Group: "vpc", Source: src}}})
@@ -65,6 +48,30 @@ func TestAgainstStores(t *testing.T) {
 			}
 			if res.Statistics.RecordsScanned != float64(len(evs)) && len(Explain(mustParse(t, qs)).Preds) == 0 {
 				t.Errorf("%s: scanned %v", qs, res.Statistics.RecordsScanned)
+			}
+		}
+	}
+	onStores(t, evs, 100, check)
+}
+
+// onStores loads evs into stream vpc/eni-all of each real store, in appends
+// of batch events, and runs check on it: in memory, and the durable DB
+// before and after a flush to columnar parts.
+func onStores(t *testing.T, evs []logstore.StoredEvent, batch int, check func(*testing.T, Source)) {
+	load := func(t *testing.T, st logstore.Store) {
+		if err := st.CreateGroup("vpc", logstore.GroupMeta{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.CreateStream("vpc", "eni-all", 0); err != nil {
+			t.Fatal(err)
+		}
+		for off := 0; off < len(evs); off += batch {
+			var b []logstore.Event
+			for _, e := range evs[off:min(off+batch, len(evs))] {
+				b = append(b, logstore.Event{Timestamp: e.Timestamp, Message: e.Message})
+			}
+			if err := st.Append("vpc", "eni-all", evs[off].IngestionTime, b); err != nil {
+				t.Fatal(err)
 			}
 		}
 	}
