@@ -17,17 +17,10 @@ const rescanEvery = 30 * time.Second
 // no interfaces named it captures every non-loopback interface that is
 // up, following them as they come and go.
 func (a *Agent) runCapture(stop <-chan struct{}, id capture.Identity) (capture.LiveStats, error) {
-	persist := func() {
-		if err := a.Flush(); err != nil {
-			// Flush kept the records; the timer retries.
-			a.log.Error("spooling records failed; retrying", "err", err)
-			a.timer.Reset(time.Second)
-		}
-	}
 	opt := capture.LiveOptions{
 		Identity:   id,
 		Table:      capture.TableConfig{Interval: a.cfg.Interval, Emit: a.Emit},
-		WindowDone: persist,
+		WindowDone: a.flushLogged, // on error Flush keeps the records and the timer retries
 		Ready:      a.cfg.Ready,
 		NFLOGGroup: a.cfg.NFLOGGroup,
 		Log:        a.log,
