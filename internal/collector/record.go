@@ -1,8 +1,6 @@
 package collector
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"net/netip"
 	"sort"
 	"strconv"
@@ -32,17 +30,6 @@ func (id Identity) fill() Identity {
 		id.AZID = "use1-az1"
 	}
 	return id
-}
-
-func hex17(parts ...string) string {
-	h := sha256.New()
-	for i, p := range parts {
-		if i > 0 {
-			h.Write([]byte{0})
-		}
-		h.Write([]byte(p))
-	}
-	return hex.EncodeToString(h.Sum(nil))[:17]
 }
 
 // InterfaceID is the interface id of ifIndex on exporter: stable for the
@@ -88,7 +75,7 @@ func (c *idCache) get(k idKey) string {
 	if k.eni {
 		s = inventory.InterfaceID(InstanceID(k.exporter), IfName(k.ifIndex), "")
 	} else {
-		s = "i-" + hex17("collector-instance", k.exporter.String())
+		s = inventory.ExporterInstanceID(k.exporter.String())
 	}
 	c.mu.Lock()
 	if len(c.m) > 1<<16 {

@@ -59,6 +59,12 @@ func SubnetID(vpcID, prefix string) string {
 	return derive(PrefixSubnet, "subnet", vpcID, prefix)
 }
 
+// ExporterInstanceID is the instance id standing for a flow exporter
+// (a router or switch sending NetFlow, IPFIX or sFlow), by its address.
+func ExporterInstanceID(exporter string) string {
+	return derive(PrefixInstance, "collector-instance", exporter)
+}
+
 // VPCID is the VPC id of the installation identified by seed.
 func VPCID(seed string) string {
 	return derive(PrefixVPC, "vpc", strings.TrimSpace(seed))
