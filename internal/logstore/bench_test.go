@@ -40,6 +40,27 @@ func flowBatches(sim *flowsim.Sim, n, size int) (streams []string, out [][]Event
 	return streams, out
 }
 
+// compactedFlowDB is a store in a temporary directory holding n records of
+// flowsim.New(seed, interfaces) in group "flow", imported in batches of
+// 10,000 and compacted (the data the read benchmarks scan), and the
+// stream of each batch.
+func compactedFlowDB(b *testing.B, seed uint64, interfaces, n int) (db *DB, streams []string) {
+	sim := flowsim.New(seed, interfaces)
+	streams, batches := flowBatches(sim, n, 10_000)
+	db = setupFlowDB(b, b.TempDir(), sim)
+	for k, batch := range batches {
+		if err := db.Import("flow", streams[k], 1, batch); err != nil {
+			db.Close()
+			b.Fatal(err)
+		}
+	}
+	if err := db.Compact(); err != nil {
+		db.Close()
+		b.Fatal(err)
+	}
+	return db, streams
+}
+
 func setupFlowDB(b *testing.B, dir string, sim *flowsim.Sim) *DB {
 	var names []string
 	for _, e := range sim.ENIs {
@@ -209,19 +230,8 @@ func BenchmarkImport(b *testing.B) {
 // BenchmarkScan: every row of a compacted group with token columns, by
 // parallel workers.
 func BenchmarkScan(b *testing.B) {
-	n := 1_000_000
-	sim := flowsim.New(3, 300)
-	streams, batches := flowBatches(sim, n, 10_000)
-	db := setupFlowDB(b, b.TempDir(), sim)
+	db, _ := compactedFlowDB(b, 3, 300, 1_000_000)
 	defer db.Close()
-	for k, batch := range batches {
-		if err := db.Import("flow", streams[k], 1, batch); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if err := db.Compact(); err != nil {
-		b.Fatal(err)
-	}
 	for _, need := range []struct {
 		name string
 		c    Columns
@@ -246,18 +256,8 @@ func BenchmarkScan(b *testing.B) {
 // BenchmarkGetLogEvents: one page of 10,000 events of one stream, as
 // GetLogEvents asks for it.
 func BenchmarkGetLogEvents(b *testing.B) {
-	sim := flowsim.New(4, 300)
-	streams, batches := flowBatches(sim, 1_000_000, 10_000)
-	db := setupFlowDB(b, b.TempDir(), sim)
+	db, streams := compactedFlowDB(b, 4, 300, 1_000_000)
 	defer db.Close()
-	for k, batch := range batches {
-		if err := db.Import("flow", streams[k], 1, batch); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if err := db.Compact(); err != nil {
-		b.Fatal(err)
-	}
 	b.ResetTimer()
 	for it := 0; it < b.N; it++ {
 		ev, _, err := db.Events(context.Background(), EventQuery{Group: "flow", Streams: []string{streams[it%len(streams)]}, Start: MinTime, End: MaxTime, Limit: 10_000})
@@ -270,18 +270,8 @@ func BenchmarkGetLogEvents(b *testing.B) {
 // BenchmarkFilterPage: pages of 10,000 events across every stream of a
 // group in time order from a cursor mid-way, as FilterLogEvents reads.
 func BenchmarkFilterPage(b *testing.B) {
-	sim := flowsim.New(6, 300)
-	streams, bs := flowBatches(sim, 2_000_000, 10_000)
-	db := setupFlowDB(b, b.TempDir(), sim)
+	db, _ := compactedFlowDB(b, 6, 300, 2_000_000)
 	defer db.Close()
-	for k, batch := range bs {
-		if err := db.Import("flow", streams[k], 1, batch); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if err := db.Compact(); err != nil {
-		b.Fatal(err)
-	}
 	all, _, _ := db.Events(context.Background(), EventQuery{Group: "flow", Start: MinTime, End: MaxTime, Limit: 1})
 	mid := Cursor{all[0].Timestamp + 1000_000, 0} // about a million events in
 	b.ResetTimer()

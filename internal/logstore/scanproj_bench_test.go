@@ -5,27 +5,14 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/flowwatch/flowwatch/internal/logstore/flowsim"
 )
 
 // BenchmarkScanProjected: a full scan of 1M compacted flow records asking
 // for every token column, for the few a query reads (ScanQuery.TokenCols),
 // and for MessageBytes alone (the index has it).
 func BenchmarkScanProjected(b *testing.B) {
-	n := 1_000_000
-	sim := flowsim.New(3, 300)
-	streams, batches := flowBatches(sim, n, 10_000)
-	db := setupFlowDB(b, b.TempDir(), sim)
+	db, _ := compactedFlowDB(b, 3, 300, 1_000_000)
 	defer db.Close()
-	for k, batch := range batches {
-		if err := db.Import("flow", streams[k], 1, batch); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if err := db.Compact(); err != nil {
-		b.Fatal(err)
-	}
 	for _, c := range []struct {
 		name string
 		need Columns
