@@ -18,7 +18,6 @@ package agent
 import (
 	"context"
 	"log/slog"
-	"net"
 	"sort"
 	"sync"
 	"time"
@@ -70,7 +69,6 @@ type Agent struct {
 	cfg Config
 	*Shipper
 	host inventory.HostInfo
-	enis map[string]string // capture's interface id → the inventory's
 }
 
 // Shipper takes records (an Emit callback), spools them as one batch per
@@ -83,8 +81,6 @@ type Shipper struct {
 	log    *slog.Logger
 	spool  *Spool
 	sender *Sender
-	// Rewrite, when set, adjusts each record before it is spooled.
-	Rewrite func(*flowlog.Record)
 
 	flushMu sync.Mutex // one Flush at a time keeps batches in emit order
 	mu      sync.Mutex
@@ -141,23 +137,9 @@ func New(cfg Config) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &Agent{cfg: cfg, Shipper: sh, host: host, enis: map[string]string{}}
-	// Capture derives interface ids from the MAC's bytes, the server's
-	// inventory from its text: records and streams use the inventory's,
-	// which describe-network-interfaces lists.
-	for _, n := range host.NICs {
-		var mac [6]byte
-		if hw, err := net.ParseMAC(n.MAC); err == nil && len(hw) == 6 {
-			copy(mac[:], hw)
-		}
-		a.enis[capture.InterfaceID(host.ID(), n.Name, mac)] = inventory.InterfaceID(host.ID(), n.Name, n.MAC)
-	}
-	sh.Rewrite = func(r *flowlog.Record) {
-		if id, ok := a.enis[r.InterfaceID]; ok {
-			r.InterfaceID = id
-		}
-	}
-	return a, nil
+	// Records carry capture.InterfaceID, which is the inventory's id of
+	// the interface: the one describe-network-interfaces lists.
+	return &Agent{cfg: cfg, Shipper: sh, host: host}, nil
 }
 
 // Register puts h into the server's inventory (EC2 FlowwatchRegisterHost),
@@ -182,11 +164,7 @@ func (a *Shipper) Stats() Stats {
 // concurrent use.
 func (a *Shipper) Emit(r *flowlog.Record) {
 	a.mu.Lock()
-	rec := *r
-	if a.Rewrite != nil {
-		a.Rewrite(&rec)
-	}
-	a.pending = append(a.pending, rec)
+	a.pending = append(a.pending, *r)
 	a.stats.Records++
 	a.timer.Reset(a.linger)
 	a.mu.Unlock()
