@@ -2,12 +2,8 @@ package integration
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -19,7 +15,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	cwl "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/google/gopacket/layers"
 
@@ -214,18 +209,8 @@ func TestAgentSpoolsWhileServerAway(t *testing.T) {
 
 // describeENIs is a signed EC2 DescribeNetworkInterfaces.
 func describeENIs(t *testing.T, url string) string {
-	body := "Action=DescribeNetworkInterfaces&Version=2016-11-15"
-	req, _ := http.NewRequest(http.MethodPost, url+"/", strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
-	sum := sha256.Sum256([]byte(body))
-	_ = v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: accessKey, SecretAccessKey: secretKey},
-		req, hex.EncodeToString(sum[:]), "ec2", "us-east-1", time.Now())
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	_, b := signedPost(t, url, "ec2", "us-east-1", "application/x-www-form-urlencoded; charset=utf-8", "",
+		"Action=DescribeNetworkInterfaces&Version=2016-11-15", time.Now(), secretKey)
 	return string(b)
 }
 

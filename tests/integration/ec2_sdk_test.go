@@ -2,17 +2,12 @@ package integration
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"io"
-	"net/http"
 	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
@@ -102,19 +97,7 @@ func TestEC2RegisterHost(t *testing.T) {
 		{Name: "ens5", Index: 2, MAC: "02:00:00:00:09:01", MTU: 9001, Up: true, Addrs: []netip.Prefix{netip.MustParsePrefix("10.77.1.5/24")}},
 	}}
 	body := fwec2.RegisterHostForm(agent).Encode()
-	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/", strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
-	sum := sha256.Sum256([]byte(body))
-	if err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: accessKey, SecretAccessKey: secretKey},
-		req, hex.EncodeToString(sum[:]), "ec2", region, time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	resp, b := signedPost(t, srv.URL, "ec2", region, "application/x-www-form-urlencoded; charset=utf-8", "", body, time.Now(), secretKey)
 	eni := inventory.InterfaceID(agent.ID(), "ens5", "02:00:00:00:09:01")
 	if resp.StatusCode != 200 || !strings.Contains(string(b), "<networkInterfaceId>"+eni+"</networkInterfaceId>") {
 		t.Fatalf("register: %d %s", resp.StatusCode, b)

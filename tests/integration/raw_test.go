@@ -21,20 +21,7 @@ import (
 // no SDK would send.
 func rawCall(t *testing.T, url, op, body string, at time.Time, secret string) (int, string, string, http.Header) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, url+"/", bytes.NewReader([]byte(body)))
-	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
-	req.Header.Set("X-Amz-Target", "Logs_20140328."+op)
-	sum := sha256.Sum256([]byte(body))
-	if err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: accessKey, SecretAccessKey: secret},
-		req, hex.EncodeToString(sum[:]), "logs", "eu-north-1", at); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	resp, b := signedPost(t, url, "logs", "eu-north-1", "application/x-amz-json-1.1", "Logs_20140328."+op, body, at, secret)
 	var e struct {
 		Type    string `json:"__type"`
 		Message string `json:"message"`
@@ -121,19 +108,33 @@ func TestBadInput(t *testing.T) {
 
 // describe lists the log groups of eu-north-1, the region rawCall signs for.
 func describe(t *testing.T, url string) string {
-	req, _ := http.NewRequest(http.MethodPost, url+"/", strings.NewReader(`{}`))
-	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
-	req.Header.Set("X-Amz-Target", "Logs_20140328.DescribeLogGroups")
-	sum := sha256.Sum256([]byte(`{}`))
-	_ = v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: accessKey, SecretAccessKey: secretKey},
-		req, hex.EncodeToString(sum[:]), "logs", "eu-north-1", time.Now())
+	_, b := signedPost(t, url, "logs", "eu-north-1", "application/x-amz-json-1.1", "Logs_20140328.DescribeLogGroups", `{}`, time.Now(), secretKey)
+	return string(b)
+}
+
+// signedPost POSTs body to url signed with the test key (secret its
+// secret) for service in signRegion at time at, with contentType and, when
+// not empty, X-Amz-Target, and returns the response (its body closed) and
+// its body.
+func signedPost(t *testing.T, url, service, signRegion, contentType, target, body string, at time.Time, secret string) (*http.Response, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, url+"/", bytes.NewReader([]byte(body)))
+	req.Header.Set("Content-Type", contentType)
+	if target != "" {
+		req.Header.Set("X-Amz-Target", target)
+	}
+	sum := sha256.Sum256([]byte(body))
+	if err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: accessKey, SecretAccessKey: secret},
+		req, hex.EncodeToString(sum[:]), service, signRegion, at); err != nil {
+		t.Fatal(err)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return string(b)
+	return resp, b
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
