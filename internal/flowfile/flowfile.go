@@ -126,13 +126,14 @@ type Reader struct {
 // NewReader returns a Reader for one file.
 func NewReader(kind Kind, fallback int64, stream string) *Reader {
 	r := &Reader{Fallback: fallback, Stream: stream, json: kind == KindNDJSON}
-	r.setFields(defaultFields)
+	r.setFields(DefaultFields)
 	r.assumed = true
 	return r
 }
 
-// defaultFields is the default (version 2) format.
-var defaultFields = strings.Fields("version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status")
+// DefaultFields are the field names of the default (version 2) format,
+// which files without a header line are read in. Not to be modified.
+var DefaultFields = strings.Fields(flowlog.DefaultFormat.Header())
 
 func (r *Reader) setFields(f []string) {
 	r.streamCol, r.startCol = -1, -1
@@ -186,7 +187,7 @@ func (r *Reader) Line(line string) (ev logstore.StoredEvent, ok bool) {
 		return r.jsonLine(line), true
 	}
 	ev = logstore.StoredEvent{Stream: r.Stream, Timestamp: r.Fallback, IngestionTime: r.Fallback, Message: line}
-	if r.assumed && strings.Count(line, " ") != len(defaultFields)-1 {
+	if r.assumed && strings.Count(line, " ") != len(DefaultFields)-1 {
 		return ev, true
 	}
 	if stream, ts, ok := RecordKey(line, r.streamCol, r.startCol); ok {

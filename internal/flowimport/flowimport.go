@@ -49,9 +49,6 @@ func Files(args []string) ([]string, error) {
 	return flowfile.ExpandSuffixes(args, []string{".log", ".gz", ".txt"})
 }
 
-// defaultFields is the default (version 2) format.
-var defaultFields = strings.Fields("version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status")
-
 // chunkBytes is the size of the pieces files are read and parsed in: large
 // enough that per-chunk costs vanish, small enough that every CPU gets work
 // and a batch's rows stay together in memory.
@@ -136,7 +133,7 @@ func (r *reader) file(path string) error {
 		in = zr
 	}
 	streamCol, timeCol := -1, -1
-	fields := defaultFields
+	fields := flowfile.DefaultFields
 	setFields := func(fs []string) {
 		fields = fs
 		streamCol, timeCol = -1, -1
