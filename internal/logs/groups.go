@@ -150,13 +150,10 @@ func (s *Service) DescribeLogGroups(ctx context.Context, in *DescribeLogGroupsIn
 	if in.LogGroupIdentifiers != nil {
 		ids = make(map[string]bool, len(in.LogGroupIdentifiers))
 		for _, id := range in.LogGroupIdentifiers {
-			if strings.HasPrefix(id, "arn:") {
-				// ARNs of other regions or accounts name nothing here.
-				if g, r, ok := s.groupFromARN(id); ok && r == region(ctx) {
-					ids[g] = true
-				}
-			} else {
-				ids[id] = true
+			// Identifiers of other regions or accounts name nothing here.
+			if k, err := s.identKey(ctx, id); err == nil {
+				_, name := SplitStoreKey(k)
+				ids[name] = true
 			}
 		}
 	}
