@@ -7,16 +7,11 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-
 	"github.com/flowwatch/flowwatch/internal/agent"
-	"github.com/flowwatch/flowwatch/internal/flowlog"
 )
 
 func init() {
@@ -67,27 +62,16 @@ flags:`)
 	if *interval < 1 || *interval > 600 || (*interval != 60 && *interval != 600 && os.Getenv("FLOWWATCH_TEST_INTERVALS") == "") {
 		return fail(fmt.Errorf("--interval must be 60 or 600"))
 	}
-	f := flowlog.DefaultFormat
-	if *format != "default" && *format != "" {
-		var err error
-		if f, err = flowlog.ParseFormat(*format); err != nil {
-			return fail(fmt.Errorf("--format: %w (%s)", err, err.(*flowlog.FormatError).Reason))
-		}
+	f, err := formatFlag(*format)
+	if err != nil {
+		return fail(err)
 	}
-	key, secret := os.Getenv("FLOWWATCH_ACCESS_KEY_ID"), os.Getenv("FLOWWATCH_SECRET_ACCESS_KEY")
-	if key == "" {
-		key, secret = os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY")
-	}
-	if key == "" || secret == "" {
-		return fail(fmt.Errorf("no credentials: set FLOWWATCH_ACCESS_KEY_ID/FLOWWATCH_SECRET_ACCESS_KEY or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"))
+	creds, err := senderCredentials()
+	if err != nil {
+		return fail(err)
 	}
 	if *spoolDir == "" {
-		base := os.Getenv("XDG_STATE_HOME")
-		if base == "" {
-			home, _ := os.UserHomeDir()
-			base = filepath.Join(home, ".local", "state")
-		}
-		*spoolDir = filepath.Join(base, "flowwatch", "agent-spool")
+		*spoolDir = defaultSpoolDir("agent-spool")
 	}
 	// "all" is left to the agent, which follows interfaces as they come
 	// and go.
@@ -98,7 +82,7 @@ flags:`)
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	ready := make(chan struct{})
 	a, err := agent.New(agent.Config{Endpoint: *endpoint, Region: *region,
-		Credentials: aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider(key, secret, os.Getenv("AWS_SESSION_TOKEN"))),
+		Credentials: creds,
 		Interfaces:  names, LogGroup: *group, Format: f, Interval: *interval, SpoolDir: *spoolDir, SpoolMaxBytes: *spoolMax,
 		InstanceID: *instance, VPCID: *vpc, Log: log, Ready: ready, NFLOGGroup: uint16(*nflog)})
 	if err != nil {

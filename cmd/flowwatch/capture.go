@@ -113,12 +113,9 @@ flags:`)
 	default:
 		return fail(fmt.Errorf("--traffic-type must be ALL, ACCEPT or REJECT"))
 	}
-	f := flowlog.DefaultFormat
-	if *format != "default" && *format != "" {
-		var err error
-		if f, err = flowlog.ParseFormat(*format); err != nil {
-			return fail(fmt.Errorf("--format: %w (%s)", err, err.(*flowlog.FormatError).Reason))
-		}
+	f, err := formatFlag(*format)
+	if err != nil {
+		return fail(err)
 	}
 	id := capture.Identity{AccountID: *account, Region: *region, AZID: *az, VPCID: *vpc, InstanceID: *instance}
 
@@ -181,7 +178,6 @@ flags:`)
 	ready := make(chan struct{})
 	opt := capture.LiveOptions{Identity: id, Table: tcfg, WindowDone: flushOut, Ready: ready, NFLOGGroup: uint16(*nflog)}
 	var res capture.LiveStats
-	var err error
 	if *ifaces == "all" {
 		// Interfaces that come up later are captured too, and those that
 		// go away released: each is named on stderr as it starts.

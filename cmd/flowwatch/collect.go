@@ -9,14 +9,10 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"sort"
 	"sync"
 	"syscall"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/flowwatch/flowwatch/internal/agent"
 	"github.com/flowwatch/flowwatch/internal/collector"
@@ -67,12 +63,9 @@ flags:`)
 	if *startEnd != "packets" && *startEnd != "window" {
 		return fail(fmt.Errorf("--start-end must be 'packets' or 'window'"))
 	}
-	f := flowlog.DefaultFormat
-	if *format != "default" && *format != "" {
-		var err error
-		if f, err = flowlog.ParseFormat(*format); err != nil {
-			return fail(fmt.Errorf("--format: %w (%s)", err, err.(*flowlog.FormatError).Reason))
-		}
+	f, err := formatFlag(*format)
+	if err != nil {
+		return fail(err)
 	}
 	addr, err := net.ResolveUDPAddr("udp", *listen)
 	if err != nil {
@@ -89,23 +82,15 @@ flags:`)
 	var ship *agent.Shipper
 	shipDone := make(chan struct{})
 	if *endpoint != "" {
-		key, secret := os.Getenv("FLOWWATCH_ACCESS_KEY_ID"), os.Getenv("FLOWWATCH_SECRET_ACCESS_KEY")
-		if key == "" {
-			key, secret = os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY")
-		}
-		if key == "" || secret == "" {
-			return fail(fmt.Errorf("--endpoint: no credentials: set FLOWWATCH_ACCESS_KEY_ID/FLOWWATCH_SECRET_ACCESS_KEY or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"))
+		creds, cerr := senderCredentials()
+		if cerr != nil {
+			return fail(fmt.Errorf("--endpoint: %w", cerr))
 		}
 		if *spoolDir == "" {
-			base := os.Getenv("XDG_STATE_HOME")
-			if base == "" {
-				home, _ := os.UserHomeDir()
-				base = filepath.Join(home, ".local", "state")
-			}
-			*spoolDir = filepath.Join(base, "flowwatch", "collect-spool")
+			*spoolDir = defaultSpoolDir("collect-spool")
 		}
 		ship, err = agent.NewShipper(agent.Config{Endpoint: *endpoint, Region: envOr("AWS_REGION", "us-east-1"),
-			Credentials: aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider(key, secret, os.Getenv("AWS_SESSION_TOKEN"))),
+			Credentials: creds,
 			LogGroup:    *group, Format: f, SpoolDir: *spoolDir, SpoolMaxBytes: *spoolMax, Log: slog.New(slog.NewTextHandler(os.Stderr, nil))})
 		if err != nil {
 			return fail(err)

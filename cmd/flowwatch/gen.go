@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/flowwatch/flowwatch/internal/flowgen"
-	"github.com/flowwatch/flowwatch/internal/flowlog"
 	"github.com/klauspost/compress/gzip"
 )
 
@@ -52,12 +51,9 @@ func runGen(args []string) int {
 		fmt.Fprintln(os.Stderr, "flowwatch gen:", err)
 		return 1
 	}
-	f := flowlog.DefaultFormat
-	if *format != "default" && *format != "" {
-		var err error
-		if f, err = flowlog.ParseFormat(*format); err != nil {
-			return fail(fmt.Errorf("--format: %w (%s)", err, err.(*flowlog.FormatError).Reason))
-		}
+	f, err := formatFlag(*format)
+	if err != nil {
+		return fail(err)
 	}
 	t0, err := parseStart(*start, time.Now())
 	if err != nil {
