@@ -2,6 +2,15 @@ package logstore
 
 import "testing"
 
+// splitShape is shapeOf by its definition: the token count when m
+// round-trips through SplitTokens with at most maxTokens tokens, else 0.
+func splitShape(m string) int {
+	if toks, ok := SplitTokens(m); ok && len(toks) <= maxTokens {
+		return len(toks)
+	}
+	return 0
+}
+
 // shapeOf must agree with SplitTokens: the shape is the token count when
 // the message round-trips through its tokens (≤ maxTokens), else 0.
 func TestShapeOfMatchesSplitTokens(t *testing.T) {
@@ -13,11 +22,7 @@ func TestShapeOfMatchesSplitTokens(t *testing.T) {
 		msgs = append(msgs, long)
 	}
 	for _, m := range msgs {
-		want := 0
-		if toks, ok := SplitTokens(m); ok && len(toks) <= maxTokens {
-			want = len(toks)
-		}
-		if got := shapeOf(m); got != want {
+		if got, want := shapeOf(m), splitShape(m); got != want {
 			t.Errorf("shapeOf(%q) = %d, want %d", m, got, want)
 		}
 	}
@@ -27,11 +32,7 @@ func FuzzShapeOf(f *testing.F) {
 	f.Add("a b c")
 	f.Add("a  b")
 	f.Fuzz(func(t *testing.T, m string) {
-		want := 0
-		if toks, ok := SplitTokens(m); ok && len(toks) <= maxTokens {
-			want = len(toks)
-		}
-		if got := shapeOf(m); got != want {
+		if got, want := shapeOf(m), splitShape(m); got != want {
 			t.Fatalf("shapeOf(%q) = %d, want %d", m, got, want)
 		}
 	})
