@@ -203,6 +203,12 @@ func (v *Verifier) current(t time.Time, amzDate string) error {
 		return badSignature("Signature expired: %s is now earlier than %s (%s - 15 min.)",
 			amzDate, n.Add(-MaxClockSkew).Format(amzDateFormat), n.Format(amzDateFormat))
 	}
+	return notYetCurrent(n, t, amzDate)
+}
+
+// notYetCurrent refuses a signature dated more than 15 minutes after the
+// server clock n.
+func notYetCurrent(n, t time.Time, amzDate string) error {
 	if t.After(n.Add(MaxClockSkew)) {
 		return badSignature("Signature not yet current: %s is still later than %s (%s + 15 min.)",
 			amzDate, n.Add(MaxClockSkew).Format(amzDateFormat), n.Format(amzDateFormat))
@@ -264,9 +270,8 @@ func (v *Verifier) verifyPresigned(r *http.Request, body []byte, q url.Values) (
 		return Identity{}, err
 	}
 	n := v.now()
-	if id.Time.After(n.Add(MaxClockSkew)) {
-		return Identity{}, badSignature("Signature not yet current: %s is still later than %s (%s + 15 min.)",
-			amzDate, n.Add(MaxClockSkew).Format(amzDateFormat), n.Format(amzDateFormat))
+	if err := notYetCurrent(n, id.Time, amzDate); err != nil {
+		return Identity{}, err
 	}
 	if e, ok := q["X-Amz-Expires"]; ok {
 		secs, err := strconv.Atoi(e[0])
