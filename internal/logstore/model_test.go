@@ -223,7 +223,7 @@ func scanRows(s Store, q ScanQuery) ([]string, error) {
 				if sb.String() != b.Messages[i] {
 					return fmt.Errorf("tokens spell %q, message %q", sb.String(), b.Messages[i])
 				}
-			} else if toks, ok := SplitTokens(b.Messages[i]); ok && b.Len == 1 && len(toks) <= maxTokens {
+			} else if b.Len == 1 && splitShape(b.Messages[i]) > 0 {
 				return fmt.Errorf("single-row block of %q has no tokens", b.Messages[i])
 			}
 			rows = append(rows, fmt.Sprintf("%s|%d|%d|%d|%q", b.StreamNames[b.StreamIdx[i]], b.Timestamps[i], b.Seq[i], b.IngestionTime[i], b.Messages[i]))
