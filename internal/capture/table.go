@@ -345,9 +345,6 @@ func (t *Table) AddBatch(ifIndex int, ts []int64, ps []Packet) {
 	if len(ps) > BatchMax || len(ts) < len(ps) {
 		panic("capture: AddBatch takes at most BatchMax packets and a time for each")
 	}
-	if !t.started && len(ps) > 0 {
-		t.begin(ts[0])
-	}
 	st := &t.ifs[ifIndex]
 	var keys [BatchMax]flowKey
 	var hs [BatchMax]uint32
