@@ -51,20 +51,31 @@ func TestParallelPutsOneStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	seen := map[string]bool{}
-	fp := cwl.NewFilterLogEventsPaginator(c, &cwl.FilterLogEventsInput{LogGroupName: g})
-	for fp.HasMorePages() {
-		out, err := fp.NextPage(ctx)
-		if err != nil {
-			t.Fatal(err)
+	for _, m := range groupMessages(t, c, g) {
+		if seen[m] {
+			t.Fatalf("duplicate %q", m)
 		}
-		for _, e := range out.Events {
-			if seen[aws.ToString(e.Message)] {
-				t.Fatalf("duplicate %q", aws.ToString(e.Message))
-			}
-			seen[aws.ToString(e.Message)] = true
-		}
+		seen[m] = true
 	}
 	if len(seen) != writers*batches*per {
 		t.Fatalf("%d events, want %d", len(seen), writers*batches*per)
 	}
+}
+
+// groupMessages returns the message of every event of log group g, in
+// FilterLogEvents' order, duplicates included.
+func groupMessages(t *testing.T, c *cwl.Client, g *string) []string {
+	t.Helper()
+	var msgs []string
+	fp := cwl.NewFilterLogEventsPaginator(c, &cwl.FilterLogEventsInput{LogGroupName: g})
+	for fp.HasMorePages() {
+		out, err := fp.NextPage(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range out.Events {
+			msgs = append(msgs, aws.ToString(e.Message))
+		}
+	}
+	return msgs
 }

@@ -171,15 +171,8 @@ func TestGracefulShutdownUnderLoad(t *testing.T) {
 	srv = startServer(t, dir)
 	c = sdkClient(srv.URL, accessKey, secretKey)
 	stored := map[string]bool{}
-	fp := cwl.NewFilterLogEventsPaginator(c, &cwl.FilterLogEventsInput{LogGroupName: g})
-	for fp.HasMorePages() {
-		out, err := fp.NextPage(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, e := range out.Events {
-			stored[aws.ToString(e.Message)] = true
-		}
+	for _, m := range groupMessages(t, c, g) {
+		stored[m] = true
 	}
 	total := 0
 	for _, msgs := range acked {
