@@ -704,7 +704,8 @@ func (s *Service) GetLogRecord(ctx context.Context, in *GetLogRecordInput) (*Get
 	if err != nil {
 		return nil, errBadPointer
 	}
-	if r, _ := SplitStoreKey(group); ts == logstore.MaxTime || r != region(ctx) {
+	r, name := SplitStoreKey(group)
+	if ts == logstore.MaxTime || r != region(ctx) {
 		// A pointer of another region's query names nothing here.
 		return nil, errBadPointer
 	}
@@ -719,7 +720,6 @@ func (s *Service) GetLogRecord(ctx context.Context, in *GetLogRecordInput) (*Get
 	if i < 0 {
 		return nil, awsapi.ResourceNotFound("The log record the pointer refers to does not exist (expired or deleted).")
 	}
-	_, name := SplitStoreKey(group)
 	rec, err := recordFields(ctx, evs[i], group, s.account+":"+name, s.now())
 	if err != nil {
 		return nil, err
