@@ -40,11 +40,7 @@ func Resources(op string, info awsapi.RequestInfo, body []byte) []string {
 		// it is authorized against all of the region's log groups.
 		in = resourceInput{}
 	}
-	r := info.Region
-	if r == "" {
-		r = DefaultRegion
-	}
-	prefix := "arn:aws:logs:" + r + ":" + info.AccountID + ":log-group:"
+	prefix := "arn:aws:logs:" + infoRegion(info) + ":" + info.AccountID + ":log-group:"
 	// groupARN is the IAM form of a group name or identifier.
 	groupARN := func(id string) string {
 		if strings.HasPrefix(id, "arn:") {

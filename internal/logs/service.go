@@ -133,9 +133,13 @@ func (s *Service) nowMs() int64 { return s.now().UnixMilli() }
 const DefaultRegion = "us-east-1"
 
 // region is the region resources are named in: the request's SigV4 scope.
-func region(ctx context.Context) string {
-	if r := awsapi.Info(ctx).Region; r != "" {
-		return r
+func region(ctx context.Context) string { return infoRegion(awsapi.Info(ctx)) }
+
+// infoRegion is the region of a request: its SigV4 scope, else
+// DefaultRegion.
+func infoRegion(info awsapi.RequestInfo) string {
+	if info.Region != "" {
+		return info.Region
 	}
 	return DefaultRegion
 }
