@@ -561,13 +561,7 @@ func (t *groupTable) lookup128(kv []Value) (int32, bool) {
 	sig |= uint32(len(kv)) << 16
 	m := t.last128
 	if m == nil || sig != t.lastSig {
-		if t.m128 == nil {
-			t.m128 = map[uint32]*u128Table{}
-		}
-		if m = t.m128[sig]; m == nil {
-			m = newU128Table()
-			t.m128[sig] = m
-		}
+		m = t.table128(sig)
 		t.lastSig, t.last128 = sig, m
 	}
 	a, b := uint64(w[0])<<32|uint64(w[1]), uint64(w[2])<<32|uint64(w[3])
@@ -577,6 +571,19 @@ func (t *groupTable) lookup128(kv []Value) (int32, bool) {
 	g := t.add(kv)
 	m.put(a, b, g)
 	return g, true
+}
+
+// table128 is the 128-bit table of kind signature sig, made on first use.
+func (t *groupTable) table128(sig uint32) *u128Table {
+	if t.m128 == nil {
+		t.m128 = map[uint32]*u128Table{}
+	}
+	m := t.m128[sig]
+	if m == nil {
+		m = newU128Table()
+		t.m128[sig] = m
+	}
+	return m
 }
 
 func encodeKey(b []byte, kv []Value) []byte {
@@ -897,9 +904,11 @@ func mergeInto(t, o *groupTable, kbuf []Value) {
 	}
 	const chunk = 512
 	var (
-		tab    [chunk]int
-		ka, kb [chunk]uint64
-		ng     [chunk]int32
+		tab     [chunk]int
+		ka, kb  [chunk]uint64
+		ng      [chunk]int32
+		m128    *u128Table
+		m128Sig = ^uint32(0)
 	)
 	for lo := int32(0); lo < o.n; lo += chunk {
 		n := int(min(o.n-lo, chunk))
@@ -939,19 +948,13 @@ func mergeInto(t, o *groupTable, kbuf []Value) {
 				}
 				ng[j] = g
 			default:
-				sig := uint32(ti &^ (1 << 20))
-				if t.m128 == nil {
-					t.m128 = map[uint32]*u128Table{}
+				if sig := uint32(ti &^ (1 << 20)); sig != m128Sig {
+					m128, m128Sig = t.table128(sig), sig
 				}
-				m := t.m128[sig]
-				if m == nil {
-					m = newU128Table()
-					t.m128[sig] = m
-				}
-				g, found := m.get(ka[j], kb[j])
+				g, found := m128.get(ka[j], kb[j])
 				if !found {
 					g = t.add(o.key(og, kbuf))
-					m.put(ka[j], kb[j], g)
+					m128.put(ka[j], kb[j], g)
 				}
 				ng[j] = g
 			}

@@ -125,14 +125,7 @@ func (w *statsWorker) fastGroupIDs(b *batch, gids []int32) bool {
 			}
 		} else {
 			if sig := uint32(idx &^ (1 << 20)); sig != m128Sig {
-				if t.m128 == nil {
-					t.m128 = map[uint32]*u128Table{}
-				}
-				if m128 = t.m128[sig]; m128 == nil {
-					m128 = newU128Table()
-					t.m128[sig] = m128
-				}
-				m128Sig = sig
+				m128, m128Sig = t.table128(sig), sig
 			}
 			var found bool
 			if g, found = m128.get(a, bb); !found {
