@@ -328,16 +328,18 @@ func columns(res *insights.Result, ptr bool) []string {
 // a JSON array of objects; @ptr only with o.Ptr.
 func Print(w io.Writer, res *insights.Result, o Options) error {
 	cols := columns(res, o.Ptr)
+	col := make(map[string]int, len(cols))
+	for j, c := range cols {
+		col[c] = j
+	}
 	cells := make([][]string, len(res.Rows))
 	present := make([][]bool, len(res.Rows))
 	for i, row := range res.Rows {
 		cells[i] = make([]string, len(cols))
 		present[i] = make([]bool, len(cols))
 		for _, f := range row {
-			for j, c := range cols {
-				if c == f.Field {
-					cells[i][j], present[i][j] = f.Value, true
-				}
+			if j, ok := col[f.Field]; ok {
+				cells[i][j], present[i][j] = f.Value, true
 			}
 		}
 	}
@@ -387,9 +389,10 @@ func Print(w io.Writer, res *insights.Result, o Options) error {
 	for j, c := range cols {
 		width[j] = utf8.RuneCountInString(c)
 	}
+	oneLine := strings.NewReplacer("\n", " ", "\r", " ", "\t", " ")
 	for i := range cells {
 		for j := range cols {
-			cells[i][j] = strings.NewReplacer("\n", " ", "\r", " ", "\t", " ").Replace(cells[i][j])
+			cells[i][j] = oneLine.Replace(cells[i][j])
 			width[j] = max(width[j], utf8.RuneCountInString(cells[i][j]))
 		}
 	}
