@@ -14,8 +14,7 @@ import (
 type filterOp struct {
 	conjs []conjunct
 	fake  rowCtx  // evaluates a conjunct on one value
-	hit   []bool  // per dictionary code
-	hit01 []uint8 // hit as 0/1, for a selection loop without a branch
+	hit   []uint8 // per dictionary code, 0 or 1: a selection loop without a branch
 	vals  []Value // fake row
 }
 
@@ -122,28 +121,20 @@ func (o *filterOp) onColumn(b *batch, cj *conjunct, c *logstore.TokenColumn) {
 		if cj.textEq {
 			ne := cj.op == "!="
 			for _, d := range c.Dict {
-				o.hit = append(o.hit, (d == cj.ktext) != ne)
+				o.hit = append(o.hit, bit((d == cj.ktext) != ne))
 			}
 		} else {
 			for _, d := range c.Dict {
 				o.vals[cj.slot] = Value{K: KStr, S: d}
-				o.hit = append(o.hit, cj.fn(&o.fake).isTrue())
+				o.hit = append(o.hit, bit(cj.fn(&o.fake).isTrue()))
 			}
 		}
 		o.vals[cj.slot] = null
-		o.hit01 = o.hit01[:0]
-		for _, h := range o.hit {
-			var x uint8
-			if h {
-				x = 1
-			}
-			o.hit01 = append(o.hit01, x)
-		}
 		// Every row is written and the count advanced by its hit (out
 		// aliases b.sel and never passes the row being read): matches
 		// interleave at random (action="REJECT": 13% of rows), so a
 		// branch would mispredict.
-		sel, hit, codes := b.sel, o.hit01, c.Codes
+		sel, hit, codes := b.sel, o.hit, c.Codes
 		n := 0
 		for _, i := range sel {
 			sel[n] = i
@@ -233,4 +224,12 @@ func filterIntsEq(sel []int32, ints []int64, null []bool, k int64, ne, nullHit b
 		}
 	}
 	return sel[:n]
+}
+
+// bit is 1 for true, 0 for false.
+func bit(b bool) uint8 {
+	if b {
+		return 1
+	}
+	return 0
 }
