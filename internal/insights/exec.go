@@ -110,34 +110,14 @@ func (l *lazyCol) value(i int32) Value {
 	return Value{K: KStr, S: c.Dict[c.Codes[i]]}
 }
 
-// bind makes slot s read token column c for this block.
-func (b *batch) bind(s int, c *logstore.TokenColumn, store []lazyCol) {
+// bind makes slot s read lazily through l (a token column, @message from
+// the token columns, or the timestamps) for this block; l is kept in store[s].
+func (b *batch) bind(s int, l lazyCol, store []lazyCol) {
 	if b.lazy == nil {
 		b.lazy = make([]*lazyCol, b.ns)
 	}
-	l := &store[s]
-	*l = lazyCol{c: c}
-	b.lazy[s] = l
-}
-
-// bindMessage makes slot s read @message lazily from blk's token columns.
-func (b *batch) bindMessage(s int, blk *logstore.Block, store []lazyCol, err *error) {
-	if b.lazy == nil {
-		b.lazy = make([]*lazyCol, b.ns)
-	}
-	l := &store[s]
-	*l = lazyCol{msg: blk, err: err}
-	b.lazy[s] = l
-}
-
-// bindTimes makes slot s read ts (the batch's timestamps) lazily.
-func (b *batch) bindTimes(s int, ts []int64, store []lazyCol) {
-	if b.lazy == nil {
-		b.lazy = make([]*lazyCol, b.ns)
-	}
-	l := &store[s]
-	*l = lazyCol{ts: ts}
-	b.lazy[s] = l
+	store[s] = l
+	b.lazy[s] = &store[s]
 }
 
 // unbind stops lazy reads of slot s before an operator writes it.

@@ -276,7 +276,7 @@ func (w *worker) loadBase(blk *logstore.Block, b *batch, tgt int32) {
 		s := l.slot
 		switch l.sys {
 		case sysTimestamp:
-			b.bindTimes(s, b.ts, w.lazyStore())
+			b.bind(s, lazyCol{ts: b.ts}, w.lazyStore())
 		case sysIngestion:
 			for i := 0; i < b.n; i++ {
 				if i < len(blk.IngestionTime) {
@@ -296,7 +296,7 @@ func (w *worker) loadBase(blk *logstore.Block, b *batch, tgt int32) {
 					b.vals[i*ns+s] = Value{K: KStr, S: blk.Messages[i]}
 				}
 			} else if w.env.pl.lazyMsg && len(blk.Tokens) > 0 {
-				b.bindMessage(s, blk, w.lazyStore(), &w.err)
+				b.bind(s, lazyCol{msg: blk, err: &w.err}, w.lazyStore())
 			} else {
 				for i := 0; i < b.n; i++ {
 					b.vals[i*ns+s] = strVal(messageAt(blk, i))
@@ -330,7 +330,7 @@ func (w *worker) loadBase(blk *logstore.Block, b *batch, tgt int32) {
 	if isVPCBlock(blk) {
 		for _, l := range discovered {
 			if l.vpcCol >= 0 {
-				b.bind(l.slot, &blk.Tokens[l.vpcCol], w.lazyStore())
+				b.bind(l.slot, lazyCol{c: &blk.Tokens[l.vpcCol]}, w.lazyStore())
 			} else {
 				for i := 0; i < b.n; i++ {
 					b.vals[i*ns+l.slot] = null
@@ -421,7 +421,7 @@ func (o *parseOp) apply(b *batch, rc *rowCtx) *batch {
 	if o.token && b.blk != nil && len(b.blk.Tokens) == len(o.out) {
 		for k, s := range o.out {
 			if s >= 0 {
-				b.bind(s, &b.blk.Tokens[k], o.store(b.ns))
+				b.bind(s, lazyCol{c: &b.blk.Tokens[k]}, o.store(b.ns))
 			}
 		}
 		return b
