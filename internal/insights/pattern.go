@@ -190,15 +190,6 @@ func isTimeOfDay(s string) bool {
 	return false
 }
 
-func allDigits(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return s != ""
-}
-
 func isIPToken(s string) bool {
 	if strings.IndexByte(s, '.') < 0 && strings.IndexByte(s, ':') < 0 {
 		return false

@@ -298,13 +298,8 @@ func sortNumber(v Value) (bool, float64) {
 	case KNum:
 		return true, v.num()
 	case KStr:
-		if v.S == "" {
+		if !allDigits(v.S) {
 			return false, 0
-		}
-		for i := 0; i < len(v.S); i++ {
-			if v.S[i] < '0' || v.S[i] > '9' {
-				return false, 0
-			}
 		}
 		f, _ := strconv.ParseFloat(v.S, 64)
 		return true, f
@@ -313,6 +308,16 @@ func sortNumber(v Value) (bool, float64) {
 }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+// allDigits: s is not empty and only ASCII digits.
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
 
 func naturalCompare(a, b []byte) int {
 	i, j := 0, 0
